@@ -1,0 +1,377 @@
+//! Typed claims: ID token, userinfo, access and organization tokens, logout token.
+//!
+//! Every struct keeps the claims it does not model in `extra`. Logto's
+//! `created_at`/`updated_at` are **milliseconds** since the epoch.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+use crate::scopes::organization_id_from_urn;
+
+#[cfg(test)]
+mod tests;
+
+/// `aud`: a string or an array of strings, kept as a list.
+fn de_audience<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Aud {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Aud::deserialize(d)? {
+        Aud::One(s) => vec![s],
+        Aud::Many(v) => v,
+    })
+}
+
+/// The OIDC address claim.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Address {
+    /// Full mailing address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formatted: Option<String>,
+    /// Street.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub street_address: Option<String>,
+    /// City.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locality: Option<String>,
+    /// State or region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Postal code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    /// Country.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// Other members.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The claims of a Logto ID token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdTokenClaims {
+    /// Issuer (`{endpoint}/oidc`).
+    pub iss: String,
+    /// The user id.
+    pub sub: String,
+    /// Audience (the app id).
+    #[serde(deserialize_with = "de_audience")]
+    pub aud: Vec<String>,
+    /// Expiry (Unix seconds).
+    pub exp: i64,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// The nonce of the sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// Logto session id (apps with back-channel logout "session required").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// Access-token hash (older Logto).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_hash: Option<String>,
+    /// Authorized party.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azp: Option<String>,
+    /// Time of authentication (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    /// Full name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Logto username.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Preferred username.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
+    /// Avatar URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picture: Option<String>,
+    /// Email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Whether the email is verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+    /// Phone number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    /// Whether the phone number is verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number_verified: Option<bool>,
+    /// Address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Address>,
+    /// Role names (scope `roles`; a tenant may keep it out of the ID token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+    /// Organization ids (scope `urn:logto:scope:organizations`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organizations: Option<Vec<String>>,
+    /// `"{organization_id}:{role}"` (scope `urn:logto:scope:organization_roles`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_roles: Option<Vec<String>>,
+    /// Custom data (if the tenant puts it into the ID token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_data: Option<Value>,
+    /// Account creation time, **milliseconds**.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<i64>,
+    /// Last profile update, **milliseconds**.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<i64>,
+    /// Every other claim.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl IdTokenClaims {
+    /// `organization_roles` split into `(organization_id, role_name)` pairs.
+    pub fn organization_role_pairs(&self) -> Vec<(&str, &str)> {
+        split_org_roles(self.organization_roles.as_deref())
+    }
+}
+
+fn split_org_roles(roles: Option<&[String]>) -> Vec<(&str, &str)> {
+    roles
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| r.split_once(':'))
+        .collect()
+}
+
+/// A social identity (`identities` in userinfo), keyed by connector target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Identity {
+    /// The user id at the provider.
+    #[serde(rename = "userId")]
+    pub user_id: String,
+    /// Provider details.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
+    /// Other members.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// An enterprise SSO identity (`sso_identities` in userinfo).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SsoIdentity {
+    /// The SSO issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// The user id at the SSO provider.
+    #[serde(
+        default,
+        rename = "identityId",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub identity_id: Option<String>,
+    /// Provider details.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Value>,
+    /// Other members.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// One entry of `organization_data` (userinfo).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrganizationData {
+    /// Organization id.
+    pub id: String,
+    /// Organization name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Other members.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The userinfo response (`/oidc/me`). It always carries the claims a tenant may
+/// keep out of the ID token (roles, organizations, custom data, identities).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserInfo {
+    /// The user id (checked against the ID token's).
+    pub sub: String,
+    /// Full name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Logto username.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Preferred username.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
+    /// Avatar URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picture: Option<String>,
+    /// Email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Whether the email is verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+    /// Phone number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    /// Whether the phone number is verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number_verified: Option<bool>,
+    /// Address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Address>,
+    /// Custom data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_data: Option<Value>,
+    /// Social identities keyed by connector target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identities: Option<BTreeMap<String, Identity>>,
+    /// Enterprise SSO identities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sso_identities: Option<Vec<SsoIdentity>>,
+    /// Role names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+    /// Organization ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organizations: Option<Vec<String>>,
+    /// Organization details.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_data: Option<Vec<OrganizationData>>,
+    /// `"{organization_id}:{role}"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_roles: Option<Vec<String>>,
+    /// Account creation time, **milliseconds**.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<i64>,
+    /// Last profile update, **milliseconds**.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<i64>,
+    /// Every other claim.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl UserInfo {
+    /// `organization_roles` split into `(organization_id, role_name)` pairs.
+    pub fn organization_role_pairs(&self) -> Vec<(&str, &str)> {
+        split_org_roles(self.organization_roles.as_deref())
+    }
+}
+
+/// The claims of a JWT access token (`typ: at+jwt`) for an API resource, including an
+/// organization-scoped one (with `organization_id`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessTokenClaims {
+    /// Issuer.
+    pub iss: String,
+    /// The user id (or the app id for machine-to-machine tokens).
+    pub sub: String,
+    /// Audience: the resource indicator (or `urn:logto:organization:{id}`).
+    #[serde(deserialize_with = "de_audience")]
+    pub aud: Vec<String>,
+    /// Expiry (Unix seconds).
+    pub exp: i64,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Token id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    /// Granted permissions, space separated (possibly empty).
+    #[serde(default)]
+    pub scope: String,
+    /// The app the token was issued to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The organization of an organization-scoped API token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
+    /// Every other claim.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl AccessTokenClaims {
+    /// The granted permissions.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.scope.split_ascii_whitespace()
+    }
+    /// Whether `permission` was granted.
+    pub fn has_scope(&self, permission: &str) -> bool {
+        self.scopes().any(|s| s == permission)
+    }
+}
+
+/// The claims of an organization token (`aud = urn:logto:organization:{id}`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrganizationTokenClaims {
+    /// The organization, taken from `aud`.
+    pub organization_id: String,
+    /// All claims.
+    #[serde(flatten)]
+    pub claims: AccessTokenClaims,
+}
+
+impl OrganizationTokenClaims {
+    /// Builds them from access-token claims whose `aud` is an organization URN.
+    pub fn from_access_token_claims(claims: AccessTokenClaims) -> Option<Self> {
+        let organization_id = claims
+            .aud
+            .iter()
+            .find_map(|a| organization_id_from_urn(a))?
+            .to_owned();
+        Some(Self {
+            organization_id,
+            claims,
+        })
+    }
+    /// The granted organization permissions.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.claims.scopes()
+    }
+    /// Whether `permission` was granted.
+    pub fn has_scope(&self, permission: &str) -> bool {
+        self.claims.has_scope(permission)
+    }
+}
+
+/// The event key of a back-channel logout token.
+pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+/// The claims of a back-channel logout token (OIDC Back-Channel Logout 1.0).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogoutTokenClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Audience (the app id).
+    #[serde(deserialize_with = "de_audience")]
+    pub aud: Vec<String>,
+    /// Issued at.
+    pub iat: i64,
+    /// Expiry.
+    pub exp: i64,
+    /// Token id: keep it until `exp` to refuse replays.
+    pub jti: String,
+    /// The user, if given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// The Logto session, if given (end only that session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// The events object.
+    pub events: Map<String, Value>,
+    /// Every other claim.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}

@@ -1,0 +1,84 @@
+//! The shared JWKS cache: one fetch on first use, a re-fetch on an unknown `kid`
+//! at most once per cool-down.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::discovery::{Provider, get_json_bytes};
+use crate::error::{Endpoint, Error, TransportError};
+use crate::jwt::KeySet;
+
+#[derive(Debug, Default)]
+pub(crate) struct JwksCache {
+    keys: RwLock<Option<Arc<KeySet>>>,
+    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+    fetches: AtomicU64,
+}
+
+impl JwksCache {
+    pub(crate) fn fetch_count(&self) -> u64 {
+        self.fetches.load(Ordering::Relaxed)
+    }
+
+    fn current(&self) -> Option<Arc<KeySet>> {
+        self.keys.read().ok().and_then(|k| k.clone())
+    }
+
+    pub(crate) fn set(&self, keys: KeySet) {
+        if let Ok(mut k) = self.keys.write() {
+            *k = Some(Arc::new(keys));
+        }
+    }
+
+    /// The keys, fetching them on first use.
+    pub(crate) async fn get(
+        &self,
+        provider: &Provider,
+        http: &reqwest::Client,
+        cooldown: Duration,
+    ) -> Result<Arc<KeySet>, Error> {
+        if let Some(k) = self.current() {
+            return Ok(k);
+        }
+        self.refetch(provider, http, cooldown).await
+    }
+
+    /// Re-fetches the JWKS unless another fetch happened within `cooldown`; returns
+    /// the keys as they are afterwards.
+    pub(crate) async fn refetch(
+        &self,
+        provider: &Provider,
+        http: &reqwest::Client,
+        cooldown: Duration,
+    ) -> Result<Arc<KeySet>, Error> {
+        let mut last = self.last_fetch.lock().await;
+        let recent = last.is_some_and(|t| t.elapsed() < cooldown);
+        if recent {
+            return self.current().ok_or_else(|| {
+                TransportError::UnexpectedResponse {
+                    endpoint: Endpoint::Jwks,
+                    status: None,
+                    detail: "JWKS unavailable (fetch failed recently)".into(),
+                }
+                .into()
+            });
+        }
+        *last = Some(Instant::now());
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(jwks_uri = %provider.jwks_uri, "fetching JWKS");
+        let body = get_json_bytes(http, provider.jwks_uri.as_str(), Endpoint::Jwks).await?;
+        let keys = KeySet::parse(&body).map_err(|detail| TransportError::UnexpectedResponse {
+            endpoint: Endpoint::Jwks,
+            status: Some(200),
+            detail,
+        })?;
+        let keys = Arc::new(keys);
+        if let Ok(mut k) = self.keys.write() {
+            *k = Some(Arc::clone(&keys));
+        }
+        Ok(keys)
+    }
+}

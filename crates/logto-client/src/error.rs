@@ -1,0 +1,345 @@
+//! The crate's one error type and its parts.
+
+use std::fmt;
+
+/// Everything that can go wrong in this crate.
+///
+/// The variants separate the causes a caller handles differently: fix the
+/// configuration ([`Error::Config`]), show "sign-in failed, try again"
+/// ([`Error::Callback`]), react to what the identity provider said
+/// ([`Error::Oidc`], e.g. [`OidcError::is_invalid_grant`] means "sign in again"),
+/// refuse a forged or stale token ([`Error::Validation`]), retry later
+/// ([`Error::Transport`]), report the storage ([`Error::Storage`]), or send the
+/// user to sign-in ([`Error::NotAuthenticated`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client's configuration, the caller's options, or the provider's
+    /// discovery document is wrong.
+    #[error("configuration error: {0}")]
+    Config(#[from] ConfigError),
+    /// The authorization response does not belong to a sign-in this storage started
+    /// (unknown or missing `state`, replay, wrong issuer, …). No token request was made.
+    #[error("sign-in callback rejected: {0}")]
+    Callback(#[from] CallbackError),
+    /// The identity provider answered with an OAuth/OIDC error.
+    #[error("{0}")]
+    Oidc(#[from] OidcError),
+    /// A token (ID token, access token, logout token) or the userinfo response failed validation.
+    #[error("token validation failed: {0}")]
+    Validation(#[from] ValidationError),
+    /// The identity provider could not be reached, or answered something that is
+    /// neither a success nor an OAuth error (a 5xx with an HTML page, garbage JSON, …).
+    #[error("{0}")]
+    Transport(#[from] TransportError),
+    /// The storage handed to the call failed.
+    #[error("storage error: {0}")]
+    Storage(#[from] StorageError),
+    /// There is no signed-in user in this storage (no ID token, or no refresh token
+    /// when one is needed), or the refresh token was found dead and cleared.
+    #[error("not authenticated")]
+    NotAuthenticated,
+}
+
+impl Error {
+    /// The OAuth error, when the identity provider answered with one.
+    pub fn oidc(&self) -> Option<&OidcError> {
+        match self {
+            Error::Oidc(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// `true` when the user must sign in again: not authenticated, or the identity
+    /// provider answered `invalid_grant` (the refresh token or the grant is dead).
+    pub fn requires_sign_in(&self) -> bool {
+        matches!(self, Error::NotAuthenticated)
+            || self.oidc().is_some_and(OidcError::is_invalid_grant)
+    }
+}
+
+/// Problems with the configuration, the options of a call, or discovery.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The Logto endpoint is not an absolute `http(s)` URL.
+    #[error("invalid Logto endpoint {endpoint:?}: {reason}")]
+    InvalidEndpoint {
+        /// The endpoint as given.
+        endpoint: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A redirect URI (sign-in or post-logout) is not an absolute URL without fragment.
+    #[error("invalid redirect URI {uri:?}: {reason}")]
+    InvalidRedirectUri {
+        /// The URI as given.
+        uri: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// An option of a call is invalid (e.g. an extra parameter that would override a protocol parameter).
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+    /// An organization token was asked for but `urn:logto:scope:organizations` is not configured.
+    #[error("the organizations scope (urn:logto:scope:organizations) is not configured")]
+    MissingOrganizationsScope,
+    /// The discovery document's `issuer` is not `{endpoint}/oidc` byte for byte.
+    #[error("discovery issuer mismatch: expected {expected:?}, got {found:?}")]
+    IssuerMismatch {
+        /// `{endpoint}/oidc`.
+        expected: String,
+        /// What discovery said.
+        found: String,
+    },
+    /// The discovery document cannot be used (unparseable, or lacks an endpoint this call needs).
+    #[error("unusable discovery document: {0}")]
+    Discovery(String),
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    HttpClient(String),
+}
+
+/// Why an authorization response (the sign-in callback) was rejected.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallbackError {
+    /// The callback URL cannot be parsed.
+    #[error("invalid callback URL: {0}")]
+    InvalidUrl(String),
+    /// The callback carries no `state`.
+    #[error("the callback has no state")]
+    MissingState,
+    /// No sign-in session with this `state` exists in the storage: a login-CSRF
+    /// attempt, a callback from another browser, or a replayed (already used) callback.
+    #[error("no sign-in session for this state (unknown, already used or from another browser)")]
+    UnknownState,
+    /// The sign-in session is older than [`crate::LogtoConfig::sign_in_session_ttl`].
+    #[error("the sign-in session has expired")]
+    SessionExpired,
+    /// The callback URL is not the redirect URI the sign-in was started with.
+    #[error("the callback URL does not match the sign-in's redirect URI")]
+    RedirectUriMismatch,
+    /// The callback's `iss` (RFC 9207) is not the issuer.
+    #[error("the callback's iss parameter does not match the issuer")]
+    IssuerMismatch,
+    /// The callback has no `iss` although discovery promises it (RFC 9207).
+    #[error("the callback has no iss parameter although the provider sends one")]
+    MissingIssuer,
+    /// The callback has neither `code` nor `error`.
+    #[error("the callback has no code")]
+    MissingCode,
+}
+
+/// Which endpoint of the identity provider answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// Discovery (`/.well-known/openid-configuration`).
+    Discovery,
+    /// The JWKS (`jwks_uri`).
+    Jwks,
+    /// The authorization endpoint (an error in the sign-in callback).
+    Authorization,
+    /// The token endpoint (code exchange or refresh).
+    Token,
+    /// The userinfo endpoint (`/oidc/me`).
+    UserInfo,
+    /// The revocation endpoint.
+    Revocation,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Endpoint::Discovery => "discovery",
+            Endpoint::Jwks => "jwks",
+            Endpoint::Authorization => "authorization",
+            Endpoint::Token => "token",
+            Endpoint::UserInfo => "userinfo",
+            Endpoint::Revocation => "revocation",
+        })
+    }
+}
+
+/// An OAuth 2.0 / OIDC error answered by the identity provider: the `error` and
+/// `error_description` of the body (or the callback query), plus Logto's own
+/// `code`/`message` when present.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{endpoint} endpoint answered {error}{}", description_suffix(.error_description))]
+pub struct OidcError {
+    /// The endpoint that answered.
+    pub endpoint: Endpoint,
+    /// The HTTP status, when known (the token endpoint's is not kept by the OAuth layer).
+    pub status: Option<u16>,
+    /// The OAuth `error` code (`invalid_grant`, `access_denied`, …). When the body has
+    /// only Logto's `code` (`oidc.invalid_grant`), the part after `oidc.`.
+    pub error: String,
+    /// The OAuth `error_description`.
+    pub error_description: Option<String>,
+    /// Logto's `code` (e.g. `oidc.access_denied`), when present.
+    pub logto_code: Option<String>,
+    /// Logto's `message`, when present.
+    pub logto_message: Option<String>,
+}
+
+fn description_suffix(d: &Option<String>) -> String {
+    d.as_ref().map(|d| format!(": {d}")).unwrap_or_default()
+}
+
+impl OidcError {
+    /// `invalid_grant`: the code or refresh token is dead; the user must sign in again.
+    pub fn is_invalid_grant(&self) -> bool {
+        self.error == "invalid_grant"
+    }
+    /// `access_denied`: e.g. the user is not a member of the organization (show "no access").
+    pub fn is_access_denied(&self) -> bool {
+        self.error == "access_denied"
+    }
+    /// `insufficient_scope`: e.g. the refresh token lacks the organizations scope.
+    pub fn is_insufficient_scope(&self) -> bool {
+        self.error == "insufficient_scope"
+    }
+    /// `invalid_client`: the app id or secret is wrong.
+    pub fn is_invalid_client(&self) -> bool {
+        self.error == "invalid_client"
+    }
+    /// `invalid_target`: the resource indicator is unknown or was not granted.
+    pub fn is_invalid_target(&self) -> bool {
+        self.error == "invalid_target"
+    }
+}
+
+/// Which check a token failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValidationError {
+    /// Not a compact JWS (three base64url parts, JSON header and claims object).
+    #[error("malformed token: {0}")]
+    Malformed(String),
+    /// The token is not a JWT at all (an opaque access token).
+    #[error("the token is not a JWT")]
+    NotAJwt,
+    /// The `alg` is not in the allowed list (`none` and HMAC never are).
+    #[error("algorithm {0:?} is not allowed")]
+    AlgorithmNotAllowed(String),
+    /// The header carries `crit`, which this verifier does not understand.
+    #[error("unsupported critical header")]
+    CriticalHeader,
+    /// No key with this `kid` in the JWKS, even after re-fetching it.
+    #[error("no key with kid {0:?} in the JWKS")]
+    UnknownKeyId(Option<String>),
+    /// No key in the JWKS fits the token's `alg` (or several do and the token has no `kid`).
+    #[error("no usable key for this token")]
+    NoMatchingKey,
+    /// The signature does not verify.
+    #[error("invalid signature")]
+    InvalidSignature,
+    /// The `typ` header is not the one this kind of token carries.
+    #[error("wrong token type {found:?}, expected {expected}")]
+    WrongType {
+        /// The expected `typ`.
+        expected: &'static str,
+        /// The `typ` found.
+        found: Option<String>,
+    },
+    /// `iss` is not the issuer.
+    #[error("issuer mismatch")]
+    IssuerMismatch,
+    /// `aud` does not contain the expected audience (or `azp` is wrong).
+    #[error("audience mismatch")]
+    AudienceMismatch,
+    /// `exp` is in the past (beyond the clock skew).
+    #[error("token expired")]
+    Expired,
+    /// `iat` is in the future (beyond the clock skew).
+    #[error("token issued in the future")]
+    IssuedInFuture,
+    /// `nbf` is in the future (beyond the clock skew).
+    #[error("token not yet valid")]
+    NotYetValid,
+    /// The ID token's `nonce` is missing or not the one sent.
+    #[error("nonce mismatch")]
+    NonceMismatch,
+    /// `at_hash` does not match the access token.
+    #[error("at_hash mismatch")]
+    AccessTokenHashMismatch,
+    /// A required claim is missing.
+    #[error("missing claim {0}")]
+    MissingClaim(&'static str),
+    /// A claim has the wrong type or value (e.g. `exp` as a string).
+    #[error("invalid claim {claim}: {reason}")]
+    InvalidClaim {
+        /// The claim.
+        claim: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A refreshed ID token does not keep the original `iss`, `sub` or `aud`.
+    #[error("the refreshed ID token changed {0}")]
+    RefreshedIdTokenMismatch(&'static str),
+    /// The userinfo `sub` is not the ID token's `sub`.
+    #[error("userinfo sub does not match the ID token's sub")]
+    UserInfoSubjectMismatch,
+}
+
+/// The identity provider could not be reached or answered something unusable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The request failed (connection refused, timeout, TLS, …).
+    #[error("request to the {endpoint} endpoint failed: {message}")]
+    Request {
+        /// The endpoint.
+        endpoint: Endpoint,
+        /// What failed.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// The endpoint answered something that is neither a success nor an OAuth error
+    /// (a 5xx page, invalid JSON, a wrong content type, …).
+    #[error("unexpected response from the {endpoint} endpoint{}: {detail}", status_suffix(.status))]
+    UnexpectedResponse {
+        /// The endpoint.
+        endpoint: Endpoint,
+        /// The HTTP status, when known.
+        status: Option<u16>,
+        /// A short description (never the full body).
+        detail: String,
+    },
+}
+
+fn status_suffix(s: &Option<u16>) -> String {
+    s.map(|s| format!(" (HTTP {s})")).unwrap_or_default()
+}
+
+/// An error reported by a [`crate::Storage`] implementation.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct StorageError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl StorageError {
+    /// A storage error with a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+    /// A storage error wrapping its cause.
+    pub fn with_source(
+        message: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+}

@@ -1,0 +1,532 @@
+//! Compact JWS parsing, JWKS keys, signature verification and claim checks.
+//!
+//! A small verifier of our own: openidconnect 4 does not verify ES512, does not
+//! re-fetch the JWKS, does not check `at_hash`, and widens algorithms from discovery.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value};
+use sha2::Digest;
+
+use crate::config::SigningAlgorithm;
+use crate::error::ValidationError;
+
+#[cfg(test)]
+mod tests;
+
+/// Tokens longer than this are refused before any decoding.
+const MAX_TOKEN_LEN: usize = 64 * 1024;
+
+/// A decoded (not yet verified) compact JWS.
+#[derive(Debug, Clone)]
+pub(crate) struct Jws {
+    pub(crate) alg: String,
+    pub(crate) kid: Option<String>,
+    pub(crate) typ: Option<String>,
+    pub(crate) claims: Map<String, Value>,
+    signing_input: String,
+    signature: Vec<u8>,
+}
+
+fn b64(part: &str, what: &str) -> Result<Vec<u8>, ValidationError> {
+    URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| ValidationError::Malformed(format!("{what} is not base64url")))
+}
+
+/// Splits and decodes a compact JWS. Checks nothing but the shape.
+pub(crate) fn decode(token: &str) -> Result<Jws, ValidationError> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(ValidationError::Malformed("token too long".into()));
+    }
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(ValidationError::NotAJwt);
+    };
+    let header: Value = serde_json::from_slice(&b64(h, "header")?)
+        .map_err(|_| ValidationError::Malformed("header is not JSON".into()))?;
+    let Value::Object(header) = header else {
+        return Err(ValidationError::Malformed("header is not an object".into()));
+    };
+    let claims: Value = serde_json::from_slice(&b64(p, "payload")?)
+        .map_err(|_| ValidationError::Malformed("payload is not JSON".into()))?;
+    let Value::Object(claims) = claims else {
+        return Err(ValidationError::Malformed(
+            "payload is not an object".into(),
+        ));
+    };
+    let signature = b64(s, "signature")?;
+    let str_header = |name: &str| -> Result<Option<String>, ValidationError> {
+        match header.get(name) {
+            None => Ok(None),
+            Some(Value::String(v)) => Ok(Some(v.clone())),
+            Some(_) => Err(ValidationError::Malformed(format!(
+                "header {name} is not a string"
+            ))),
+        }
+    };
+    let alg = str_header("alg")?.ok_or_else(|| ValidationError::Malformed("no alg".into()))?;
+    if header.contains_key("crit") {
+        return Err(ValidationError::CriticalHeader);
+    }
+    Ok(Jws {
+        alg,
+        kid: str_header("kid")?,
+        typ: str_header("typ")?,
+        claims,
+        signing_input: format!("{h}.{p}"),
+        signature,
+    })
+}
+
+/// Decodes the claims of a JWT without verifying anything (tokens straight from
+/// the token endpoint, or already verified when stored).
+pub(crate) fn decode_claims<T: serde::de::DeserializeOwned>(
+    token: &str,
+) -> Result<T, ValidationError> {
+    let jws = decode(token)?;
+    serde_json::from_value(Value::Object(jws.claims))
+        .map_err(|e| ValidationError::Malformed(format!("claims: {e}")))
+}
+
+#[derive(Clone)]
+enum KeyMaterial {
+    P256(p256::ecdsa::VerifyingKey),
+    P384(p384::ecdsa::VerifyingKey),
+    P521(Box<p521::ecdsa::VerifyingKey>),
+    Rsa(rsa::RsaPublicKey),
+}
+
+impl std::fmt::Debug for KeyMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            KeyMaterial::P256(_) => "P-256",
+            KeyMaterial::P384(_) => "P-384",
+            KeyMaterial::P521(_) => "P-521",
+            KeyMaterial::Rsa(_) => "RSA",
+        })
+    }
+}
+
+/// A usable public key of the JWKS.
+#[derive(Debug, Clone)]
+pub(crate) struct Key {
+    kid: Option<String>,
+    alg: Option<String>,
+    material: KeyMaterial,
+}
+
+impl Key {
+    fn fits(&self, alg: SigningAlgorithm) -> bool {
+        if self.alg.as_deref().is_some_and(|a| a != alg.as_str()) {
+            return false;
+        }
+        matches!(
+            (&self.material, alg),
+            (KeyMaterial::P256(_), SigningAlgorithm::ES256)
+                | (KeyMaterial::P384(_), SigningAlgorithm::ES384)
+                | (KeyMaterial::P521(_), SigningAlgorithm::ES512)
+                | (
+                    KeyMaterial::Rsa(_),
+                    SigningAlgorithm::RS256 | SigningAlgorithm::PS256
+                )
+        )
+    }
+
+    fn verify(&self, alg: SigningAlgorithm, input: &[u8], sig: &[u8]) -> bool {
+        use p256::ecdsa::signature::Verifier;
+        match (&self.material, alg) {
+            (KeyMaterial::P256(k), SigningAlgorithm::ES256) => {
+                p256::ecdsa::Signature::from_slice(sig).is_ok_and(|s| k.verify(input, &s).is_ok())
+            }
+            (KeyMaterial::P384(k), SigningAlgorithm::ES384) => {
+                p384::ecdsa::Signature::from_slice(sig).is_ok_and(|s| k.verify(input, &s).is_ok())
+            }
+            (KeyMaterial::P521(k), SigningAlgorithm::ES512) => {
+                p521::ecdsa::Signature::from_slice(sig).is_ok_and(|s| k.verify(input, &s).is_ok())
+            }
+            (KeyMaterial::Rsa(k), SigningAlgorithm::RS256) => {
+                let vk = rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(k.clone());
+                rsa::pkcs1v15::Signature::try_from(sig).is_ok_and(|s| vk.verify(input, &s).is_ok())
+            }
+            (KeyMaterial::Rsa(k), SigningAlgorithm::PS256) => {
+                let vk = rsa::pss::VerifyingKey::<sha2::Sha256>::new(k.clone());
+                rsa::pss::Signature::try_from(sig).is_ok_and(|s| vk.verify(input, &s).is_ok())
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The usable keys of a JWKS. Keys of unsupported types are skipped.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KeySet {
+    keys: Vec<Key>,
+}
+
+fn jwk_str<'a>(jwk: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    jwk.get(name).and_then(Value::as_str)
+}
+
+fn parse_jwk(jwk: &Map<String, Value>) -> Option<Key> {
+    if jwk_str(jwk, "use").is_some_and(|u| u != "sig") {
+        return None;
+    }
+    let coord = |name: &str, len: usize| -> Option<Vec<u8>> {
+        let v = URL_SAFE_NO_PAD.decode(jwk_str(jwk, name)?).ok()?;
+        (v.len() == len).then_some(v)
+    };
+    let sec1 = |len: usize| -> Option<Vec<u8>> {
+        let mut point = vec![4u8];
+        point.extend(coord("x", len)?);
+        point.extend(coord("y", len)?);
+        Some(point)
+    };
+    let material = match (jwk_str(jwk, "kty")?, jwk_str(jwk, "crv")) {
+        ("EC", Some("P-256")) => {
+            KeyMaterial::P256(p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1(32)?).ok()?)
+        }
+        ("EC", Some("P-384")) => {
+            KeyMaterial::P384(p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1(48)?).ok()?)
+        }
+        ("EC", Some("P-521")) => KeyMaterial::P521(Box::new(
+            p521::ecdsa::VerifyingKey::from_sec1_bytes(&sec1(66)?).ok()?,
+        )),
+        ("RSA", _) => {
+            use rsa::traits::PublicKeyParts;
+            let n = URL_SAFE_NO_PAD.decode(jwk_str(jwk, "n")?).ok()?;
+            let e = URL_SAFE_NO_PAD.decode(jwk_str(jwk, "e")?).ok()?;
+            let key = rsa::RsaPublicKey::new(
+                rsa::BigUint::from_bytes_be(&n),
+                rsa::BigUint::from_bytes_be(&e),
+            )
+            .ok()?;
+            if key.size() < 256 {
+                return None; // < 2048 bits
+            }
+            KeyMaterial::Rsa(key)
+        }
+        _ => return None,
+    };
+    Some(Key {
+        kid: jwk_str(jwk, "kid").map(str::to_owned),
+        alg: jwk_str(jwk, "alg").map(str::to_owned),
+        material,
+    })
+}
+
+impl KeySet {
+    /// Parses a JWKS document (`{"keys": [...]}`).
+    pub(crate) fn parse(json: &[u8]) -> Result<Self, String> {
+        let doc: Value =
+            serde_json::from_slice(json).map_err(|e| format!("JWKS is not JSON: {e}"))?;
+        let keys = doc
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or_else(|| "JWKS has no keys array".to_owned())?;
+        Ok(Self {
+            keys: keys
+                .iter()
+                .filter_map(Value::as_object)
+                .filter_map(parse_jwk)
+                .collect(),
+        })
+    }
+
+    /// The number of usable keys.
+    #[cfg(test)]
+    #[allow(dead_code)]
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Verifies the signature of `jws`. `allowed` pins the algorithms.
+    pub(crate) fn verify(
+        &self,
+        jws: &Jws,
+        allowed: &[SigningAlgorithm],
+    ) -> Result<SigningAlgorithm, ValidationError> {
+        let alg = SigningAlgorithm::from_alg(&jws.alg)
+            .filter(|a| allowed.contains(a))
+            .ok_or_else(|| ValidationError::AlgorithmNotAllowed(jws.alg.clone()))?;
+        let key = match &jws.kid {
+            Some(kid) => {
+                let mut with_kid = self
+                    .keys
+                    .iter()
+                    .filter(|k| k.kid.as_deref() == Some(kid))
+                    .peekable();
+                if with_kid.peek().is_none() {
+                    return Err(ValidationError::UnknownKeyId(Some(kid.clone())));
+                }
+                with_kid
+                    .find(|k| k.fits(alg))
+                    .ok_or(ValidationError::NoMatchingKey)?
+            }
+            None => {
+                let mut fitting = self.keys.iter().filter(|k| k.fits(alg));
+                match (fitting.next(), fitting.next()) {
+                    (Some(k), None) => k,
+                    (None, _) => return Err(ValidationError::UnknownKeyId(None)),
+                    (Some(_), Some(_)) => return Err(ValidationError::NoMatchingKey),
+                }
+            }
+        };
+        if key.verify(alg, jws.signing_input.as_bytes(), &jws.signature) {
+            Ok(alg)
+        } else {
+            Err(ValidationError::InvalidSignature)
+        }
+    }
+}
+
+/// Reads a NumericDate claim. Strings, booleans and the like are refused.
+pub(crate) fn numeric_claim(
+    claims: &Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<i64>, ValidationError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => {
+            if let Some(i) = n.as_i64() {
+                Ok(Some(i))
+            } else {
+                let f = n.as_f64().filter(|f| f.is_finite()).ok_or_else(|| {
+                    ValidationError::InvalidClaim {
+                        claim: name,
+                        reason: "not a number".into(),
+                    }
+                })?;
+                // NumericDate may have a fraction; the bound keeps the cast exact.
+                if f.abs() > 1e15 {
+                    return Err(ValidationError::InvalidClaim {
+                        claim: name,
+                        reason: "out of range".into(),
+                    });
+                }
+                #[allow(clippy::cast_possible_truncation)]
+                Ok(Some(f.floor() as i64))
+            }
+        }
+        Some(_) => Err(ValidationError::InvalidClaim {
+            claim: name,
+            reason: "not a number".into(),
+        }),
+    }
+}
+
+fn string_claim<'a>(
+    claims: &'a Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<&'a str>, ValidationError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ValidationError::InvalidClaim {
+            claim: name,
+            reason: "not a string".into(),
+        }),
+    }
+}
+
+fn audiences(claims: &Map<String, Value>) -> Result<Vec<&str>, ValidationError> {
+    match claims.get("aud") {
+        None => Err(ValidationError::MissingClaim("aud")),
+        Some(Value::String(s)) => Ok(vec![s.as_str()]),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| {
+                v.as_str().ok_or(ValidationError::InvalidClaim {
+                    claim: "aud",
+                    reason: "not a string".into(),
+                })
+            })
+            .collect(),
+        Some(_) => Err(ValidationError::InvalidClaim {
+            claim: "aud",
+            reason: "not a string or array".into(),
+        }),
+    }
+}
+
+/// What every JWT from the issuer must satisfy.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Expect<'a> {
+    pub(crate) issuer: &'a str,
+    pub(crate) audience: &'a str,
+    pub(crate) now: i64,
+    pub(crate) skew: i64,
+}
+
+/// Checks `iss`, `aud`, `exp` (required), `iat` (required unless `require_iat` is
+/// false), `nbf`; types of every time claim.
+pub(crate) fn check_common(
+    claims: &Map<String, Value>,
+    expect: &Expect<'_>,
+    require_iat: bool,
+) -> Result<(), ValidationError> {
+    let exp = numeric_claim(claims, "exp")?;
+    let iat = numeric_claim(claims, "iat")?;
+    let nbf = numeric_claim(claims, "nbf")?;
+    numeric_claim(claims, "auth_time")?;
+    match string_claim(claims, "iss")? {
+        Some(iss) if iss == expect.issuer => {}
+        Some(_) => return Err(ValidationError::IssuerMismatch),
+        None => return Err(ValidationError::MissingClaim("iss")),
+    }
+    if !audiences(claims)?.contains(&expect.audience) {
+        return Err(ValidationError::AudienceMismatch);
+    }
+    let exp = exp.ok_or(ValidationError::MissingClaim("exp"))?;
+    if expect.now.saturating_sub(expect.skew) >= exp {
+        return Err(ValidationError::Expired);
+    }
+    match iat {
+        Some(iat) if iat > expect.now.saturating_add(expect.skew) => {
+            return Err(ValidationError::IssuedInFuture);
+        }
+        None if require_iat => return Err(ValidationError::MissingClaim("iat")),
+        _ => {}
+    }
+    if nbf.is_some_and(|nbf| nbf > expect.now.saturating_add(expect.skew)) {
+        return Err(ValidationError::NotYetValid);
+    }
+    Ok(())
+}
+
+/// Checks an ID token's claims beyond [`check_common`]: `azp`, `nonce`, `at_hash`,
+/// and that it is not a logout or access token.
+pub(crate) fn check_id_token(
+    jws: &Jws,
+    alg: SigningAlgorithm,
+    expect: &Expect<'_>,
+    nonce: Option<&str>,
+    access_token: Option<&str>,
+) -> Result<(), ValidationError> {
+    if let Some(typ) = &jws.typ {
+        let t = typ.to_ascii_lowercase();
+        if t != "jwt" && t != "application/jwt" {
+            return Err(ValidationError::WrongType {
+                expected: "JWT (or none)",
+                found: Some(typ.clone()),
+            });
+        }
+    }
+    let claims = &jws.claims;
+    check_common(claims, expect, true)?;
+    if claims.contains_key("events") {
+        return Err(ValidationError::InvalidClaim {
+            claim: "events",
+            reason: "a logout token is not an ID token".into(),
+        });
+    }
+    match string_claim(claims, "sub")? {
+        Some(s) if !s.is_empty() => {}
+        _ => return Err(ValidationError::MissingClaim("sub")),
+    }
+    let auds = audiences(claims)?;
+    let azp = string_claim(claims, "azp")?;
+    if azp.is_some_and(|a| a != expect.audience) || (auds.len() > 1 && azp.is_none()) {
+        return Err(ValidationError::AudienceMismatch);
+    }
+    if let Some(expected) = nonce {
+        match string_claim(claims, "nonce")? {
+            Some(n) if n == expected => {}
+            _ => return Err(ValidationError::NonceMismatch),
+        }
+    }
+    if let (Some(at_hash), Some(access_token)) = (string_claim(claims, "at_hash")?, access_token)
+        && at_hash != access_token_hash(alg, access_token)
+    {
+        return Err(ValidationError::AccessTokenHashMismatch);
+    }
+    Ok(())
+}
+
+/// `at_hash`: the left half of the hash of the access token, base64url.
+pub(crate) fn access_token_hash(alg: SigningAlgorithm, access_token: &str) -> String {
+    let digest: Vec<u8> = match alg {
+        SigningAlgorithm::RS256 | SigningAlgorithm::PS256 | SigningAlgorithm::ES256 => {
+            sha2::Sha256::digest(access_token.as_bytes()).to_vec()
+        }
+        SigningAlgorithm::ES384 => sha2::Sha384::digest(access_token.as_bytes()).to_vec(),
+        SigningAlgorithm::ES512 => sha2::Sha512::digest(access_token.as_bytes()).to_vec(),
+    };
+    let half = digest.get(..digest.len() / 2).unwrap_or_default();
+    URL_SAFE_NO_PAD.encode(half)
+}
+
+/// Checks a JWT access token (RFC 9068): `typ` is `at+jwt`, plus [`check_common`].
+pub(crate) fn check_access_token(jws: &Jws, expect: &Expect<'_>) -> Result<(), ValidationError> {
+    let ok = jws
+        .typ
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .is_some_and(|t| t == "at+jwt" || t == "application/at+jwt");
+    if !ok {
+        return Err(ValidationError::WrongType {
+            expected: "at+jwt",
+            found: jws.typ.clone(),
+        });
+    }
+    check_common(&jws.claims, expect, true)
+}
+
+/// Checks a logout token (Back-Channel Logout 1.0 §2.6).
+pub(crate) fn check_logout_token(jws: &Jws, expect: &Expect<'_>) -> Result<(), ValidationError> {
+    if let Some(typ) = &jws.typ {
+        let t = typ.to_ascii_lowercase();
+        if t != "logout+jwt" && t != "application/logout+jwt" {
+            return Err(ValidationError::WrongType {
+                expected: "logout+jwt",
+                found: Some(typ.clone()),
+            });
+        }
+    }
+    let claims = &jws.claims;
+    check_common(claims, expect, true)?;
+    if claims.get("exp").is_none() {
+        return Err(ValidationError::MissingClaim("exp"));
+    }
+    match claims.get("events") {
+        Some(Value::Object(events)) => match events.get(crate::claims::BACKCHANNEL_LOGOUT_EVENT) {
+            Some(Value::Object(_)) => {}
+            _ => {
+                return Err(ValidationError::InvalidClaim {
+                    claim: "events",
+                    reason: "no back-channel logout event object".into(),
+                });
+            }
+        },
+        Some(_) => {
+            return Err(ValidationError::InvalidClaim {
+                claim: "events",
+                reason: "not an object".into(),
+            });
+        }
+        None => return Err(ValidationError::MissingClaim("events")),
+    }
+    if claims.contains_key("nonce") {
+        return Err(ValidationError::InvalidClaim {
+            claim: "nonce",
+            reason: "forbidden in a logout token".into(),
+        });
+    }
+    let sub = string_claim(claims, "sub")?;
+    let sid = string_claim(claims, "sid")?;
+    if sub.is_none() && sid.is_none() {
+        return Err(ValidationError::MissingClaim("sub or sid"));
+    }
+    match string_claim(claims, "jti")? {
+        Some(j) if !j.is_empty() => {}
+        _ => return Err(ValidationError::MissingClaim("jti")),
+    }
+    let auds = audiences(claims)?;
+    if auds.len() > 1 {
+        // Extra audiences we do not trust.
+        return Err(ValidationError::AudienceMismatch);
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! A framework-agnostic async client for [Logto](https://logto.io), the Rust
+//! counterpart of Logto's Python `logto` package and `@logto/js`/`@logto/node`,
+//! built on [`openidconnect`] (discovery metadata, PKCE, `state`/`nonce`, the
+//! authorization URL and the token requests) and `reqwest` with rustls.
+//!
+//! # Design
+//!
+//! * **One [`LogtoClient`] per process serves every user.** It holds discovery,
+//!   the JWKS cache and the HTTP pool. Per-user state (the sign-in transaction,
+//!   the ID token, the refresh token, the access-token cache) lives only in the
+//!   [`Storage`] handed to each call. [`InMemoryStorage`] is the in-memory one; a
+//!   web application implements [`Storage`] over its session store.
+//! * **Sign-in transactions are keyed by `state`**, so sign-ins started in several
+//!   tabs never overwrite each other, and taken once, so a replayed callback fails.
+//! * **ID tokens are fully verified**: signature (RS256, PS256, ES256, ES384,
+//!   ES512 — pinned in [`LogtoConfig::allowed_algorithms`], never widened by
+//!   discovery; `none` and HMAC refused), JWKS re-fetched on an unknown `kid` at
+//!   most once per [`LogtoConfig::jwks_refetch_cooldown`], `iss`, `aud`, `exp`,
+//!   `iat` with [`LogtoConfig::clock_skew`], `nonce`, and `at_hash` when present.
+//!   The callback's `iss` (RFC 9207) is checked before any token request.
+//! * **Refresh is single-flight**: under [`Storage::lock_for_refresh`] the client
+//!   re-reads the tokens, refreshes only if still needed, and commits the rotated
+//!   refresh token, a new (verified) ID token and the access token together.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use logto_client::{
+//!     AppSecret, InMemoryStorage, LogtoClient, LogtoConfig, SignInOptions, UserScope,
+//! };
+//!
+//! # async fn run() -> Result<(), logto_client::Error> {
+//! // Once per process.
+//! let config = LogtoConfig::new(
+//!     "https://auth.example.com",
+//!     "my-app-id",
+//!     Some(AppSecret::new("my-app-secret")),
+//! )?
+//! .with_scopes([UserScope::Email, UserScope::Organizations, UserScope::Roles])
+//! .with_resources(["https://api.example.com"]);
+//! let client = LogtoClient::new(config)?;
+//! client.discover().await?; // fail fast on a wrong endpoint or issuer
+//!
+//! // Per user: the storage of this browser session.
+//! let storage = InMemoryStorage::new();
+//!
+//! // 1. Redirect the browser to the authorization URL.
+//! let options = SignInOptions::new("https://app.example.com/callback")
+//!     .app_state(serde_json::json!({ "return_to": "/dashboard" }));
+//! let url = client.sign_in(&storage, options).await?;
+//! println!("redirect to {url}");
+//!
+//! // 2. Logto redirects back; hand the full callback URL to the client.
+//! let callback = "https://app.example.com/callback?code=...&state=...&iss=...";
+//! let outcome = client.handle_sign_in_callback(&storage, callback).await?;
+//! println!("signed in as {} (back to {:?})", outcome.claims.sub, outcome.app_state);
+//!
+//! // 3. Use the session.
+//! let claims = client.get_id_token_claims(&storage).await?;
+//! let user = client.fetch_user_info(&storage).await?; // roles, organizations, custom data
+//! let api_token = client.get_access_token(&storage, Some("https://api.example.com")).await?;
+//! let org_token = client.get_organization_token(&storage, "org-acme").await?;
+//! # let _ = (claims, user, api_token, org_token);
+//!
+//! // 4. Sign out: revoke, clear, redirect to Logto's end-session URL.
+//! let end_session = client.sign_out(&storage, Some("https://app.example.com/")).await?;
+//! println!("redirect to {end_session}");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Resource servers and back-channel logout
+//!
+//! The same client verifies bearer tokens for an API with
+//! [`LogtoClient::verify_access_token`] / [`LogtoClient::verify_organization_token`],
+//! and back-channel logout tokens with [`LogtoClient::verify_logout_token`], all
+//! through the shared JWKS cache.
+#![warn(missing_docs)]
+
+mod claims;
+mod client;
+mod config;
+mod discovery;
+mod error;
+mod jwt;
+mod options;
+mod scopes;
+mod secret;
+mod storage;
+
+pub use async_trait::async_trait;
+pub use claims::{
+    AccessTokenClaims, Address, BACKCHANNEL_LOGOUT_EVENT, IdTokenClaims, Identity,
+    LogoutTokenClaims, OrganizationData, OrganizationTokenClaims, SsoIdentity, UserInfo,
+};
+pub use client::LogtoClient;
+pub use config::{Clock, FixedClock, LogtoConfig, Prompt, SigningAlgorithm, SystemClock};
+pub use error::{
+    CallbackError, ConfigError, Endpoint, Error, OidcError, StorageError, TransportError,
+    ValidationError,
+};
+pub use options::{
+    DirectSignIn, FirstScreen, IdentifierType, InteractionMode, SignInOptions, SignInOutcome,
+};
+pub use scopes::{
+    DEFAULT_SCOPES, ORGANIZATION_URN_PREFIX, ReservedResource, ReservedScope, UserScope,
+    build_organization_urn, organization_id_from_urn,
+};
+pub use secret::{AccessToken, AppSecret, CodeVerifier, IdToken, RefreshToken};
+pub use storage::{
+    AccessTokenKey, CachedAccessToken, InMemoryStorage, RefreshGuard, SignInSession, Storage,
+    TokenSet,
+};
