@@ -1,0 +1,48 @@
+//! # logto-dev — a development-only identity provider that speaks Logto's dialect
+//!
+//! **For development and tests only. Never use it as a production identity provider.**
+//! It keeps everything in memory, stores plain-text passwords from a seed file, and accepts
+//! `:*` port wildcards in redirect URIs (real Logto requires exact URIs).
+//!
+//! It imitates a Logto OSS 1.42 server on the wire — discovery, JWKS (ES384 by default,
+//! RS256 selectable), `/oidc/auth` with a plain HTML sign-in form, `/oidc/token`
+//! (`authorization_code` with PKCE S256, `refresh_token` with `resource`, `organization_id`
+//! and `scope`), `/oidc/me`, `/oidc/session/end`, `/oidc/token/revocation`, back-channel
+//! logout — with Logto's token shapes and error bodies.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), logto_dev::Error> {
+//! let idp = logto_dev::serve(
+//!     logto_dev::Seed::demo(),
+//!     logto_dev::Settings::default(),
+//!     "127.0.0.1:0".parse().map_err(|_| logto_dev::Error::NoKey)?,
+//! )
+//! .await?;
+//! println!("LOGTO_ENDPOINT={}", idp.endpoint());
+//! idp.stop().await;
+//! # Ok(())
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+mod auth;
+mod backchannel;
+mod claims;
+mod error;
+mod keys;
+mod oidc;
+mod seed;
+mod server;
+mod settings;
+mod state;
+pub mod testing;
+mod token;
+
+pub use error::Error;
+pub use seed::{
+    ApiResource, AppType, Application, Member, Organization, OrganizationRole, Seed, SeedError,
+    SsoConnector, User, UserRole,
+};
+pub use server::{DEVELOPMENT_ONLY_WARNING, DevIdp, serve};
+pub use settings::{RefreshPolicy, Settings, SigningAlg};
+pub use state::{Counters, Endpoint};

@@ -1,0 +1,529 @@
+//! `/oidc/token`: `authorization_code` and `refresh_token` (with resource and organization tokens).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Map, Value, json};
+
+use crate::auth::{apply_fault, pkce_matches};
+use crate::claims::{self, OIDC_SCOPES, ORGANIZATIONS_SCOPE};
+use crate::error::OAuthError;
+use crate::keys::random_token;
+use crate::seed::Application;
+use crate::settings::RefreshPolicy;
+use crate::state::{AccessToken, AppState, Endpoint, Grant, RefreshToken, uri_matches};
+
+pub(crate) type Params = Vec<(String, String)>;
+
+fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+fn params_named<'a>(params: &'a Params, name: &str) -> Vec<&'a str> {
+    params
+        .iter()
+        .filter(|(k, v)| k == name && !v.is_empty())
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+/// Parses a form or JSON body (Logto accepts both) into name/value pairs.
+pub(crate) fn parse_body(req: &HttpRequest, body: &[u8]) -> Result<Params, OAuthError> {
+    let is_json = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return Ok(url::form_urlencoded::parse(body).into_owned().collect());
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|_| OAuthError::invalid_request("failed to parse the request body"))?;
+    let Value::Object(map) = value else {
+        return Err(OAuthError::invalid_request(
+            "failed to parse the request body",
+        ));
+    };
+    let mut out = Vec::new();
+    for (k, v) in map {
+        match v {
+            Value::String(s) => out.push((k, s)),
+            Value::Array(items) => {
+                out.extend(items.into_iter().filter_map(|i| match i {
+                    Value::String(s) => Some((k.clone(), s)),
+                    _ => None,
+                }));
+            }
+            other => out.push((k, other.to_string())),
+        }
+    }
+    Ok(out)
+}
+
+fn form_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// Client authentication: `client_secret_basic` or `client_secret_post` for confidential
+/// clients, `none` for public ones.
+pub(crate) fn authenticate<'a>(
+    state: &'a AppState,
+    req: &HttpRequest,
+    params: &Params,
+) -> Result<&'a Application, OAuthError> {
+    let basic = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        })
+        .map(|b64| {
+            let decoded = STANDARD
+                .decode(b64.trim())
+                .ok()
+                .and_then(|d| String::from_utf8(d).ok())
+                .ok_or_else(|| {
+                    OAuthError::invalid_request("invalid authorization header value format")
+                })?;
+            let (id, secret) = decoded.split_once(':').ok_or_else(|| {
+                OAuthError::invalid_request("invalid authorization header value format")
+            })?;
+            Ok::<_, OAuthError>((form_decode(id), form_decode(secret)))
+        })
+        .transpose()?;
+    let body_id = param(params, "client_id");
+    let body_secret = param(params, "client_secret");
+    let (client_id, secret) = match &basic {
+        Some((id, secret)) => {
+            if body_secret.is_some() {
+                return Err(OAuthError::invalid_request(
+                    "client authentication must only be provided using one mechanism",
+                ));
+            }
+            if body_id.is_some_and(|b| b != id) {
+                return Err(OAuthError::invalid_request(
+                    "mismatch in body and authorization client ids",
+                ));
+            }
+            (id.as_str(), Some(secret.as_str()))
+        }
+        None => match body_id {
+            Some(id) => (id, body_secret),
+            None => {
+                return Err(OAuthError::invalid_request(
+                    "no client authentication mechanism provided",
+                ));
+            }
+        },
+    };
+    let Some(app) = state.seed.application(client_id) else {
+        return Err(OAuthError::new(
+            400,
+            "invalid_client",
+            format!("invalid client {client_id}"),
+        ));
+    };
+    if app.app_type.is_confidential() {
+        let ok = matches!((secret, &app.secret), (Some(s), Some(expected)) if s == expected);
+        if !ok {
+            let mut err = OAuthError::new(401, "invalid_client", "client authentication failed");
+            if basic.is_some() {
+                err = err.with_www_authenticate(format!(
+                    "Basic realm=\"{}\", error=\"invalid_client\", error_description=\"client authentication failed\"",
+                    state.issuer
+                ));
+            }
+            return Err(err);
+        }
+    }
+    Ok(app)
+}
+
+/// `POST /oidc/token`.
+pub(crate) async fn token(
+    state: web::Data<Arc<AppState>>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    if let Some(resp) = apply_fault(&state, Endpoint::Token).await {
+        return resp;
+    }
+    let result = parse_body(&req, &body).and_then(|params| {
+        let app = authenticate(&state, &req, &params)?;
+        match param(&params, "grant_type") {
+            Some("authorization_code") => authorization_code(&state, app, &params),
+            Some("refresh_token") => refresh_token(&state, app, &params),
+            Some(_) => Err(OAuthError::new(
+                400,
+                "unsupported_grant_type",
+                "unsupported grant_type requested",
+            )),
+            None => Err(OAuthError::invalid_request(
+                "missing required parameter 'grant_type'",
+            )),
+        }
+    });
+    match result {
+        Ok(body) => HttpResponse::Ok()
+            .insert_header(("cache-control", "no-store"))
+            .insert_header(("pragma", "no-cache"))
+            .content_type("application/json; charset=utf-8")
+            .body(body.to_string()),
+        Err(e) => {
+            if e.error == "invalid_grant" {
+                state.count(|c| c.invalid_grants += 1);
+            }
+            tracing::debug!(error = %e, "token request refused");
+            e.response()
+        }
+    }
+}
+
+enum Audience<'a> {
+    Opaque,
+    Resource(&'a str),
+    Organization(&'a str),
+    OrganizationResource(&'a str, &'a str),
+}
+
+fn join(scopes: &[String]) -> String {
+    scopes.join(" ")
+}
+
+fn intersect(requested: &[String], allowed: &[String]) -> Vec<String> {
+    requested
+        .iter()
+        .filter(|s| allowed.contains(s))
+        .cloned()
+        .collect()
+}
+
+fn ttl_secs(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(3600)
+}
+
+/// Issues the access token (and the ID token) for a grant; returns the token response
+/// without `refresh_token`.
+fn issue(
+    state: &AppState,
+    grant_id: &str,
+    grant: &Grant,
+    audience: &Audience<'_>,
+    requested: &[String],
+) -> Result<Map<String, Value>, OAuthError> {
+    let user = state
+        .seed
+        .user(&grant.user_id)
+        .ok_or_else(OAuthError::invalid_grant)?;
+    let server_error = |e: crate::error::Error| OAuthError::new(500, "server_error", e.to_string());
+    let check_resource = |indicator: &str| -> Result<i64, OAuthError> {
+        let res = state
+            .seed
+            .resource(indicator)
+            .ok_or_else(OAuthError::invalid_target)?;
+        if !grant.resources.iter().any(|r| r == indicator) {
+            return Err(OAuthError::invalid_target());
+        }
+        Ok(res
+            .access_token_ttl
+            .and_then(|t| i64::try_from(t).ok())
+            .unwrap_or_else(|| ttl_secs(state.settings.access_token_ttl)))
+    };
+    let check_org = |org: &str| -> Result<(), OAuthError> {
+        if !grant.scopes.iter().any(|s| s == ORGANIZATIONS_SCOPE) {
+            return Err(OAuthError::new(
+                403,
+                "insufficient_scope",
+                "refresh token missing required scope",
+            )
+            .with_scope(ORGANIZATIONS_SCOPE));
+        }
+        if state
+            .seed
+            .organization_permissions(&grant.user_id, org)
+            .is_none()
+        {
+            return Err(OAuthError::new(
+                403,
+                "access_denied",
+                "user is not a member of the organization",
+            ));
+        }
+        Ok(())
+    };
+    let (access_token, expires_in, scope) = match audience {
+        Audience::Opaque => {
+            let oidc: Vec<String> = requested
+                .iter()
+                .filter(|s| OIDC_SCOPES.contains(&s.as_str()))
+                .cloned()
+                .collect();
+            let ttl = state.settings.access_token_ttl;
+            let token = random_token();
+            state.store().access_tokens.insert(
+                token.clone(),
+                AccessToken {
+                    grant_id: grant_id.to_owned(),
+                    client_id: grant.client_id.clone(),
+                    scopes: oidc.clone(),
+                    expires: Instant::now() + ttl,
+                },
+            );
+            (token, ttl_secs(ttl), join(&oidc))
+        }
+        Audience::Resource(indicator) => {
+            let ttl = check_resource(indicator)?;
+            let scope = join(&intersect(
+                requested,
+                &state.seed.resource_scopes(&grant.user_id, indicator),
+            ));
+            let jwt = claims::jwt_access_token(state, grant, indicator, &scope, None, ttl)
+                .map_err(server_error)?;
+            (jwt, ttl, scope)
+        }
+        Audience::Organization(org) => {
+            check_org(org)?;
+            let perms = state
+                .seed
+                .organization_permissions(&grant.user_id, org)
+                .unwrap_or_default();
+            let scope = join(&intersect(requested, &perms));
+            let ttl = ttl_secs(state.settings.access_token_ttl);
+            let aud = format!("urn:logto:organization:{org}");
+            let jwt = claims::jwt_access_token(state, grant, &aud, &scope, None, ttl)
+                .map_err(server_error)?;
+            (jwt, ttl, scope)
+        }
+        Audience::OrganizationResource(org, indicator) => {
+            let ttl = check_resource(indicator)?;
+            check_org(org)?;
+            let allowed = state
+                .seed
+                .organization_resource_scopes(&grant.user_id, org, indicator)
+                .unwrap_or_default();
+            let scope = join(&intersect(requested, &allowed));
+            let jwt = claims::jwt_access_token(state, grant, indicator, &scope, Some(org), ttl)
+                .map_err(server_error)?;
+            (jwt, ttl, scope)
+        }
+    };
+    let mut out = Map::new();
+    out.insert("access_token".into(), json!(access_token));
+    out.insert("expires_in".into(), json!(expires_in));
+    if requested.iter().any(|s| s == "openid") {
+        let mut id_grant = grant.clone();
+        id_grant.scopes = requested.to_vec();
+        let id_token = claims::id_token(state, &id_grant, user).map_err(server_error)?;
+        out.insert("id_token".into(), json!(id_token));
+    }
+    out.insert("scope".into(), json!(scope));
+    out.insert("token_type".into(), json!("Bearer"));
+    Ok(out)
+}
+
+fn audience<'a>(params: &'a Params) -> Result<Audience<'a>, OAuthError> {
+    let resources = params_named(params, "resource");
+    if resources.len() > 1 {
+        return Err(OAuthError::new(
+            400,
+            "invalid_target",
+            "only a single resource indicator value is supported for this grant type",
+        ));
+    }
+    Ok(
+        match (resources.first().copied(), param(params, "organization_id")) {
+            (None, None) => Audience::Opaque,
+            (Some(r), None) => Audience::Resource(r),
+            (None, Some(o)) => Audience::Organization(o),
+            (Some(r), Some(o)) => Audience::OrganizationResource(o, r),
+        },
+    )
+}
+
+fn authorization_code(
+    state: &AppState,
+    app: &Application,
+    params: &Params,
+) -> Result<Value, OAuthError> {
+    let code = param(params, "code")
+        .ok_or_else(|| OAuthError::invalid_request("missing required parameter 'code'"))?;
+    let audience = audience(params)?;
+    let (grant_id, grant) = {
+        let mut store = state.store();
+        let Some(entry) = store.codes.get_mut(code) else {
+            return Err(OAuthError::invalid_grant());
+        };
+        if entry.client_id != app.id {
+            return Err(OAuthError::invalid_grant());
+        }
+        if entry.expires < Instant::now() {
+            store.codes.remove(code);
+            return Err(OAuthError::invalid_grant());
+        }
+        if entry.used {
+            // Reusing a code revokes the grant it produced.
+            let grant_id = entry.grant_id.clone();
+            store.revoke_grant(&grant_id);
+            return Err(OAuthError::invalid_grant());
+        }
+        entry.used = true;
+        let redirect_ok = match param(params, "redirect_uri") {
+            Some(uri) => uri == entry.redirect_uri,
+            None => {
+                matches!(app.redirect_uris.as_slice(), [only] if uri_matches(only, &entry.redirect_uri))
+            }
+        };
+        let pkce_ok =
+            param(params, "code_verifier").is_some_and(|v| pkce_matches(v, &entry.code_challenge));
+        if !redirect_ok || !pkce_ok {
+            return Err(OAuthError::invalid_grant());
+        }
+        let grant_id = entry.grant_id.clone();
+        match store.grants.get(&grant_id) {
+            Some(g) if !g.revoked => (grant_id, g.clone()),
+            _ => return Err(OAuthError::invalid_grant()),
+        }
+    };
+    let mut response = issue(state, &grant_id, &grant, &audience, &grant.scopes)?;
+    if grant.offline() {
+        let token = random_token();
+        let now = Instant::now();
+        state.store().refresh_tokens.insert(
+            token.clone(),
+            RefreshToken {
+                grant_id,
+                created: now,
+                expires: now + state.settings.refresh_token_ttl,
+                consumed_at: None,
+            },
+        );
+        response.insert("refresh_token".into(), json!(token));
+    }
+    state.count(|c| c.authorization_code_grants += 1);
+    Ok(Value::Object(sorted(response)))
+}
+
+fn sorted(map: Map<String, Value>) -> Map<String, Value> {
+    let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    entries.into_iter().collect()
+}
+
+fn refresh_token(
+    state: &AppState,
+    app: &Application,
+    params: &Params,
+) -> Result<Value, OAuthError> {
+    let presented = param(params, "refresh_token")
+        .ok_or_else(|| OAuthError::invalid_request("missing required parameter 'refresh_token'"))?;
+    let audience = audience(params)?;
+    let now = Instant::now();
+    let (grant_id, grant, rotate_from) = {
+        let mut store = state.store();
+        let Some(rt) = store.refresh_tokens.get(presented).cloned() else {
+            return Err(OAuthError::invalid_grant());
+        };
+        let grant = match store.grants.get(&rt.grant_id) {
+            Some(g) if !g.revoked => g.clone(),
+            _ => return Err(OAuthError::invalid_grant()),
+        };
+        if grant.client_id != app.id {
+            return Err(OAuthError::invalid_grant());
+        }
+        if rt.expires <= now {
+            store.refresh_tokens.remove(presented);
+            return Err(OAuthError::invalid_grant());
+        }
+        if let Some(consumed) = rt.consumed_at {
+            if now.duration_since(consumed) >= state.settings.reuse_grace {
+                // Reuse after the grace period: Logto revokes the whole grant.
+                tracing::info!(client_id = %app.id, "rotated refresh token reused: revoking the grant");
+                store.revoke_grant(&rt.grant_id);
+                drop(store);
+                state.count(|c| c.refresh_reuse_events += 1);
+                return Err(OAuthError::invalid_grant());
+            }
+            state.count(|c| c.refresh_reuse_within_grace += 1);
+        }
+        (rt.grant_id.clone(), grant, rt)
+    };
+    let requested: Vec<String> = match param(params, "scope") {
+        Some(scope) => {
+            let requested: Vec<String> = scope.split_whitespace().map(str::to_owned).collect();
+            let missing: Vec<String> = requested
+                .iter()
+                .filter(|s| !grant.scopes.contains(s))
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                return Err(OAuthError::new(
+                    400,
+                    "invalid_scope",
+                    "refresh token missing requested scope(s)",
+                )
+                .with_scope(missing.join(" ")));
+            }
+            requested
+        }
+        None => grant.scopes.clone(),
+    };
+    let mut response = issue(state, &grant_id, &grant, &audience, &requested)?;
+
+    let rt = rotate_from;
+    let rotate = if !app.app_type.is_confidential() {
+        true
+    } else {
+        match state.settings.refresh_policy {
+            RefreshPolicy::RotateEveryUse => true,
+            RefreshPolicy::ConfidentialSeventyPercent => {
+                let lifetime = rt.expires.duration_since(rt.created);
+                now.duration_since(rt.created).as_secs_f64() >= lifetime.as_secs_f64() * 0.7
+            }
+        }
+    };
+    let returned = if rotate {
+        let token = random_token();
+        let mut store = state.store();
+        if store.grants.get(&grant_id).is_none_or(|g| g.revoked) {
+            return Err(OAuthError::invalid_grant());
+        }
+        if let Some(old) = store.refresh_tokens.get_mut(presented)
+            && old.consumed_at.is_none()
+        {
+            old.consumed_at = Some(now);
+        }
+        // SPA refresh tokens keep their original expiry; others get a fresh lifetime.
+        let expires = if app.app_type == crate::seed::AppType::Spa {
+            rt.expires
+        } else {
+            now + state.settings.refresh_token_ttl
+        };
+        store.refresh_tokens.insert(
+            token.clone(),
+            RefreshToken {
+                grant_id,
+                created: now,
+                expires,
+                consumed_at: None,
+            },
+        );
+        token
+    } else {
+        presented.to_owned()
+    };
+    response.insert("refresh_token".into(), json!(returned));
+    state.count(|c| c.refresh_token_grants += 1);
+    Ok(Value::Object(sorted(response)))
+}
