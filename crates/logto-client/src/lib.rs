@@ -87,6 +87,8 @@ mod options;
 mod scopes;
 mod secret;
 mod storage;
+#[cfg(test)]
+mod test_support;
 
 pub use async_trait::async_trait;
 pub use claims::{

@@ -28,7 +28,7 @@ pub(crate) struct Jws {
     signature: Vec<u8>,
 }
 
-fn b64(part: &str, what: &str) -> Result<Vec<u8>, ValidationError> {
+fn b64_decode(part: &str, what: &str) -> Result<Vec<u8>, ValidationError> {
     URL_SAFE_NO_PAD
         .decode(part)
         .map_err(|_| ValidationError::Malformed(format!("{what} is not base64url")))
@@ -45,19 +45,19 @@ pub(crate) fn decode(token: &str) -> Result<Jws, ValidationError> {
     else {
         return Err(ValidationError::NotAJwt);
     };
-    let header: Value = serde_json::from_slice(&b64(h, "header")?)
+    let header: Value = serde_json::from_slice(&b64_decode(h, "header")?)
         .map_err(|_| ValidationError::Malformed("header is not JSON".into()))?;
     let Value::Object(header) = header else {
         return Err(ValidationError::Malformed("header is not an object".into()));
     };
-    let claims: Value = serde_json::from_slice(&b64(p, "payload")?)
+    let claims: Value = serde_json::from_slice(&b64_decode(p, "payload")?)
         .map_err(|_| ValidationError::Malformed("payload is not JSON".into()))?;
     let Value::Object(claims) = claims else {
         return Err(ValidationError::Malformed(
             "payload is not an object".into(),
         ));
     };
-    let signature = b64(s, "signature")?;
+    let signature = b64_decode(s, "signature")?;
     let str_header = |name: &str| -> Result<Option<String>, ValidationError> {
         match header.get(name) {
             None => Ok(None),
