@@ -12,10 +12,27 @@ use crate::error::{Endpoint, Error, TransportError};
 use crate::jwt::KeySet;
 
 #[derive(Debug, Default)]
+struct FetchTimes {
+    /// Last attempt of the initial load (only consulted while no keys are loaded).
+    initial: Option<Instant>,
+    /// Last re-fetch for an unknown `kid`.
+    refetch: Option<Instant>,
+}
+
+#[derive(Debug, Default)]
 pub(crate) struct JwksCache {
     keys: RwLock<Option<Arc<KeySet>>>,
-    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+    times: tokio::sync::Mutex<FetchTimes>,
     fetches: AtomicU64,
+}
+
+fn unavailable() -> Error {
+    TransportError::UnexpectedResponse {
+        endpoint: Endpoint::Jwks,
+        status: None,
+        detail: "JWKS unavailable (fetch failed recently)".into(),
+    }
+    .into()
 }
 
 impl JwksCache {
@@ -33,7 +50,8 @@ impl JwksCache {
         }
     }
 
-    /// The keys, fetching them on first use.
+    /// The keys, fetching them on first use (a failed first load is retried at most
+    /// once per `cooldown`).
     pub(crate) async fn get(
         &self,
         provider: &Provider,
@@ -43,30 +61,38 @@ impl JwksCache {
         if let Some(k) = self.current() {
             return Ok(k);
         }
-        self.refetch(provider, http, cooldown).await
+        let mut times = self.times.lock().await;
+        if let Some(k) = self.current() {
+            return Ok(k);
+        }
+        if times.initial.is_some_and(|t| t.elapsed() < cooldown) {
+            return Err(unavailable());
+        }
+        times.initial = Some(Instant::now());
+        self.fetch(provider, http).await
     }
 
-    /// Re-fetches the JWKS unless another fetch happened within `cooldown`; returns
-    /// the keys as they are afterwards.
+    /// Re-fetches the JWKS for an unknown `kid`, unless a re-fetch happened within
+    /// `cooldown`; returns the keys as they are afterwards.
     pub(crate) async fn refetch(
         &self,
         provider: &Provider,
         http: &reqwest::Client,
         cooldown: Duration,
     ) -> Result<Arc<KeySet>, Error> {
-        let mut last = self.last_fetch.lock().await;
-        let recent = last.is_some_and(|t| t.elapsed() < cooldown);
-        if recent {
-            return self.current().ok_or_else(|| {
-                TransportError::UnexpectedResponse {
-                    endpoint: Endpoint::Jwks,
-                    status: None,
-                    detail: "JWKS unavailable (fetch failed recently)".into(),
-                }
-                .into()
-            });
+        let mut times = self.times.lock().await;
+        if times.refetch.is_some_and(|t| t.elapsed() < cooldown) {
+            return self.current().ok_or_else(unavailable);
         }
-        *last = Some(Instant::now());
+        times.refetch = Some(Instant::now());
+        self.fetch(provider, http).await
+    }
+
+    async fn fetch(
+        &self,
+        provider: &Provider,
+        http: &reqwest::Client,
+    ) -> Result<Arc<KeySet>, Error> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(jwks_uri = %provider.jwks_uri, "fetching JWKS");
         let body = get_json_bytes(http, provider.jwks_uri.as_str(), Endpoint::Jwks).await?;
