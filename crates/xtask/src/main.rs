@@ -1,0 +1,200 @@
+//! `cargo xtask demo | test | bench | pg`: the project's automation.
+//!
+//! Every command that needs PostgreSQL gets it from [`pg::Postgres`]: the
+//! `DATABASE_URL` of the environment when set, otherwise a private cluster
+//! under `target/` that is stopped again on exit, also on failure or Ctrl-C.
+
+mod demo;
+mod pg;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+use crate::pg::Postgres;
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Project automation for the Logto portal workspace"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the demo: private PostgreSQL, the dev identity provider and the
+    /// portal; prints the URLs and demo logins; Ctrl-C stops everything.
+    Demo,
+    /// Run every check: rustfmt, clippy and the whole test suite against a
+    /// private PostgreSQL (or DATABASE_URL when set).
+    Test {
+        /// Also run the long tests (fuzz smoke runs, fault injection).
+        #[arg(long)]
+        long: bool,
+        /// Extra arguments handed to the test runner (after `--`).
+        #[arg(last = true)]
+        runner_args: Vec<String>,
+    },
+    /// Run the benchmarks (release build) and print ratios against a baseline.
+    Bench,
+    /// Start the private PostgreSQL, print its DATABASE_URL and wait for
+    /// Ctrl-C: for running single tests by hand.
+    Pg,
+}
+
+/// Set by the Ctrl-C / SIGTERM handler.
+pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Ctrl-C reaches the children too (same process group): we only note it
+    // and let the current step end, so that cleanup always runs.
+    if let Err(e) = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)) {
+        eprintln!("xtask: cannot install the Ctrl-C handler: {e}");
+    }
+    let result = match cli.command {
+        Cmd::Demo => demo::run(&workspace_root()),
+        Cmd::Test { long, runner_args } => test(&workspace_root(), long, &runner_args),
+        Cmd::Bench => Err(anyhow::anyhow!("the benchmark is not built yet")),
+        Cmd::Pg => pg_shell(&workspace_root()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub(crate) fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("building the tokio runtime")
+}
+
+/// The migrations every database of the project carries.
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+/// Creates (if needed) and migrates database `db`; returns its URL.
+pub(crate) fn prepare_database(pg: &Postgres, db: &str) -> Result<String> {
+    runtime()?.block_on(async {
+        let url = pg.database_url(db).await?;
+        let mut conn = pg::connect_with_deadline(&url, std::time::Duration::from_secs(30)).await?;
+        MIGRATOR
+            .run(&mut conn)
+            .await
+            .context("applying migrations")?;
+        Ok(url)
+    })
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn step(name: &str, cmd: &mut Command) -> Result<()> {
+    eprintln!("xtask: == {name}");
+    let status = cmd.status().with_context(|| format!("starting {name}"))?;
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        bail!("interrupted during {name}");
+    }
+    if !status.success() {
+        bail!("{name} failed ({status})");
+    }
+    Ok(())
+}
+
+fn has_nextest() -> bool {
+    cargo()
+        .args(["nextest", "--version"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+fn test(ws: &Path, long: bool, runner_args: &[String]) -> Result<()> {
+    step(
+        "cargo fmt --check",
+        cargo()
+            .current_dir(ws)
+            .args(["fmt", "--all", "--", "--check"]),
+    )?;
+    step(
+        "cargo clippy",
+        cargo().current_dir(ws).args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    let mut pg = Postgres::start_or_env(ws, "test")?;
+    let result = (|| {
+        let url = prepare_database(&pg, "portal_test")?;
+        let with_env = |cmd: &mut Command| {
+            cmd.current_dir(ws).env("DATABASE_URL", &url);
+            if long {
+                cmd.env("XTASK_LONG", "1");
+            }
+        };
+        if has_nextest() {
+            let mut cmd = cargo();
+            with_env(&mut cmd);
+            cmd.args([
+                "nextest",
+                "run",
+                "--workspace",
+                "--locked",
+                "--no-fail-fast",
+            ]);
+            cmd.args(runner_args);
+            step("tests (cargo nextest)", &mut cmd)?;
+            let mut doc = cargo();
+            with_env(&mut doc);
+            doc.args(["test", "--workspace", "--locked", "--doc"]);
+            step("doc tests", &mut doc)?;
+        } else {
+            let mut cmd = cargo();
+            with_env(&mut cmd);
+            cmd.args(["test", "--workspace", "--locked", "--no-fail-fast"]);
+            cmd.args(runner_args);
+            step("tests (cargo test)", &mut cmd)?;
+        }
+        Ok(())
+    })();
+    pg.stop();
+    result
+}
+
+fn pg_shell(ws: &Path) -> Result<()> {
+    let mut pg = Postgres::start_or_env(ws, "dev")?;
+    let url = prepare_database(&pg, "portal_dev")?;
+    println!("DATABASE_URL={url}");
+    eprintln!("xtask: PostgreSQL is up; Ctrl-C stops it");
+    while !INTERRUPTED.load(Ordering::SeqCst) {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    pg.stop();
+    Ok(())
+}
