@@ -41,16 +41,55 @@ fn terminate(child: &mut Child) {
     let _ = child.kill();
 }
 
+/// The demo users and what each can see (the seed is crates/logto-dev/seed/demo.toml).
+const LOGINS: [(&str, &str, &str); 4] = [
+    (
+        "alice",
+        "alice-password",
+        "admin of Acme: opens /t/acme/ with every permission; refused at /t/globex/",
+    ),
+    (
+        "bob",
+        "bob-password",
+        "member of Acme and Globex: opens both spaces with read-only permissions",
+    ),
+    (
+        "carol",
+        "carol-password",
+        "in no organization: sees her profile, refused at every space",
+    ),
+    (
+        "dave",
+        "dave-password",
+        "member of Globex, signs in through Globex's (simulated) SSO at /t/globex/sign-in",
+    ),
+];
+
+/// The development-only keys of the demo (never use them anywhere else).
+const DEMO_SESSION_KEY: &str = "ZGVtby1zZXNzaW9uLWtleS1mb3ItdGhlLWxvY2FsLWRlbW8tb25seS1uZXZlci11c2UtaW4tcHJvZHVjdGlvbi0xMjM0NTY3ODkw";
+const DEMO_TOKEN_KEY: &str = "ZGVtby10b2tlbi1rZXktMzItYnl0ZXMtbG9uZyEhISE=";
+
 pub fn run(ws: &Path) -> Result<()> {
+    eprintln!("xtask: building the portal and logto-dev (first time: a few minutes)");
     let status = cargo()
         .current_dir(ws)
         .args([
-            "build", "--quiet", "--locked", "-p", "portal", "--bin", "portal",
+            "build",
+            "--quiet",
+            "--locked",
+            "-p",
+            "portal",
+            "--bin",
+            "portal",
+            "-p",
+            "logto-dev",
+            "--bin",
+            "logto-dev",
         ])
         .status()
         .context("building the portal")?;
     if !status.success() {
-        bail!("building the portal failed");
+        bail!("building the portal and logto-dev failed");
     }
     let mut pg = Postgres::start_or_env(ws, "demo")?;
     let result = serve(ws, &pg);
@@ -66,18 +105,53 @@ fn serve(ws: &Path, pg: &Postgres) -> Result<()> {
             .with_context(|| format!("DEMO_PORT={p:?} is not a port number"))?,
         Err(_) => free_port()?,
     };
+    let idp_port = free_port()?;
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| ws.join("target"));
-    let portal = Command::new(target.join("debug").join("portal"))
+        .unwrap_or_else(|_| ws.join("target"))
+        .join("debug");
+    let idp = Command::new(target.join("logto-dev"))
+        .arg("--seed")
+        .arg(ws.join("crates/logto-dev/seed/demo.toml"))
+        .args(["--bind", &format!("127.0.0.1:{idp_port}")])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .context("starting logto-dev")?;
+    let mut children = Children(vec![("logto-dev".into(), idp)]);
+    wait_ready(&format!("127.0.0.1:{idp_port}"), &mut children)?;
+    let portal = Command::new(target.join("portal"))
         .env("DATABASE_URL", &database_url)
+        .env("LOGTO_ENDPOINT", format!("http://127.0.0.1:{idp_port}"))
+        .env("LOGTO_APP_ID", "portal-demo")
+        .env("LOGTO_APP_SECRET", "portal-demo-secret")
+        .env(
+            "LOGTO_SCOPES",
+            "email phone custom_data identities roles read:members invite:members manage:billing read:reports write:reports",
+        )
+        .env("PORTAL_BASE_URL", format!("http://127.0.0.1:{port}"))
         .env("PORTAL_BIND", format!("127.0.0.1:{port}"))
+        .env("PORTAL_SESSION_KEY", DEMO_SESSION_KEY)
+        .env("PORTAL_TOKEN_KEY", DEMO_TOKEN_KEY)
+        .env("PORTAL_API_RESOURCE", "https://api.portal.test")
+        .env("PORTAL_TENANTS_FILE", ws.join("crates/xtask/demo/tenants.toml"))
+        .env("PORTAL_TEMPLATES_DIR", ws.join("templates"))
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,portal=info".into()),
+        )
         .stdin(Stdio::null())
         .spawn()
         .context("starting the portal")?;
-    let mut children = Children(vec![("portal".into(), portal)]);
+    children.0.push(("portal".into(), portal));
     wait_ready(&format!("127.0.0.1:{port}"), &mut children)?;
     println!("portal: http://127.0.0.1:{port}");
+    println!("logto-dev: http://127.0.0.1:{idp_port}");
+    for (user, password, what) in LOGINS {
+        println!("login: {user} {password} — {what}");
+    }
+    eprintln!("xtask: logto-dev is a development identity provider, never a production one");
     eprintln!("xtask: press Ctrl-C to stop");
     while !INTERRUPTED.load(Ordering::SeqCst) {
         for (name, child) in &mut children.0 {
