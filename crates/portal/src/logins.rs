@@ -1,0 +1,186 @@
+//! The `logins` table: one row per signed-in browser, the truth of "signed
+//! in". Rows are created by [`crate::token_store::PgTokenStorage::save_tokens`]
+//! at the callback; sign-out, back-channel logout, timeouts and the sweeper
+//! delete them (their cached access tokens go with them, `ON DELETE CASCADE`).
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::crypto::TokenCipher;
+
+/// A login, without its tokens.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LoginRecord {
+    /// The login id (kept in the browser's session state).
+    pub id: Uuid,
+    /// The issuer that signed the user in.
+    pub issuer: String,
+    /// The user's `sub`.
+    pub user_sub: String,
+    /// Logto's session id (`sid`), when the ID token carried one.
+    pub logto_sid: Option<String>,
+    /// When the user signed in.
+    pub created_at: OffsetDateTime,
+    /// The last authenticated request (before this one, for [`touch`]'s
+    /// result: it is the bumped value).
+    pub last_seen_at: OffsetDateTime,
+    /// The absolute end of the login.
+    pub expires_at: OffsetDateTime,
+}
+
+/// Caps durations so `make_interval` never overflows (100 years).
+pub(crate) fn interval_secs(d: Duration) -> f64 {
+    const MAX: f64 = 100.0 * 366.0 * 24.0 * 3600.0;
+    d.as_secs_f64().min(MAX)
+}
+
+/// Associated data of a `logins` token column: the ciphertext only opens in
+/// the row and column it was written for.
+pub(crate) fn login_aad(id: Uuid, column: &str) -> Vec<u8> {
+    format!("logins:{id}:{column}").into_bytes()
+}
+
+/// Checks a login and marks it used, atomically.
+///
+/// Returns `None` — and deletes the row — when the login is gone, past its
+/// absolute `expires_at`, or idle for longer than `idle_timeout` since
+/// `last_seen_at`. Otherwise sets `last_seen_at = now()` and returns the
+/// record. Never waits on a running token refresh of the same login.
+pub async fn touch(
+    pool: &PgPool,
+    id: Uuid,
+    idle_timeout: Duration,
+) -> Result<Option<LoginRecord>, sqlx::Error> {
+    // One statement: the delete and the update see the same snapshot and
+    // their conditions exclude each other, so exactly one of them acts.
+    sqlx::query_as(
+        "WITH dead AS ( \
+             DELETE FROM logins \
+             WHERE id = $1 \
+               AND (expires_at <= now() OR last_seen_at + make_interval(secs => $2) <= now()) \
+             RETURNING id \
+         ) \
+         UPDATE logins SET last_seen_at = now() \
+         WHERE id = $1 \
+           AND expires_at > now() \
+           AND last_seen_at + make_interval(secs => $2) > now() \
+         RETURNING id, issuer, user_sub, logto_sid, created_at, last_seen_at, expires_at",
+    )
+    .bind(id)
+    .bind(interval_secs(idle_timeout))
+    .fetch_optional(pool)
+    .await
+}
+
+/// The login, if it exists (expired or not), without touching it.
+pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<LoginRecord>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, issuer, user_sub, logto_sid, created_at, last_seen_at, expires_at \
+         FROM logins WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Deletes one login (and its cached access tokens). `true` if it existed.
+pub async fn delete(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query("DELETE FROM logins WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    Ok(n > 0)
+}
+
+/// Deletes every login of Logto session `sid` at `issuer` (back-channel
+/// logout with `sid`). Returns how many.
+pub async fn delete_by_sid(pool: &PgPool, issuer: &str, sid: &str) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM logins WHERE issuer = $1 AND logto_sid = $2")
+            .bind(issuer)
+            .bind(sid)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
+}
+
+/// Deletes every login of user `sub` at `issuer` (back-channel logout
+/// without `sid`, or "terminate the user's sessions"). Returns how many.
+pub async fn delete_by_sub(pool: &PgPool, issuer: &str, sub: &str) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM logins WHERE issuer = $1 AND user_sub = $2")
+            .bind(issuer)
+            .bind(sub)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
+}
+
+/// How many unexpired logins user `sub` at `issuer` has.
+pub async fn count_for_sub(pool: &PgPool, issuer: &str, sub: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM logins WHERE issuer = $1 AND user_sub = $2 AND expires_at > now()",
+    )
+    .bind(issuer)
+    .bind(sub)
+    .fetch_one(pool)
+    .await
+}
+
+/// Records a back-channel logout token's `jti` until `expires_at` (the
+/// token's `exp`). `true` the first time, `false` for a replay.
+pub async fn remember_logout_jti(
+    pool: &PgPool,
+    jti: &str,
+    expires_at: OffsetDateTime,
+) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query(
+        "INSERT INTO seen_logout_tokens (jti, expires_at) VALUES ($1, $2) \
+         ON CONFLICT (jti) DO NOTHING",
+    )
+    .bind(jti)
+    .bind(expires_at)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// Why [`id_token`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IdTokenError {
+    /// The database failed.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// The stored ciphertext did not open (wrong `PORTAL_TOKEN_KEY`, or
+    /// tampering).
+    #[error("stored ID token: {0}")]
+    Crypto(#[from] crate::crypto::CryptoError),
+    /// The plaintext is not UTF-8.
+    #[error("stored ID token is not UTF-8")]
+    Encoding,
+}
+
+/// The login's latest ID token, decrypted (for `id_token_hint` at sign-out).
+/// `None` if the login is gone.
+pub async fn id_token(
+    pool: &PgPool,
+    cipher: &TokenCipher,
+    id: Uuid,
+) -> Result<Option<String>, IdTokenError> {
+    let row: Option<Vec<u8>> = sqlx::query_scalar("SELECT id_token FROM logins WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    let Some(sealed) = row else { return Ok(None) };
+    let plain = cipher.decrypt(&sealed, &login_aad(id, "id_token"))?;
+    String::from_utf8(plain)
+        .map(Some)
+        .map_err(|_| IdTokenError::Encoding)
+}

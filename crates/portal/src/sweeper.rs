@@ -1,0 +1,90 @@
+//! Background deletion of expired rows. Correctness never depends on it
+//! (every read checks `expires_at`); it keeps the tables small.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio::task::JoinHandle;
+
+use crate::logins::interval_secs;
+
+/// How many rows one sweep deleted, per table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepStats {
+    /// Expired actix-session rows.
+    pub sessions: u64,
+    /// Expired pending sign-ins.
+    pub sign_in_attempts: u64,
+    /// Back-channel logout `jti`s past their token's `exp`.
+    pub seen_logout_tokens: u64,
+    /// Logins past their absolute lifetime or idle too long (their cached
+    /// access tokens go with them).
+    pub logins: u64,
+    /// Expired cached access tokens of live logins.
+    pub access_tokens: u64,
+}
+
+impl SweepStats {
+    /// Rows deleted in all.
+    pub fn total(&self) -> u64 {
+        self.sessions
+            + self.sign_in_attempts
+            + self.seen_logout_tokens
+            + self.logins
+            + self.access_tokens
+    }
+}
+
+async fn delete(pool: &PgPool, sql: &'static str) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(sql).execute(pool).await?.rows_affected())
+}
+
+/// Deletes every expired row once: sessions, sign-in attempts, seen logout
+/// tokens and expired access tokens past `expires_at`, and logins past
+/// `expires_at` or idle for longer than `idle_timeout`.
+pub async fn sweep_once(pool: &PgPool, idle_timeout: Duration) -> Result<SweepStats, sqlx::Error> {
+    let sessions = delete(pool, "DELETE FROM sessions WHERE expires_at <= now()").await?;
+    let sign_in_attempts = delete(
+        pool,
+        "DELETE FROM sign_in_attempts WHERE expires_at <= now()",
+    )
+    .await?;
+    let seen_logout_tokens = delete(
+        pool,
+        "DELETE FROM seen_logout_tokens WHERE expires_at <= now()",
+    )
+    .await?;
+    let logins = sqlx::query(
+        "DELETE FROM logins \
+         WHERE expires_at <= now() OR last_seen_at + make_interval(secs => $1) <= now()",
+    )
+    .bind(interval_secs(idle_timeout))
+    .execute(pool)
+    .await?
+    .rows_affected();
+    let access_tokens = delete(pool, "DELETE FROM access_tokens WHERE expires_at <= now()").await?;
+    Ok(SweepStats {
+        sessions,
+        sign_in_attempts,
+        seen_logout_tokens,
+        logins,
+        access_tokens,
+    })
+}
+
+/// Runs [`sweep_once`] every `every` (first run immediately) until the task
+/// is aborted. A failed sweep is logged on one line and the loop goes on.
+pub fn spawn(pool: PgPool, every: Duration, idle_timeout: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(every.max(Duration::from_millis(10)));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            match sweep_once(&pool, idle_timeout).await {
+                Ok(stats) if stats.total() > 0 => tracing::debug!(?stats, "swept expired rows"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "sweeping expired rows failed; will retry"),
+            }
+        }
+    })
+}

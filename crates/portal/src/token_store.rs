@@ -1,0 +1,615 @@
+//! [`logto_client::Storage`] in PostgreSQL for one browser.
+//!
+//! - Pending sign-ins live in `sign_in_attempts`, one row per `state` (keyed
+//!   by its SHA-256), bound to the browser that started them
+//!   (`browser_hash`), encrypted, single use, valid 10 minutes.
+//! - The ID and refresh tokens live in the `logins` row of the login id kept
+//!   in the browser's session; cached access tokens in `access_tokens`.
+//!   Every token is AES-256-GCM ciphertext bound to its row and column.
+//! - Refresh is single-flight across instances: [`Storage::lock_for_refresh`]
+//!   opens a transaction holding a transaction-scoped advisory lock for the
+//!   login, and the guard commits the rotated refresh token, the new ID token
+//!   and the new access token in that transaction. Within one process a
+//!   per-login async mutex sits in front of it, so waiting requests do not
+//!   hold pool connections.
+//!
+//! Why an advisory lock rather than `SELECT … FOR UPDATE` on the row: the
+//! lock is held for the whole token-endpoint call (seconds when the identity
+//! provider is slow), and a row lock would also stall every request's
+//! [`crate::logins::touch`] (an `UPDATE` of the row) and every access-token
+//! insert (its foreign-key check takes `FOR KEY SHARE`) of that login for as
+//! long. The advisory lock serialises refreshes only.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use logto_client::{
+    AccessTokenKey, CachedAccessToken, IdToken, RefreshGuard, RefreshToken, SignInSession, Storage,
+    StorageError, TokenSet,
+};
+use serde::Deserialize;
+use sqlx::{PgPool, Postgres, Transaction};
+use subtle::ConstantTimeEq as _;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::crypto::{TokenCipher, sha256};
+use crate::logins::{interval_secs, login_aad};
+
+/// How long a started sign-in stays valid.
+pub const SIGN_IN_ATTEMPT_TTL: Duration = Duration::from_secs(10 * 60);
+/// How long a request waits for another request's refresh of the same login
+/// before giving up with a [`StorageError`] (in-process wait and PostgreSQL
+/// `lock_timeout` each).
+pub const REFRESH_LOCK_TIMEOUT: Duration = Duration::from_secs(15);
+/// The shortest browser binding accepted (bytes).
+const MIN_BINDING_LEN: usize = 16;
+
+/// Token storage of one browser: its pending sign-ins and the tokens of one
+/// login. Cheap to build; build one per request.
+pub struct PgTokenStorage {
+    pool: PgPool,
+    cipher: Arc<TokenCipher>,
+    browser_hash: Vec<u8>,
+    binding_ok: bool,
+    login_id: Uuid,
+    login_ttl: Duration,
+}
+
+impl std::fmt::Debug for PgTokenStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgTokenStorage")
+            .field("login_id", &self.login_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgTokenStorage {
+    /// Storage for the browser holding `browser_binding` (a random secret kept
+    /// in its session, at least 16 bytes) and for login `login_id`.
+    /// `login_ttl` is the absolute session lifetime: it sets
+    /// `logins.expires_at` when the login is created.
+    pub fn new(
+        pool: PgPool,
+        cipher: Arc<TokenCipher>,
+        browser_binding: Vec<u8>,
+        login_id: Uuid,
+        login_ttl: Duration,
+    ) -> Self {
+        Self {
+            pool,
+            cipher,
+            binding_ok: browser_binding.len() >= MIN_BINDING_LEN,
+            browser_hash: sha256(&browser_binding),
+            login_id,
+            login_ttl,
+        }
+    }
+
+    /// The login this storage acts for.
+    pub fn login_id(&self) -> Uuid {
+        self.login_id
+    }
+
+    fn check_binding(&self) -> Result<(), StorageError> {
+        if self.binding_ok {
+            Ok(())
+        } else {
+            Err(StorageError::new("browser binding missing or too short"))
+        }
+    }
+
+    fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, StorageError> {
+        self.cipher
+            .try_encrypt(plaintext, aad)
+            .map_err(|e| StorageError::with_source("encrypting a token", e))
+    }
+}
+
+/// The PostgreSQL advisory-lock key of a login's refresh lock (a 64-bit
+/// digest of the login id; a collision only serialises two refreshes).
+pub fn refresh_lock_key(login_id: Uuid) -> i64 {
+    let digest = sha256(format!("portal:refresh:{login_id}").as_bytes());
+    let mut bytes = [0u8; 8];
+    for (b, d) in bytes.iter_mut().zip(digest.iter()) {
+        *b = *d;
+    }
+    i64::from_be_bytes(bytes)
+}
+
+fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StorageError {
+    move |e| {
+        let lock_timeout = e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .is_some_and(|c| c == "55P03");
+        if lock_timeout {
+            StorageError::with_source("timed out waiting for another refresh of this login", e)
+        } else {
+            StorageError::with_source(context, e)
+        }
+    }
+}
+
+fn attempt_aad(state_hash: &[u8]) -> Vec<u8> {
+    let mut aad = b"sign_in_attempts:".to_vec();
+    aad.extend_from_slice(state_hash);
+    aad
+}
+
+fn access_token_aad(login_id: Uuid, cache_key: &str) -> Vec<u8> {
+    format!("access_tokens:{login_id}:{cache_key}").into_bytes()
+}
+
+/// What the login row needs from the (already verified) ID token.
+#[derive(Deserialize)]
+struct IdentityClaims {
+    iss: String,
+    sub: String,
+    #[serde(default)]
+    sid: Option<String>,
+}
+
+/// Base64url, padded or not.
+const B64URL: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+fn identity_of(id_token: &IdToken) -> Result<IdentityClaims, StorageError> {
+    let mut parts = id_token.secret().split('.');
+    let payload = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(_), Some(payload), Some(_), None) => payload,
+        _ => return Err(StorageError::new("the ID token is not a compact JWS")),
+    };
+    let json = B64URL
+        .decode(payload)
+        .map_err(|e| StorageError::with_source("the ID token payload is not base64url", e))?;
+    serde_json::from_slice(&json)
+        .map_err(|e| StorageError::with_source("the ID token payload lacks iss/sub", e))
+}
+
+/// Encrypted token columns of a login.
+struct SealedTokens {
+    id_token: Vec<u8>,
+    refresh_token: Option<Vec<u8>>,
+}
+
+fn seal_tokens(
+    cipher: &TokenCipher,
+    login_id: Uuid,
+    tokens: &TokenSet,
+) -> Result<SealedTokens, StorageError> {
+    let seal = |plain: &str, column: &str| {
+        cipher
+            .try_encrypt(plain.as_bytes(), &login_aad(login_id, column))
+            .map_err(|e| StorageError::with_source("encrypting a token", e))
+    };
+    Ok(SealedTokens {
+        id_token: seal(tokens.id_token.secret(), "id_token")?,
+        refresh_token: tokens
+            .refresh_token
+            .as_ref()
+            .map(|r| seal(r.secret(), "refresh_token"))
+            .transpose()?,
+    })
+}
+
+fn open_tokens(
+    cipher: &TokenCipher,
+    login_id: Uuid,
+    id_token: &[u8],
+    refresh_token: Option<&[u8]>,
+) -> Result<TokenSet, StorageError> {
+    let open = |sealed: &[u8], column: &str| -> Result<String, StorageError> {
+        let plain = cipher
+            .decrypt(sealed, &login_aad(login_id, column))
+            .map_err(|e| StorageError::with_source("decrypting a stored token", e))?;
+        String::from_utf8(plain)
+            .map_err(|e| StorageError::with_source("decrypting a stored token", e))
+    };
+    Ok(TokenSet {
+        id_token: IdToken::new(open(id_token, "id_token")?),
+        refresh_token: refresh_token
+            .map(|r| open(r, "refresh_token").map(RefreshToken::new))
+            .transpose()?,
+    })
+}
+
+type TokenRow = (Vec<u8>, Option<Vec<u8>>);
+
+const SELECT_TOKENS: &str =
+    "SELECT id_token, refresh_token FROM logins WHERE id = $1 AND expires_at > now()";
+
+const SELECT_ACCESS_TOKEN: &str =
+    "SELECT token FROM access_tokens WHERE login_id = $1 AND audience = $2";
+
+const UPSERT_ACCESS_TOKEN: &str = "INSERT INTO access_tokens (login_id, audience, token, scopes, expires_at) \
+     VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (login_id, audience) DO UPDATE \
+     SET token = EXCLUDED.token, scopes = EXCLUDED.scopes, expires_at = EXCLUDED.expires_at";
+
+/// A cached token that no longer opens (key changed, tampering) is a cache
+/// miss: the client fetches a new one and overwrites it.
+fn open_access_token(
+    cipher: &TokenCipher,
+    login_id: Uuid,
+    key: &AccessTokenKey,
+    sealed: Option<Vec<u8>>,
+) -> Option<CachedAccessToken> {
+    let sealed = sealed?;
+    let cache_key = key.cache_key();
+    let opened = cipher
+        .decrypt(&sealed, &access_token_aad(login_id, &cache_key))
+        .ok()
+        .and_then(|plain| serde_json::from_slice(&plain).ok());
+    if opened.is_none() {
+        tracing::warn!(login = %login_id, "a cached access token did not decrypt; ignoring it");
+    }
+    opened
+}
+
+/// Parameters of an access-token upsert.
+struct SealedAccessToken {
+    audience: String,
+    token: Vec<u8>,
+    scopes: String,
+    expires_at: OffsetDateTime,
+}
+
+fn seal_access_token(
+    cipher: &TokenCipher,
+    login_id: Uuid,
+    key: &AccessTokenKey,
+    token: &CachedAccessToken,
+) -> Result<SealedAccessToken, StorageError> {
+    let audience = key.cache_key();
+    let json = serde_json::to_vec(token)
+        .map_err(|e| StorageError::with_source("serialising an access token", e))?;
+    let sealed = cipher
+        .try_encrypt(&json, &access_token_aad(login_id, &audience))
+        .map_err(|e| StorageError::with_source("encrypting a token", e))?;
+    let expires_at = OffsetDateTime::from_unix_timestamp(token.expires_at)
+        .map_err(|e| StorageError::with_source("access token expiry out of range", e))?;
+    Ok(SealedAccessToken {
+        audience,
+        token: sealed,
+        scopes: token.scope.clone(),
+        expires_at,
+    })
+}
+
+fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "23503")
+}
+
+/// In-process refresh locks, one per login being refreshed.
+static LOCAL_LOCKS: LazyLock<Mutex<HashMap<Uuid, Weak<tokio::sync::Mutex<()>>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn local_lock(login_id: Uuid) -> Arc<tokio::sync::Mutex<()>> {
+    let Ok(mut map) = LOCAL_LOCKS.lock() else {
+        // Poisoned: fall back to a private mutex (PostgreSQL still serialises).
+        return Arc::new(tokio::sync::Mutex::new(()));
+    };
+    map.retain(|_, weak| weak.strong_count() > 0);
+    if let Some(existing) = map.get(&login_id).and_then(Weak::upgrade) {
+        return existing;
+    }
+    let fresh = Arc::new(tokio::sync::Mutex::new(()));
+    map.insert(login_id, Arc::downgrade(&fresh));
+    fresh
+}
+
+#[async_trait]
+impl Storage for PgTokenStorage {
+    async fn save_sign_in_session(&self, session: &SignInSession) -> Result<(), StorageError> {
+        self.check_binding()?;
+        let state_hash = sha256(session.state.as_bytes());
+        let json = serde_json::to_vec(session)
+            .map_err(|e| StorageError::with_source("serialising a sign-in session", e))?;
+        let payload = self.seal(&json, &attempt_aad(&state_hash))?;
+        sqlx::query(
+            "INSERT INTO sign_in_attempts (state_hash, browser_hash, payload, expires_at) \
+             VALUES ($1, $2, $3, now() + make_interval(secs => $4))",
+        )
+        .bind(state_hash)
+        .bind(&self.browser_hash)
+        .bind(payload)
+        .bind(interval_secs(SIGN_IN_ATTEMPT_TTL))
+        .execute(&self.pool)
+        .await
+        .map_err(db("saving a sign-in attempt"))?;
+        Ok(())
+    }
+
+    async fn take_sign_in_session(
+        &self,
+        state: &str,
+    ) -> Result<Option<SignInSession>, StorageError> {
+        if !self.binding_ok {
+            return Ok(None);
+        }
+        let state_hash = sha256(state.as_bytes());
+        // The browser condition is part of the DELETE: another browser's
+        // attempt neither reads nor consumes the row.
+        let payload: Option<Vec<u8>> = sqlx::query_scalar(
+            "DELETE FROM sign_in_attempts \
+             WHERE state_hash = $1 AND browser_hash = $2 AND expires_at > now() \
+             RETURNING payload",
+        )
+        .bind(&state_hash)
+        .bind(&self.browser_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("taking a sign-in attempt"))?;
+        let Some(payload) = payload else {
+            return Ok(None);
+        };
+        let json = self
+            .cipher
+            .decrypt(&payload, &attempt_aad(&state_hash))
+            .map_err(|e| StorageError::with_source("decrypting a sign-in attempt", e))?;
+        let session: SignInSession = serde_json::from_slice(&json)
+            .map_err(|e| StorageError::with_source("reading a sign-in attempt", e))?;
+        if !bool::from(session.state.as_bytes().ct_eq(state.as_bytes())) {
+            return Ok(None);
+        }
+        Ok(Some(session))
+    }
+
+    async fn load_tokens(&self) -> Result<Option<TokenSet>, StorageError> {
+        let row: Option<TokenRow> = sqlx::query_as(SELECT_TOKENS)
+            .bind(self.login_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("loading tokens"))?;
+        row.map(|(id, rt)| open_tokens(&self.cipher, self.login_id, &id, rt.as_deref()))
+            .transpose()
+    }
+
+    async fn save_tokens(&self, tokens: &TokenSet) -> Result<(), StorageError> {
+        let who = identity_of(&tokens.id_token)?;
+        let sealed = seal_tokens(&self.cipher, self.login_id, tokens)?;
+        let mut tx = self.pool.begin().await.map_err(db("saving tokens"))?;
+        // A new login gets its absolute lifetime now; an existing one keeps it.
+        sqlx::query(
+            "INSERT INTO logins (id, issuer, user_sub, logto_sid, id_token, refresh_token, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7)) \
+             ON CONFLICT (id) DO UPDATE SET issuer = EXCLUDED.issuer, user_sub = EXCLUDED.user_sub, \
+                 logto_sid = EXCLUDED.logto_sid, id_token = EXCLUDED.id_token, \
+                 refresh_token = EXCLUDED.refresh_token",
+        )
+        .bind(self.login_id)
+        .bind(&who.iss)
+        .bind(&who.sub)
+        .bind(&who.sid)
+        .bind(sealed.id_token)
+        .bind(sealed.refresh_token)
+        .bind(interval_secs(self.login_ttl))
+        .execute(&mut *tx)
+        .await
+        .map_err(db("saving tokens"))?;
+        // New tokens, new grant: access tokens cached under the old ones go.
+        sqlx::query("DELETE FROM access_tokens WHERE login_id = $1")
+            .bind(self.login_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("saving tokens"))?;
+        tx.commit().await.map_err(db("saving tokens"))
+    }
+
+    async fn get_access_token(
+        &self,
+        key: &AccessTokenKey,
+    ) -> Result<Option<CachedAccessToken>, StorageError> {
+        let sealed: Option<Vec<u8>> = sqlx::query_scalar(SELECT_ACCESS_TOKEN)
+            .bind(self.login_id)
+            .bind(key.cache_key())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("loading an access token"))?;
+        Ok(open_access_token(&self.cipher, self.login_id, key, sealed))
+    }
+
+    async fn set_access_token(
+        &self,
+        key: &AccessTokenKey,
+        token: &CachedAccessToken,
+    ) -> Result<(), StorageError> {
+        let sealed = seal_access_token(&self.cipher, self.login_id, key, token)?;
+        let result = sqlx::query(UPSERT_ACCESS_TOKEN)
+            .bind(self.login_id)
+            .bind(sealed.audience)
+            .bind(sealed.token)
+            .bind(sealed.scopes)
+            .bind(sealed.expires_at)
+            .execute(&self.pool)
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // The login ended meanwhile: there is nothing to cache for it.
+            Err(e) if is_foreign_key_violation(&e) => Ok(()),
+            Err(e) => Err(db("caching an access token")(e)),
+        }
+    }
+
+    async fn remove_access_token(&self, key: &AccessTokenKey) -> Result<(), StorageError> {
+        sqlx::query("DELETE FROM access_tokens WHERE login_id = $1 AND audience = $2")
+            .bind(self.login_id)
+            .bind(key.cache_key())
+            .execute(&self.pool)
+            .await
+            .map_err(db("removing an access token"))?;
+        Ok(())
+    }
+
+    async fn clear_access_tokens(&self) -> Result<(), StorageError> {
+        sqlx::query("DELETE FROM access_tokens WHERE login_id = $1")
+            .bind(self.login_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db("removing access tokens"))?;
+        Ok(())
+    }
+
+    async fn clear(&self) -> Result<(), StorageError> {
+        sqlx::query("DELETE FROM logins WHERE id = $1")
+            .bind(self.login_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db("deleting a login"))?;
+        Ok(())
+    }
+
+    async fn lock_for_refresh(&self) -> Result<Box<dyn RefreshGuard + '_>, StorageError> {
+        let local =
+            tokio::time::timeout(REFRESH_LOCK_TIMEOUT, local_lock(self.login_id).lock_owned())
+                .await
+                .map_err(|_| {
+                    StorageError::new("timed out waiting for another refresh of this login")
+                })?;
+        let mut tx = self.pool.begin().await.map_err(db("starting a refresh"))?;
+        let timeout_ms = REFRESH_LOCK_TIMEOUT.as_millis().to_string();
+        sqlx::query("SELECT set_config('lock_timeout', $1, true)")
+            .bind(timeout_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("starting a refresh"))?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(refresh_lock_key(self.login_id))
+            .execute(&mut *tx)
+            .await
+            .map_err(db("taking the refresh lock"))?;
+        Ok(Box::new(PgRefreshGuard {
+            tx,
+            cipher: Arc::clone(&self.cipher),
+            login_id: self.login_id,
+            _local: local,
+        }))
+    }
+
+    fn session_key(&self) -> Option<String> {
+        Some(self.login_id.to_string())
+    }
+}
+
+/// A login's refresh lock: an open transaction holding the advisory lock
+/// (plus the in-process mutex). Dropped without `commit`/`clear`, the
+/// transaction rolls back and both locks are released.
+struct PgRefreshGuard {
+    tx: Transaction<'static, Postgres>,
+    cipher: Arc<TokenCipher>,
+    login_id: Uuid,
+    _local: tokio::sync::OwnedMutexGuard<()>,
+}
+
+#[async_trait]
+impl RefreshGuard for PgRefreshGuard {
+    async fn load_tokens(&mut self) -> Result<Option<TokenSet>, StorageError> {
+        let row: Option<TokenRow> = sqlx::query_as(SELECT_TOKENS)
+            .bind(self.login_id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db("loading tokens"))?;
+        row.map(|(id, rt)| open_tokens(&self.cipher, self.login_id, &id, rt.as_deref()))
+            .transpose()
+    }
+
+    async fn get_access_token(
+        &mut self,
+        key: &AccessTokenKey,
+    ) -> Result<Option<CachedAccessToken>, StorageError> {
+        let sealed: Option<Vec<u8>> = sqlx::query_scalar(SELECT_ACCESS_TOKEN)
+            .bind(self.login_id)
+            .bind(key.cache_key())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db("loading an access token"))?;
+        Ok(open_access_token(&self.cipher, self.login_id, key, sealed))
+    }
+
+    async fn commit(
+        self: Box<Self>,
+        tokens: &TokenSet,
+        key: &AccessTokenKey,
+        token: &CachedAccessToken,
+    ) -> Result<(), StorageError> {
+        let mut this = *self;
+        let sealed = seal_tokens(&this.cipher, this.login_id, tokens)?;
+        let access = seal_access_token(&this.cipher, this.login_id, key, token)?;
+        let updated =
+            sqlx::query("UPDATE logins SET id_token = $2, refresh_token = $3 WHERE id = $1")
+                .bind(this.login_id)
+                .bind(sealed.id_token)
+                .bind(sealed.refresh_token)
+                .execute(&mut *this.tx)
+                .await
+                .map_err(db("storing refreshed tokens"))?
+                .rows_affected();
+        if updated == 0 {
+            // Signed out (or swept) while refreshing: nothing to keep. The
+            // transaction rolls back on drop.
+            tracing::debug!(login = %this.login_id, "login ended during refresh; tokens discarded");
+            return Ok(());
+        }
+        sqlx::query(UPSERT_ACCESS_TOKEN)
+            .bind(this.login_id)
+            .bind(access.audience)
+            .bind(access.token)
+            .bind(access.scopes)
+            .bind(access.expires_at)
+            .execute(&mut *this.tx)
+            .await
+            .map_err(db("storing refreshed tokens"))?;
+        this.tx
+            .commit()
+            .await
+            .map_err(db("storing refreshed tokens"))
+    }
+
+    async fn clear(self: Box<Self>) -> Result<(), StorageError> {
+        let mut this = *self;
+        sqlx::query("DELETE FROM logins WHERE id = $1")
+            .bind(this.login_id)
+            .execute(&mut *this.tx)
+            .await
+            .map_err(db("deleting a login"))?;
+        this.tx.commit().await.map_err(db("deleting a login"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use base64::engine::general_purpose;
+
+    #[test]
+    fn identity_is_read_from_the_payload() {
+        let payload = general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"iss":"https://l/oidc","sub":"u1","sid":"s1"}"#);
+        let who = identity_of(&IdToken::new(format!("h.{payload}.sig"))).unwrap();
+        assert_eq!(
+            (who.iss.as_str(), who.sub.as_str(), who.sid.as_deref()),
+            ("https://l/oidc", "u1", Some("s1"))
+        );
+        assert!(identity_of(&IdToken::new("only.two")).is_err());
+        assert!(identity_of(&IdToken::new("a.!!!.c")).is_err());
+    }
+
+    #[test]
+    fn lock_keys_differ_per_login() {
+        let a = Uuid::new_v4();
+        assert_eq!(refresh_lock_key(a), refresh_lock_key(a));
+        assert_ne!(refresh_lock_key(a), refresh_lock_key(Uuid::new_v4()));
+    }
+}
