@@ -3,6 +3,12 @@
 //! start-up with one line naming the variable.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use base64::Engine;
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
 
 /// A configuration problem, naming the variable.
 #[derive(Debug, thiserror::Error)]
@@ -14,17 +20,105 @@ pub struct ConfigError {
     pub problem: String,
 }
 
-/// The portal's settings.
-#[derive(Debug, Clone)]
+fn problem(name: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        name,
+        problem: problem.into(),
+    }
+}
+
+/// The portal's settings. `Debug` never shows a secret.
+#[derive(Clone)]
 pub struct Settings {
     /// `DATABASE_URL`.
-    pub database_url: String,
+    pub database_url: SecretString,
+    /// `LOGTO_ENDPOINT`: Logto's public base URL (the issuer is `{endpoint}/oidc`).
+    pub logto_endpoint: Url,
+    /// `LOGTO_APP_ID`.
+    pub app_id: String,
+    /// `LOGTO_APP_SECRET`.
+    pub app_secret: SecretString,
+    /// `LOGTO_SCOPES`: extra scopes on top of the defaults.
+    pub scopes: Vec<String>,
+    /// `LOGTO_RESOURCES`: API resource indicators requested at sign-in.
+    pub resources: Vec<String>,
+    /// `PORTAL_BASE_URL`: the public URL, without a trailing slash.
+    pub base_url: Url,
     /// `PORTAL_BIND`, default `127.0.0.1:8080`.
     pub bind: SocketAddr,
+    /// `PORTAL_SESSION_KEY`: at least 64 bytes, base64; signs and encrypts the cookie.
+    pub session_key: SecretBytes,
+    /// `PORTAL_TOKEN_KEY`: 32 bytes, base64; encrypts tokens at rest.
+    pub token_key: SecretString,
+    /// `PORTAL_API_RESOURCE`: the indicator of the portal's own API.
+    pub api_resource: Option<String>,
+    /// `PORTAL_TENANTS_FILE`: TOML seed of tenants, upserted at start-up.
+    pub tenants_file: Option<PathBuf>,
+    /// `PORTAL_IDLE_TIMEOUT` (seconds, default 1800): sign-out after inactivity.
+    pub idle_timeout: Duration,
+    /// `PORTAL_ABSOLUTE_TIMEOUT` (seconds, default 43200): sign-out after this long, however active.
+    pub absolute_timeout: Duration,
+    /// `PORTAL_TEMPLATES_DIR`: where the Tera templates and `static/` live.
+    pub templates_dir: PathBuf,
+    /// `PORTAL_SIGN_IN_RATE` (requests per minute per client IP on `/sign-in`
+    /// and `/callback`, default 60; 0 disables the limit).
+    pub sign_in_rate_per_minute: u32,
+    /// `PORTAL_CLOCK_SKEW` (seconds, default 60): tolerance on `exp`/`iat`.
+    pub clock_skew: Duration,
+}
+
+/// Secret bytes with a redacted `Debug`.
+#[derive(Clone)]
+pub struct SecretBytes(Vec<u8>);
+
+impl SecretBytes {
+    /// The bytes.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &"[redacted]")
+            .field("logto_endpoint", &self.logto_endpoint.as_str())
+            .field("app_id", &self.app_id)
+            .field("app_secret", &"[redacted]")
+            .field("scopes", &self.scopes)
+            .field("resources", &self.resources)
+            .field("base_url", &self.base_url.as_str())
+            .field("bind", &self.bind)
+            .field("session_key", &"[redacted]")
+            .field("token_key", &"[redacted]")
+            .field("api_resource", &self.api_resource)
+            .field("tenants_file", &self.tenants_file)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("absolute_timeout", &self.absolute_timeout)
+            .finish()
+    }
+}
+
+/// Decodes standard or URL-safe base64, padded or not.
+pub fn decode_base64(value: &str) -> Option<Vec<u8>> {
+    let v = value.trim();
+    let engines = [
+        &base64::engine::general_purpose::STANDARD,
+        &base64::engine::general_purpose::STANDARD_NO_PAD,
+        &base64::engine::general_purpose::URL_SAFE,
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+    ];
+    engines.iter().find_map(|e| e.decode(v).ok())
 }
 
 impl Settings {
-    /// Reads the settings from the process environment.
+    /// Reads the settings from the process environment (and `.env`).
     pub fn from_env() -> Result<Self, ConfigError> {
         let _ = dotenvy::dotenv();
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -32,24 +126,149 @@ impl Settings {
 
     /// Reads the settings through `get` (tests pass a map).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| {
-            get(name)
-                .filter(|v| !v.trim().is_empty())
-                .ok_or(ConfigError {
-                    name,
-                    problem: "is not set".into(),
-                })
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let required = |name: &'static str| get(name).ok_or_else(|| problem(name, "is not set"));
+        let url = |name: &'static str| -> Result<Url, ConfigError> {
+            let raw = required(name)?;
+            let parsed = Url::parse(raw.trim_end_matches('/'))
+                .map_err(|e| problem(name, format!("is not a URL ({e})")))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+                return Err(problem(name, "must be an http(s) URL with a host"));
+            }
+            if parsed.query().is_some() || parsed.fragment().is_some() {
+                return Err(problem(name, "must not carry a query or fragment"));
+            }
+            Ok(parsed)
         };
+        let seconds = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            match get(name) {
+                None => Ok(Duration::from_secs(default)),
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .map(Duration::from_secs)
+                    .ok_or_else(|| problem(name, "must be a positive number of seconds")),
+            }
+        };
+        let words = |name: &str| -> Vec<String> {
+            get(name)
+                .map(|v| v.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default()
+        };
+
         let bind = match get("PORTAL_BIND") {
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
-            Some(v) => v.parse().map_err(|e| ConfigError {
-                name: "PORTAL_BIND",
-                problem: format!("{v:?} is not a socket address ({e})"),
+            Some(v) => v.trim().parse().map_err(|e| {
+                problem(
+                    "PORTAL_BIND",
+                    format!("{v:?} is not a socket address ({e})"),
+                )
             })?,
         };
+        let session_key = decode_base64(&required("PORTAL_SESSION_KEY")?)
+            .ok_or_else(|| problem("PORTAL_SESSION_KEY", "is not base64"))?;
+        if session_key.len() < 64 {
+            return Err(problem(
+                "PORTAL_SESSION_KEY",
+                format!(
+                    "must decode to at least 64 bytes (got {}); try `openssl rand -base64 64`",
+                    session_key.len()
+                ),
+            ));
+        }
+        let token_key = required("PORTAL_TOKEN_KEY")?;
+        match decode_base64(&token_key) {
+            Some(k) if k.len() == 32 => {}
+            Some(k) => {
+                return Err(problem(
+                    "PORTAL_TOKEN_KEY",
+                    format!(
+                        "must decode to exactly 32 bytes (got {}); try `openssl rand -base64 32`",
+                        k.len()
+                    ),
+                ));
+            }
+            None => return Err(problem("PORTAL_TOKEN_KEY", "is not base64")),
+        }
+        let idle_timeout = seconds("PORTAL_IDLE_TIMEOUT", 30 * 60)?;
+        let absolute_timeout = seconds("PORTAL_ABSOLUTE_TIMEOUT", 12 * 60 * 60)?;
+        let sign_in_rate_per_minute = match get("PORTAL_SIGN_IN_RATE") {
+            None => 60,
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| problem("PORTAL_SIGN_IN_RATE", "must be a whole number"))?,
+        };
+        let clock_skew = seconds("PORTAL_CLOCK_SKEW", 60)?;
+        let templates_dir = get("PORTAL_TEMPLATES_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(default_templates_dir);
+        if !templates_dir.join("layout.html").is_file() {
+            return Err(problem(
+                "PORTAL_TEMPLATES_DIR",
+                format!("{} holds no layout.html", templates_dir.display()),
+            ));
+        }
         Ok(Self {
-            database_url: required("DATABASE_URL")?,
+            database_url: SecretString::from(required("DATABASE_URL")?),
+            logto_endpoint: url("LOGTO_ENDPOINT")?,
+            app_id: required("LOGTO_APP_ID")?,
+            app_secret: SecretString::from(required("LOGTO_APP_SECRET")?),
+            scopes: words("LOGTO_SCOPES"),
+            resources: words("LOGTO_RESOURCES"),
+            base_url: url("PORTAL_BASE_URL")?,
             bind,
+            session_key: SecretBytes(session_key),
+            token_key: SecretString::from(token_key),
+            api_resource: get("PORTAL_API_RESOURCE").map(|v| v.trim().to_owned()),
+            tenants_file: get("PORTAL_TENANTS_FILE").map(PathBuf::from),
+            idle_timeout,
+            absolute_timeout,
+            templates_dir,
+            sign_in_rate_per_minute,
+            clock_skew,
         })
+    }
+
+    /// The URL Logto redirects back to: `{PORTAL_BASE_URL}/callback`.
+    pub fn redirect_uri(&self) -> String {
+        format!("{}/callback", self.base_origin_and_path())
+    }
+
+    /// Where Logto sends the browser after sign-out: `{PORTAL_BASE_URL}/`.
+    pub fn post_logout_redirect_uri(&self) -> String {
+        format!("{}/", self.base_origin_and_path())
+    }
+
+    /// `PORTAL_BASE_URL` without a trailing slash.
+    pub fn base_origin_and_path(&self) -> String {
+        self.base_url.as_str().trim_end_matches('/').to_owned()
+    }
+
+    /// The origin (`scheme://host[:port]`) of the portal, for `Origin` checks.
+    pub fn origin(&self) -> String {
+        self.base_url.origin().ascii_serialization()
+    }
+
+    /// Served over https: cookies get `Secure` and the `__Host-` prefix.
+    pub fn is_https(&self) -> bool {
+        self.base_url.scheme() == "https"
+    }
+
+    /// The database URL (a secret: it may carry a password).
+    pub fn database_url(&self) -> &str {
+        self.database_url.expose_secret()
+    }
+}
+
+/// The workspace's `templates/` when run from a checkout, else `./templates`.
+fn default_templates_dir() -> PathBuf {
+    let in_workspace = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../templates"));
+    if in_workspace.join("layout.html").is_file() {
+        in_workspace
+    } else {
+        PathBuf::from("templates")
     }
 }

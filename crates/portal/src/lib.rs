@@ -1,11 +1,30 @@
 //! The company portal: Logto sign-in for an actix-web application, with
 //! server-side sessions and encrypted tokens in PostgreSQL, and one space per
 //! customer organization (tenant).
+//!
+//! Layout: [`config`] (settings read once), [`startup`] (the server),
+//! [`routes`] (handlers), [`auth`] (the `Authenticated` extractor),
+//! [`session`] (typed session access), [`session_store`] / [`token_store`] /
+//! [`logins`] (PostgreSQL persistence), [`crypto`] (tokens encrypted at
+//! rest), [`tenants`], [`error`] (one error type, rendered in one place).
 
+pub mod auth;
+pub mod cli;
 pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod logins;
+pub mod metrics;
+pub mod rate_limit;
 pub mod routes;
+pub mod session;
+pub mod session_store;
 pub mod startup;
+pub mod state;
+pub mod sweeper;
 pub mod telemetry;
+pub mod tenants;
+pub mod token_store;
 
 /// The workspace's sqlx migrations, applied at start-up and by `portal migrate`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");

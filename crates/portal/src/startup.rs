@@ -1,38 +1,156 @@
 //! Building and running the HTTP server.
 
 use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use actix_web::dev::Server;
+use actix_session::SessionMiddleware;
+use actix_session::config::{BrowserSession, CookieContentSecurity};
+use actix_web::body::MessageBody;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::{DefaultHeaders, ErrorHandlers, Next, from_fn};
 use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use logto_client::{AppSecret, LogtoClient, LogtoConfig};
+use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
-use crate::routes;
+use crate::crypto::TokenCipher;
+use crate::error;
+use crate::metrics::Metrics;
+use crate::rate_limit::RateLimiter;
+use crate::session_store::PgSessionStore;
+use crate::state::AppState;
+use crate::telemetry::QuietRootSpan;
+use crate::{routes, sweeper, tenants};
 
 /// The portal, bound to its port and ready to run.
 pub struct Application {
     port: u16,
     server: Server,
+    state: web::Data<AppState>,
+}
+
+/// A lazily connecting pool: the process starts (and `/readyz` reports)
+/// even while PostgreSQL is down; requests then fail fast with 503.
+pub fn pool(settings: &Settings) -> anyhow::Result<PgPool> {
+    Ok(PgPoolOptions::new()
+        .max_connections(32)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_lazy(settings.database_url())?)
+}
+
+/// The Logto client for these settings.
+pub fn logto_client(settings: &Settings) -> anyhow::Result<LogtoClient> {
+    let mut scopes = vec![
+        "urn:logto:scope:organizations".to_owned(),
+        "urn:logto:scope:organization_roles".to_owned(),
+    ];
+    for s in &settings.scopes {
+        if !scopes.contains(s) {
+            scopes.push(s.clone());
+        }
+    }
+    let mut resources = settings.resources.clone();
+    if let Some(r) = &settings.api_resource
+        && !resources.contains(r)
+    {
+        resources.push(r.clone());
+    }
+    let config = LogtoConfig::new(
+        settings.logto_endpoint.as_str(),
+        settings.app_id.clone(),
+        Some(AppSecret::new(
+            settings.app_secret.expose_secret().to_owned(),
+        )),
+    )
+    .context("LOGTO_ENDPOINT")?
+    .with_scopes(scopes)
+    .with_resources(resources);
+    let mut config = config;
+    config.clock_skew = settings.clock_skew;
+    Ok(LogtoClient::new(config)?)
 }
 
 impl Application {
-    /// Binds the listener (port 0 picks a free one), connects the pool
-    /// lazily, applies migrations and builds the server.
+    /// Binds the listener (port 0 picks a free one), applies migrations,
+    /// seeds tenants, starts the sweeper and builds the server.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let pool = PgPoolOptions::new()
-            .acquire_timeout(std::time::Duration::from_secs(3))
-            .connect_lazy(&settings.database_url)?;
-        crate::MIGRATOR.run(&pool).await?;
-        let listener = TcpListener::bind(settings.bind)?;
+        let pool = pool(&settings)?;
+        let listener = TcpListener::bind(settings.bind)
+            .with_context(|| format!("PORTAL_BIND: cannot listen on {}", settings.bind))?;
+        Self::build_with(settings, pool, listener).await
+    }
+
+    /// [`Application::build`] with a given pool and an already bound
+    /// listener (tests: the base URL must know the port before start-up).
+    pub async fn build_with(
+        settings: Settings,
+        pool: PgPool,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        crate::MIGRATOR
+            .run(&pool)
+            .await
+            .context("applying database migrations")?;
+        if let Some(path) = &settings.tenants_file {
+            let n = tenants::seed_from_file(&pool, path).await?;
+            tracing::info!(tenants = n, "tenants file loaded");
+        }
+        let client = logto_client(&settings)?;
+        let cipher = Arc::new(
+            TokenCipher::from_base64(settings.token_key.expose_secret())
+                .map_err(|e| anyhow::anyhow!("configuration: PORTAL_TOKEN_KEY: {e}"))?,
+        );
+        let glob = settings.templates_dir.join("**").join("*.html");
+        let mut templates = tera::Tera::new(&glob.to_string_lossy()).map_err(|e| {
+            anyhow::anyhow!("templates in {}: {e:?}", settings.templates_dir.display())
+        })?;
+        templates.autoescape_on(vec![".html"]);
+        let stylesheet =
+            std::fs::read_to_string(settings.templates_dir.join("static").join("portal.css"))
+                .unwrap_or_default();
         let port = listener.local_addr()?.port();
-        let server = run(listener, pool)?;
-        Ok(Self { port, server })
+        sweeper::spawn(pool.clone(), Duration::from_secs(60), settings.idle_timeout);
+        let state = web::Data::new(AppState {
+            sign_in_limiter: RateLimiter::new(
+                settings.sign_in_rate_per_minute,
+                Duration::from_secs(60),
+            ),
+            settings,
+            client,
+            templates,
+            pool,
+            cipher,
+            stylesheet,
+            metrics: Metrics::default(),
+        });
+        let server = run(listener, state.clone())?;
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
     }
 
     /// The port the server listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The shared state (tests read the pool and the client through it).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// A handle to stop the server.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     /// Serves until the server is stopped (SIGINT/SIGTERM).
@@ -41,13 +159,144 @@ impl Application {
     }
 }
 
-fn run(listener: TcpListener, pool: PgPool) -> anyhow::Result<Server> {
-    let pool = web::Data::new(pool);
+/// Security headers on every response.
+fn security_headers(https: bool) -> DefaultHeaders {
+    let mut h = DefaultHeaders::new()
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; img-src 'self' https: data:; \
+             form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "same-origin"))
+        .add((header::X_FRAME_OPTIONS, "DENY"));
+    if https {
+        h = h.add((
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        ));
+    }
+    h
+}
+
+/// Errors raised by middleware (the session store failing to load or save)
+/// bypass `ErrorHandlers`: turn them into a rendered 503 ([`error::Outage`]).
+/// Only the path and the state are kept: holding a clone of the request
+/// while the router runs would make actix panic.
+async fn middleware_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let path = req.path().to_owned();
+    let method = req.method().to_string();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    next.call(req).await.map_err(|e| {
+        tracing::error!(%method, %path, status = 503, error = %e, "request failed in middleware (session store unavailable?)");
+        error::Outage::new(&path, state).into()
+    })
+}
+
+/// Counts requests by route pattern and status.
+async fn record_metrics(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let res = next.call(req).await?;
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    if let Some(s) = state {
+        s.metrics.observe_request(
+            &method,
+            &route,
+            res.status().as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
+    }
+    Ok(res)
+}
+
+fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
+    let https = state.settings.is_https();
+    let cookie_name = if https {
+        "__Host-portal-session"
+    } else {
+        "portal-session"
+    };
+    let key = Key::try_from(state.settings.session_key.expose())
+        .map_err(|e| anyhow::anyhow!("configuration: PORTAL_SESSION_KEY: {e}"))?;
+    let session_ttl = time::Duration::seconds(
+        i64::try_from(state.settings.absolute_timeout.as_secs()).unwrap_or(i64::MAX / 2),
+    );
+    let store = PgSessionStore::new(state.pool.clone());
     let server = HttpServer::new(move || {
+        let session = SessionMiddleware::builder(store.clone(), key.clone())
+            .cookie_name(cookie_name.to_owned())
+            .cookie_secure(https)
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Lax)
+            .cookie_path("/".to_owned())
+            .cookie_domain(None)
+            .cookie_content_security(CookieContentSecurity::Private)
+            .session_lifecycle(BrowserSession::default().state_ttl(session_ttl))
+            .build();
         App::new()
-            .app_data(pool.clone())
+            .app_data(state.clone())
+            .app_data(web::FormConfig::default().limit(64 * 1024))
+            .wrap(from_fn(middleware_errors))
+            .wrap(ErrorHandlers::new().default_handler(error::render))
+            .wrap(security_headers(https))
+            .wrap(from_fn(record_metrics))
+            .wrap(TracingLogger::<QuietRootSpan>::new())
+            // Outside the session: they must answer while PostgreSQL is down,
+            // and the logout receiver ignores cookies.
             .route("/healthz", web::get().to(routes::health::healthz))
             .route("/readyz", web::get().to(routes::health::readyz))
+            .route("/metrics", web::get().to(routes::health::metrics))
+            .route(
+                "/static/portal.css",
+                web::get().to(routes::assets::stylesheet),
+            )
+            .service(
+                web::resource("/backchannel-logout")
+                    .route(web::post().to(routes::backchannel::receive)),
+            )
+            .route(
+                "/api/orgs/{organization_id}/whoami",
+                web::get().to(routes::api::org_whoami),
+            )
+            .route("/api/reports", web::get().to(routes::api::reports))
+            .service(
+                web::scope("")
+                    .wrap(session)
+                    .route("/", web::get().to(routes::pages::home))
+                    .route("/sign-in", web::get().to(routes::auth::sign_in))
+                    .route("/callback", web::get().to(routes::auth::callback))
+                    .service(
+                        web::resource("/sign-out").route(web::post().to(routes::auth::sign_out)),
+                    )
+                    .route("/protected", web::get().to(routes::pages::protected))
+                    .route(
+                        "/protected/userinfo",
+                        web::get().to(routes::pages::userinfo),
+                    )
+                    .route(
+                        "/protected/resource",
+                        web::get().to(routes::pages::resource),
+                    )
+                    .route(
+                        "/organizations",
+                        web::get().to(routes::pages::organizations),
+                    )
+                    .route("/t/{slug}/", web::get().to(routes::tenant::home))
+                    .route("/t/{slug}", web::get().to(routes::tenant::home))
+                    .route("/t/{slug}/sign-in", web::get().to(routes::tenant::sign_in))
+                    .route("/api/me", web::get().to(routes::api::me)),
+            )
     })
     .listen(listener)?
     .run();

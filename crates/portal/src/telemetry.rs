@@ -1,5 +1,11 @@
-//! Tracing set-up.
+//! Tracing set-up, and a root span per request that never records the query
+//! string (the callback's authorization code would otherwise reach the logs).
 
+use actix_web::Error;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use tracing::Span;
+use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber: `RUST_LOG` (default `info`), human-readable
@@ -14,4 +20,36 @@ pub fn init() {
     };
     // A subscriber installed earlier (tests) stays.
     let _ = result;
+}
+
+/// Root span with method, route pattern, path (no query), request id, and
+/// — on completion — status and latency.
+pub struct QuietRootSpan;
+
+impl RootSpanBuilder for QuietRootSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        let route = request
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".into());
+        let request_id = uuid::Uuid::new_v4();
+        tracing::info_span!(
+            "http_request",
+            method = %request.method(),
+            route = %route,
+            path = %request.path(),
+            request_id = %request_id,
+            status = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+            started = ?std::time::Instant::now(),
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+        let status = match outcome {
+            Ok(res) => res.status().as_u16(),
+            Err(e) => e.as_response_error().status_code().as_u16(),
+        };
+        span.record("status", status);
+        DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
 }

@@ -188,7 +188,9 @@ fn test(ws: &Path, long: bool, runner_args: &[String]) -> Result<()> {
 }
 
 fn pg_shell(ws: &Path) -> Result<()> {
-    let mut pg = Postgres::start_or_env(ws, "dev")?;
+    // One cluster per invocation: two `cargo xtask pg` never clobber each other.
+    let mut pg = Postgres::start_or_env(ws, &format!("dev-{}", std::process::id()))?;
+    pg.remove_on_stop();
     let url = prepare_database(&pg, "portal_dev")?;
     println!("DATABASE_URL={url}");
     eprintln!("xtask: PostgreSQL is up; Ctrl-C stops it");

@@ -31,6 +31,7 @@ struct Managed {
     bin: PathBuf,
     data: PathBuf,
     run_as: Option<RunAs>,
+    remove_on_stop: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -95,6 +96,13 @@ impl Postgres {
             .rsplit_once('/')
             .map_or(self.admin_url.as_str(), |(server, _db)| server);
         Ok(format!("{server}/{db}"))
+    }
+
+    /// Deletes the cluster's files after stopping it (throw-away clusters).
+    pub fn remove_on_stop(&mut self) {
+        if let Some(m) = &mut self.managed {
+            m.remove_on_stop = true;
+        }
     }
 
     /// Stops the server if we started it. Idempotent.
@@ -256,6 +264,11 @@ impl Managed {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+        if self.remove_on_stop
+            && let Some(base) = self.data.parent()
+        {
+            let _ = std::fs::remove_dir_all(base);
+        }
     }
 }
 

@@ -1,3 +1,95 @@
 //! HTTP handlers, one module per area.
 
+pub mod api;
+pub mod assets;
+pub mod auth;
+pub mod backchannel;
 pub mod health;
+pub mod pages;
+pub mod tenant;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// A 302 that must not be cached.
+pub(crate) fn redirect(location: &str) -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+/// Renders `template` as a page, with the navigation's sign-in state.
+pub(crate) fn render_page(
+    state: &AppState,
+    template: &str,
+    mut ctx: tera::Context,
+    auth: Option<&crate::auth::Authenticated>,
+) -> Result<HttpResponse, AppError> {
+    ctx.insert("signed_in", &auth.is_some());
+    if let Some(a) = auth {
+        ctx.insert("user_name", &display_name(&a.claims));
+        ctx.insert("csrf", &a.csrf);
+    }
+    ctx.insert("has_api_resource", &state.settings.api_resource.is_some());
+    let html = state
+        .templates
+        .render(template, &ctx)
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("rendering {template}: {e:?}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(html))
+}
+
+/// The best human name in the claims.
+pub(crate) fn display_name(c: &logto_client::IdTokenClaims) -> String {
+    c.name
+        .clone()
+        .or_else(|| c.username.clone())
+        .or_else(|| c.email.clone())
+        .unwrap_or_else(|| c.sub.clone())
+}
+
+/// The client's IP for rate limiting (the peer; behind a proxy, the proxy
+/// should be the only peer and set `X-Forwarded-For`, read via `realip`).
+pub(crate) fn client_ip(req: &HttpRequest) -> std::net::IpAddr {
+    req.connection_info()
+        .realip_remote_addr()
+        .and_then(|s| {
+            s.parse::<std::net::SocketAddr>()
+                .map(|a| a.ip())
+                .ok()
+                .or_else(|| s.parse().ok())
+        })
+        .or_else(|| req.peer_addr().map(|a| a.ip()))
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]))
+}
+
+/// Refuses a state-changing request whose `Origin` (or, lacking it,
+/// `Referer`) is not the portal's own.
+pub(crate) fn check_same_origin(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+) -> Result<(), AppError> {
+    let own = state.settings.origin();
+    let header_origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| {
+            req.headers()
+                .get(header::REFERER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|r| url::Url::parse(r).ok())
+                .map(|u| u.origin().ascii_serialization())
+        });
+    match header_origin {
+        Some(o) if o != own => Err(AppError::Csrf),
+        _ => Ok(()),
+    }
+}

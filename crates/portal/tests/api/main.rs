@@ -1,4 +1,11 @@
-//! The portal's integration tests: one binary, one module per area.
+//! The portal's integration tests: one binary, one module per area. Each
+//! test gets its own database (`#[sqlx::test]`) and its own logto-dev.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api;
+mod flows;
 mod harness;
+mod helpers;
+mod reliability;
+mod storage;
+mod tenants;

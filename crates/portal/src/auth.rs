@@ -1,0 +1,244 @@
+//! The auth gate: the `Authenticated` extractor (the Rust form of the Python
+//! quick-start's `@authenticated(shouldRedirect, fetchUserInfo)`), and the
+//! `return_to` validator.
+
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use logto_client::{IdTokenClaims, UserInfo};
+use uuid::Uuid;
+
+use crate::error::AppError;
+use crate::logins::{self, LoginRecord};
+use crate::session::TypedSession;
+use crate::state::AppState;
+use crate::token_store::PgTokenStorage;
+
+/// A signed-in browser. Extracting it from a page request that is not
+/// signed in redirects to `/sign-in?return_to=…`; under `/api/` it answers
+/// 401 JSON.
+pub struct Authenticated {
+    /// The login row (who, since when).
+    pub login: LoginRecord,
+    /// The verified ID token claims.
+    pub claims: IdTokenClaims,
+    /// Token storage of this login, for the Logto client.
+    pub storage: PgTokenStorage,
+    /// CSRF token for the page's forms.
+    pub csrf: String,
+}
+
+/// [`Authenticated`] plus the user info from Logto's userinfo endpoint
+/// (`fetchUserInfo: true` in the Python quick-start).
+pub struct AuthenticatedWithUserInfo {
+    /// The signed-in browser.
+    pub auth: Authenticated,
+    /// Fresh user info.
+    pub user_info: UserInfo,
+}
+
+/// `Option<Authenticated>` without the redirect: for pages that serve both.
+pub struct MaybeAuthenticated(pub Option<Authenticated>);
+
+/// The path and query of the request, as a `return_to` value.
+fn here(req: &HttpRequest) -> String {
+    match req.uri().query() {
+        Some(q) => format!("{}?{q}", req.path()),
+        None => req.path().to_owned(),
+    }
+}
+
+/// Builds the token storage of `login_id` for this browser.
+pub fn storage_for(
+    state: &AppState,
+    session: &TypedSession,
+    login_id: Uuid,
+) -> Result<PgTokenStorage, AppError> {
+    Ok(PgTokenStorage::new(
+        state.pool.clone(),
+        Arc::clone(&state.cipher),
+        session.browser_binding()?,
+        login_id,
+        state.settings.absolute_timeout,
+    ))
+}
+
+async fn authenticate(req: HttpRequest) -> Result<Option<Authenticated>, AppError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("application state missing")))?
+        .clone();
+    let session = TypedSession::from_request(&req, &mut Payload::None)
+        .await
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("session: {e}")))?;
+    let Some(login_id) = session.login_id()? else {
+        return Ok(None);
+    };
+    let Some(login) = logins::touch(&state.pool, login_id, state.settings.idle_timeout).await?
+    else {
+        // Signed out elsewhere (sign-out, back-channel logout, timeout):
+        // this browser is signed out too.
+        session.purge();
+        return Ok(None);
+    };
+    let storage = storage_for(&state, &session, login_id)?;
+    let claims = match state.client.get_id_token_claims(&storage).await {
+        Ok(c) => c,
+        Err(e) if e.requires_sign_in() => {
+            session.purge();
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let csrf = session.csrf_token()?;
+    Ok(Some(Authenticated {
+        login,
+        claims,
+        storage,
+        csrf,
+    }))
+}
+
+impl FromRequest for Authenticated {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let return_to = here(&req);
+            authenticate(req)
+                .await?
+                .ok_or(AppError::SignedOut { return_to })
+        })
+    }
+}
+
+impl FromRequest for MaybeAuthenticated {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { Ok(Self(authenticate(req).await?)) })
+    }
+}
+
+impl FromRequest for AuthenticatedWithUserInfo {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let auth = Authenticated::from_request(req, payload);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let auth = auth.await?;
+            let state = state.ok_or_else(|| {
+                AppError::Unexpected(anyhow::anyhow!("application state missing"))
+            })?;
+            let user_info = state.client.fetch_user_info(&auth.storage).await?;
+            Ok(Self { auth, user_info })
+        })
+    }
+}
+
+/// The longest `return_to` kept; longer values fall back to `/`.
+const MAX_RETURN_TO: usize = 2048;
+
+/// Accepts only a same-origin path (`/…`); anything else — another origin,
+/// a scheme, a protocol-relative `//host`, a backslash trick, control
+/// characters, encoded slashes at the start — becomes `/`.
+pub fn safe_return_to(raw: Option<&str>) -> String {
+    let fallback = || "/".to_owned();
+    let Some(raw) = raw else { return fallback() };
+    if raw.is_empty() || raw.len() > MAX_RETURN_TO || !raw.starts_with('/') {
+        return fallback();
+    }
+    if raw
+        .chars()
+        .any(|c| c.is_control() || c == '\\' || c.is_whitespace())
+    {
+        return fallback();
+    }
+    // What a browser might make of it once decoded: no `//`, `/\` or control
+    // characters hiding behind percent-encoding at the start.
+    let decoded: String = percent_decode(raw);
+    if decoded.starts_with("//")
+        || decoded.starts_with("/\\")
+        || decoded.chars().any(|c| c.is_control() || c == '\\')
+        || raw.starts_with("//")
+    {
+        return fallback();
+    }
+    // Finally, resolve against a placeholder origin and check it stays there.
+    let base = match url::Url::parse("https://portal.invalid/") {
+        Ok(b) => b,
+        Err(_) => return fallback(),
+    };
+    match base.join(raw) {
+        Ok(u) if u.origin() == base.origin() => {
+            let mut out = u.path().to_owned();
+            if let Some(q) = u.query() {
+                out.push('?');
+                out.push_str(q);
+            }
+            out
+        }
+        _ => fallback(),
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let mut current = s.to_owned();
+    // Decode repeatedly (double encoding), a few rounds at most.
+    for _ in 0..3 {
+        let next: String =
+            url::form_urlencoded::parse(format!("x={}", current.replace('+', "%2B")).as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+        if next == current {
+            break;
+        }
+        current = next;
+    }
+    current
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_return_to;
+
+    #[test]
+    fn same_origin_paths_are_kept() {
+        assert_eq!(safe_return_to(Some("/protected")), "/protected");
+        assert_eq!(safe_return_to(Some("/t/acme/?x=1")), "/t/acme/?x=1");
+        assert_eq!(safe_return_to(None), "/");
+    }
+
+    #[test]
+    fn everything_else_becomes_root() {
+        let long = format!("/{}", "a".repeat(10_000));
+        for bad in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "\\/evil.example",
+            "/%2F%2Fevil.example",
+            "/%2f/evil.example",
+            "/%5Cevil.example",
+            "javascript:alert(1)",
+            "https:evil.example",
+            "/%09/evil.example",
+            "http://portal@evil.example",
+            "/\t/evil.example",
+            "",
+            "protected",
+            long.as_str(),
+        ] {
+            assert_eq!(safe_return_to(Some(bad)), "/", "{bad:?} must be refused");
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Prometheus metrics in the text exposition format, without a registry crate.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Latency buckets, seconds.
+const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+/// The portal's counters.
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, String, u16), Histogram>>,
+    token_calls: Mutex<BTreeMap<(String, String), u64>>,
+    /// Back-channel logouts processed.
+    pub backchannel_logouts: AtomicU64,
+}
+
+impl Metrics {
+    /// Records a finished request (route pattern, not the raw path).
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let Ok(mut map) = self.requests.lock() else {
+            return;
+        };
+        let h = map
+            .entry((method.to_owned(), route.to_owned(), status))
+            .or_default();
+        h.count += 1;
+        h.sum += seconds;
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if seconds <= *b
+                && let Some(c) = h.counts.get_mut(i)
+            {
+                *c += 1;
+            }
+        }
+    }
+
+    /// Records a call the portal caused at the token endpoint.
+    pub fn token_call(&self, grant: &str, outcome: &str) {
+        if let Ok(mut map) = self.token_calls.lock() {
+            *map.entry((grant.to_owned(), outcome.to_owned()))
+                .or_default() += 1;
+        }
+    }
+
+    /// The exposition text; `sessions_alive` and `refreshes_coalesced` are read by the caller.
+    pub fn render(&self, sessions_alive: i64, jwks_fetches: u64) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP portal_http_requests_total HTTP requests by route and status.\n");
+        out.push_str("# TYPE portal_http_requests_total counter\n");
+        let requests = self.requests.lock().map(|m| {
+            m.iter()
+                .map(|(k, h)| (k.clone(), h.count, h.sum, h.counts))
+                .collect::<Vec<_>>()
+        });
+        let requests = requests.unwrap_or_default();
+        for ((method, route, status), count, _, _) in &requests {
+            let _ = writeln!(
+                out,
+                "portal_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}"
+            );
+        }
+        out.push_str("# HELP portal_http_request_duration_seconds Request latency by route.\n");
+        out.push_str("# TYPE portal_http_request_duration_seconds histogram\n");
+        for ((method, route, status), count, sum, counts) in &requests {
+            let labels = format!("method=\"{method}\",route=\"{route}\",status=\"{status}\"");
+            for (b, c) in BUCKETS.iter().zip(counts.iter()) {
+                let _ = writeln!(
+                    out,
+                    "portal_http_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {c}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "portal_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {count}"
+            );
+            let _ = writeln!(
+                out,
+                "portal_http_request_duration_seconds_sum{{{labels}}} {sum}"
+            );
+            let _ = writeln!(
+                out,
+                "portal_http_request_duration_seconds_count{{{labels}}} {count}"
+            );
+        }
+        out.push_str(
+            "# HELP portal_token_endpoint_calls_total Token-endpoint calls by grant and outcome.\n",
+        );
+        out.push_str("# TYPE portal_token_endpoint_calls_total counter\n");
+        if let Ok(map) = self.token_calls.lock() {
+            for ((grant, outcome), n) in map.iter() {
+                let _ = writeln!(
+                    out,
+                    "portal_token_endpoint_calls_total{{grant=\"{grant}\",outcome=\"{outcome}\"}} {n}"
+                );
+            }
+        }
+        out.push_str(
+            "# HELP portal_backchannel_logouts_total Back-channel logout tokens accepted.\n",
+        );
+        out.push_str("# TYPE portal_backchannel_logouts_total counter\n");
+        let _ = writeln!(
+            out,
+            "portal_backchannel_logouts_total {}",
+            self.backchannel_logouts.load(Ordering::Relaxed)
+        );
+        out.push_str("# HELP portal_jwks_fetches_total JWKS fetches by this instance.\n");
+        out.push_str("# TYPE portal_jwks_fetches_total counter\n");
+        let _ = writeln!(out, "portal_jwks_fetches_total {jwks_fetches}");
+        out.push_str("# HELP portal_sessions_alive Signed-in browsers (all instances).\n");
+        out.push_str("# TYPE portal_sessions_alive gauge\n");
+        let _ = writeln!(out, "portal_sessions_alive {sessions_alive}");
+        out
+    }
+}

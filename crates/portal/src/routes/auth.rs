@@ -1,0 +1,158 @@
+//! Sign-in, callback and sign-out.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use logto_client::SignInOptions;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{check_same_origin, client_ip, redirect};
+use crate::auth::{safe_return_to, storage_for};
+use crate::error::AppError;
+use crate::logins;
+use crate::session::TypedSession;
+use crate::state::AppState;
+use crate::token_store::PgTokenStorage;
+
+/// `?return_to=`.
+#[derive(Deserialize)]
+pub struct SignInQuery {
+    return_to: Option<String>,
+}
+
+fn rate_limit(req: &HttpRequest, state: &AppState) -> Result<(), AppError> {
+    if state.sign_in_limiter.allow(client_ip(req)) {
+        Ok(())
+    } else {
+        Err(AppError::RateLimited)
+    }
+}
+
+/// `GET /sign-in`: redirect to Logto with PKCE, state and nonce.
+pub async fn sign_in(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    query: web::Query<SignInQuery>,
+) -> Result<HttpResponse, AppError> {
+    rate_limit(&req, &state)?;
+    let return_to = safe_return_to(query.return_to.as_deref());
+    let options = SignInOptions::new(state.settings.redirect_uri())
+        .app_state(serde_json::json!({ "return_to": return_to }));
+    start_sign_in(&state, &session, options).await
+}
+
+/// Stores the pending sign-in (keyed by its `state`, bound to this browser)
+/// and redirects to the authorization endpoint.
+pub(crate) async fn start_sign_in(
+    state: &AppState,
+    session: &TypedSession,
+    options: SignInOptions,
+) -> Result<HttpResponse, AppError> {
+    // The login id is irrelevant for pending sign-ins; they are keyed by state.
+    let storage = storage_for(state, session, Uuid::new_v4())?;
+    let url = state.client.sign_in(&storage, options).await?;
+    Ok(redirect(url.as_str()))
+}
+
+/// `GET /callback`: finish sign-in, renew the session, go back.
+pub async fn callback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+) -> Result<HttpResponse, AppError> {
+    rate_limit(&req, &state)?;
+    let Some(binding) = session.existing_browser_binding() else {
+        return Err(AppError::SignInFailed(
+            "no sign-in was started in this browser, or it has expired".into(),
+        ));
+    };
+    let login_id = Uuid::new_v4();
+    let storage = PgTokenStorage::new(
+        state.pool.clone(),
+        std::sync::Arc::clone(&state.cipher),
+        binding,
+        login_id,
+        state.settings.absolute_timeout,
+    );
+    let callback_url = format!("{}?{}", state.settings.redirect_uri(), req.query_string());
+    let outcome = match state
+        .client
+        .handle_sign_in_callback(&storage, &callback_url)
+        .await
+    {
+        Ok(o) => {
+            state.metrics.token_call("authorization_code", "ok");
+            o
+        }
+        Err(e) => {
+            let mapped = match e {
+                logto_client::Error::Transport(_) | logto_client::Error::Storage(_) => {
+                    AppError::from(e)
+                }
+                other => AppError::SignInFailed(other.to_string()),
+            };
+            return Err(mapped);
+        }
+    };
+    // A browser that was signed in before signs in afresh.
+    if let Some(previous) = session.login_id()? {
+        logins::delete(&state.pool, previous).await?;
+    }
+    session.start_login(login_id)?;
+    tracing::info!(login = %login_id, "signed in");
+    let return_to = outcome
+        .app_state
+        .as_ref()
+        .and_then(|v| v.get("return_to"))
+        .and_then(|v| v.as_str());
+    let mut res = redirect(&safe_return_to(return_to));
+    res.headers_mut().insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("no-referrer"),
+    );
+    Ok(res)
+}
+
+/// The sign-out form.
+#[derive(Deserialize)]
+pub struct SignOutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /sign-out`: CSRF-checked; deletes the login (and its tokens),
+/// revokes the refresh token, then sends the browser to Logto's end-session
+/// endpoint.
+pub async fn sign_out(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    form: web::Form<SignOutForm>,
+) -> Result<HttpResponse, AppError> {
+    check_same_origin(&req, &state)?;
+    if !session.check_csrf(&form.csrf) {
+        return Err(AppError::Csrf);
+    }
+    let mut target = state.settings.post_logout_redirect_uri();
+    if let Some(login_id) = session.login_id()? {
+        let storage = storage_for(&state, &session, login_id)?;
+        match state
+            .client
+            .sign_out(&storage, Some(&state.settings.post_logout_redirect_uri()))
+            .await
+        {
+            Ok(url) => target = url.to_string(),
+            Err(e) => {
+                tracing::warn!(error = %e, "sign-out at the identity provider failed; signed out locally")
+            }
+        }
+        // Whatever happened at the IdP, the login ends here.
+        logins::delete(&state.pool, login_id).await?;
+    }
+    session.purge();
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, target))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}

@@ -1,0 +1,56 @@
+//! `POST /backchannel-logout`: OIDC Back-Channel Logout 1.0 receiver.
+//!
+//! No session, no cookie, no CSRF token: the logout token itself is the
+//! credential. Valid → every login of that `sid` (or, without `sid`, of that
+//! `sub`) is deleted, on every instance (logins live in PostgreSQL), and 200.
+//! A replayed token (same `jti`) is answered 200 without side effects.
+//! Anything invalid → 400, nothing deleted.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use crate::error::AppError;
+use crate::logins;
+use crate::state::AppState;
+
+/// The form field.
+#[derive(Deserialize)]
+pub struct LogoutForm {
+    logout_token: String,
+}
+
+/// The handler.
+pub async fn receive(
+    state: web::Data<AppState>,
+    form: web::Form<LogoutForm>,
+) -> Result<HttpResponse, AppError> {
+    let claims = state
+        .client
+        .verify_logout_token(&form.logout_token)
+        .await
+        .map_err(|e| AppError::BadRequest(format!("invalid logout token: {e}")))?;
+    let expires = time::OffsetDateTime::from_unix_timestamp(claims.exp)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc() + time::Duration::hours(1));
+    let first_time = logins::remember_logout_jti(&state.pool, &claims.jti, expires).await?;
+    let ended = if !first_time {
+        tracing::info!("back-channel logout token replayed; nothing to do");
+        0
+    } else if let Some(sid) = &claims.sid {
+        logins::delete_by_sid(&state.pool, &claims.iss, sid).await?
+    } else if let Some(sub) = &claims.sub {
+        logins::delete_by_sub(&state.pool, &claims.iss, sub).await?
+    } else {
+        0
+    };
+    if first_time {
+        state
+            .metrics
+            .backchannel_logouts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(ended, "back-channel logout");
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}

@@ -1,0 +1,100 @@
+//! Tenant routes: `/t/{slug}/` and `/t/{slug}/sign-in`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use logto_client::{DirectSignIn, SignInOptions};
+
+use super::pages::{claim_rows, organizations_of};
+use super::{redirect, render_page};
+use crate::auth::MaybeAuthenticated;
+use crate::error::{AppError, TenantRef};
+use crate::session::TypedSession;
+use crate::state::AppState;
+use crate::tenants::{self, Tenant};
+
+async fn tenant_or_404(state: &AppState, slug: &str) -> Result<Tenant, AppError> {
+    tenants::find(&state.pool, slug)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("there is no tenant called {slug:?}")))
+}
+
+fn refused(t: &Tenant, message: String) -> AppError {
+    AppError::Forbidden {
+        message,
+        tenant: Some(TenantRef {
+            slug: t.slug.clone(),
+            display_name: t.display_name.clone(),
+        }),
+    }
+}
+
+/// `GET /t/{slug}/`: membership checked, organization token fetched, roles
+/// and permissions shown.
+pub async fn home(
+    state: web::Data<AppState>,
+    slug: web::Path<String>,
+    auth: MaybeAuthenticated,
+) -> Result<HttpResponse, AppError> {
+    let tenant = tenant_or_404(&state, &slug).await?;
+    let Some(auth) = auth.0 else {
+        return Ok(redirect(&format!("/t/{}/sign-in", tenant.slug)));
+    };
+    let (orgs, roles, _) = organizations_of(&state, &auth).await?;
+    if !orgs.contains(&tenant.organization_id) {
+        return Err(refused(
+            &tenant,
+            format!("you are not a member of {}", tenant.display_name),
+        ));
+    }
+    let claims = match state
+        .client
+        .get_organization_token_claims(&auth.storage, &tenant.organization_id)
+        .await
+    {
+        Ok(c) => c,
+        Err(logto_client::Error::Oidc(o)) if o.is_access_denied() => {
+            return Err(refused(
+                &tenant,
+                format!("Logto says you are not a member of {}", tenant.display_name),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let prefix = format!("{}:", tenant.organization_id);
+    let my_roles: Vec<&str> = roles
+        .iter()
+        .filter_map(|r| r.strip_prefix(&prefix))
+        .collect();
+    let permissions: Vec<&str> = claims.scopes().collect();
+    let mut ctx = tera::Context::new();
+    ctx.insert("tenant", &tenant);
+    ctx.insert("roles", &my_roles);
+    ctx.insert("permissions", &permissions);
+    ctx.insert("claims", &claim_rows(&claims.claims));
+    render_page(&state, "tenant.html", ctx, Some(&auth))
+}
+
+/// `GET /t/{slug}/sign-in`: the tenant's sign-in experience.
+pub async fn sign_in(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    if !state.sign_in_limiter.allow(super::client_ip(&req)) {
+        return Err(AppError::RateLimited);
+    }
+    let tenant = tenant_or_404(&state, &slug).await?;
+    let mut options = SignInOptions::new(state.settings.redirect_uri())
+        .organization_id(tenant.organization_id.clone())
+        .app_state(serde_json::json!({
+            "return_to": format!("/t/{}/", tenant.slug),
+            "tenant": tenant.slug,
+        }));
+    if let Some(connector) = &tenant.sso_connector_id {
+        options = options.direct_sign_in(DirectSignIn::Sso(connector.clone()));
+    }
+    if let Some(hint) = &tenant.login_hint {
+        options = options.login_hint(hint.clone());
+    }
+    super::auth::start_sign_in(&state, &session, options).await
+}

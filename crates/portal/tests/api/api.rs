@@ -1,0 +1,206 @@
+//! Bearer-protected API routes.
+
+use logto_client::{AppSecret, InMemoryStorage, LogtoClient, LogtoConfig, SignInOptions};
+use sqlx::PgPool;
+
+use crate::helpers::*;
+
+/// A second relying party (a script, another service) that holds its own
+/// tokens for `username`.
+async fn tokens_for(app: &TestApp, username: &str) -> (LogtoClient, InMemoryStorage) {
+    let config = LogtoConfig::new(
+        app.idp.endpoint().as_str(),
+        "portal-demo",
+        Some(AppSecret::new("portal-demo-secret".to_owned())),
+    )
+    .unwrap()
+    .with_scopes([
+        "urn:logto:scope:organizations",
+        "urn:logto:scope:organization_roles",
+        "read:members",
+        "read:reports",
+    ])
+    .with_resources([API_RESOURCE]);
+    let client = LogtoClient::new(config).unwrap();
+    let storage = InMemoryStorage::new();
+    let url = client
+        .sign_in(&storage, SignInOptions::new(app.url("/callback")))
+        .await
+        .unwrap();
+    let callback = logto_dev::testing::complete_sign_in(&url, username, &password(username))
+        .await
+        .unwrap();
+    client
+        .handle_sign_in_callback(&storage, callback.as_str())
+        .await
+        .unwrap();
+    (client, storage)
+}
+
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn whoami_accepts_only_an_organization_token_for_that_organization(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (client, storage) = tokens_for(&app, "bob").await;
+    let acme = client
+        .get_organization_token(&storage, "org-acme")
+        .await
+        .unwrap();
+    let globex = client
+        .get_organization_token(&storage, "org-globex")
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+
+    let res = http
+        .get(app.url("/api/orgs/org-acme/whoami"))
+        .bearer_auth(acme.secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["organization_id"], "org-acme");
+    assert_eq!(body["sub"], app.sub_of("bob"));
+    assert_eq!(body["scopes"], serde_json::json!(["read:members"]));
+
+    // Globex's token presented to Acme's API.
+    let res = http
+        .get(app.url("/api/orgs/org-acme/whoami"))
+        .bearer_auth(globex.secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+    assert!(
+        res.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("Bearer")
+    );
+
+    let res = http
+        .get(app.url("/api/orgs/org-acme/whoami"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+    assert!(res.headers().contains_key("www-authenticate"));
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+
+    let mut forged = acme.secret().to_owned();
+    forged.pop();
+    forged.push('A');
+    let res = http
+        .get(app.url("/api/orgs/org-acme/whoami"))
+        .bearer_auth(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+    let res = http
+        .get(app.url("/api/orgs/org-acme/whoami"))
+        .bearer_auth("garbage")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+    assert!(
+        res.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
+
+    // The API resource token is not an organization token.
+    let api = client
+        .get_access_token(&storage, Some(API_RESOURCE))
+        .await
+        .unwrap();
+    let res = http
+        .get(app.url("/api/orgs/org-acme/whoami"))
+        .bearer_auth(api.secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+}
+
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn an_expired_organization_token_is_refused(pool: PgPool) {
+    let idp = logto_dev::Settings {
+        access_token_ttl: std::time::Duration::from_secs(1),
+        ..Default::default()
+    };
+    let app = spawn_app_with(
+        pool,
+        Options {
+            idp: Some(idp),
+            env: vec![("PORTAL_CLOCK_SKEW", "1".to_owned())],
+        },
+    )
+    .await;
+    let (client, storage) = tokens_for(&app, "bob").await;
+    let acme = client
+        .get_organization_token(&storage, "org-acme")
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    // exp = iat + 1 and the portal allows 1 s of skew here: poll until it is
+    // refused, with a deadline.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let res = http
+            .get(app.url("/api/orgs/org-acme/whoami"))
+            .bearer_auth(acme.secret())
+            .send()
+            .await
+            .unwrap();
+        if res.status().as_u16() == 401 {
+            break;
+        }
+        assert_eq!(res.status().as_u16(), 200);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "an expired token stayed accepted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn the_api_resource_route_checks_the_scope(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let http = reqwest::Client::new();
+    let (client, storage) = tokens_for(&app, "bob").await;
+    let token = client
+        .get_access_token(&storage, Some(API_RESOURCE))
+        .await
+        .unwrap();
+    let res = http
+        .get(app.url("/api/reports"))
+        .bearer_auth(token.secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    // carol has no role granting read:reports.
+    let (client, storage) = tokens_for(&app, "carol").await;
+    let token = client
+        .get_access_token(&storage, Some(API_RESOURCE))
+        .await
+        .unwrap();
+    let res = http
+        .get(app.url("/api/reports"))
+        .bearer_auth(token.secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+    assert!(
+        res.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("insufficient_scope")
+    );
+}

@@ -1,0 +1,252 @@
+//! `spawn_app()`: a real portal (in-process, port 0) on its own fresh
+//! PostgreSQL database, signing in against a real logto-dev on loopback.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+
+use actix_web::web;
+use logto_dev::{DevIdp, Seed, Settings as IdpSettings};
+use portal::config::Settings;
+use portal::startup::Application;
+use portal::state::AppState;
+use reqwest::redirect::Policy;
+use sqlx::PgPool;
+use url::Url;
+
+pub const SESSION_KEY_B64: &str = "dGVzdC1zZXNzaW9uLWtleS10aGF0LWlzLWxvbmctZW5vdWdoLWZvci1hY3RpeC1jb29raWUtc2lnbmluZy1hbmQtZW5jcnlwdGlvbg==";
+pub const TOKEN_KEY_B64: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+pub const API_RESOURCE: &str = "https://api.portal.test";
+
+pub const TENANTS: &str = r#"
+[[tenant]]
+slug = "acme"
+display_name = "Acme Corp"
+organization_id = "org-acme"
+login_hint = "alice@acme.test"
+
+[[tenant]]
+slug = "globex"
+display_name = "Globex"
+organization_id = "org-globex"
+sso_connector_id = "globex-okta"
+"#;
+
+pub struct TestApp {
+    pub address: String,
+    pub pool: PgPool,
+    pub idp: DevIdp,
+    /// A browser: cookies kept, redirects not followed.
+    pub browser: reqwest::Client,
+    /// The browser's cookie jar.
+    pub jar: std::sync::Arc<reqwest::cookie::Jar>,
+    pub state: web::Data<AppState>,
+}
+
+/// Options for [`spawn_app_with`].
+#[derive(Default)]
+pub struct Options {
+    pub idp: Option<IdpSettings>,
+    pub env: Vec<(&'static str, String)>,
+}
+
+pub async fn spawn_app(pool: PgPool) -> TestApp {
+    spawn_app_with(pool, Options::default()).await
+}
+
+pub fn browser() -> reqwest::Client {
+    browser_with_jar().0
+}
+
+pub fn browser_with_jar() -> (reqwest::Client, std::sync::Arc<reqwest::cookie::Jar>) {
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let client = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .cookie_provider(jar.clone())
+        .build()
+        .unwrap();
+    (client, jar)
+}
+
+pub async fn spawn_app_with(pool: PgPool, options: Options) -> TestApp {
+    let idp = logto_dev::serve(
+        Seed::demo(),
+        options.idp.unwrap_or_default(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let (address, state) = spawn_portal(pool.clone(), &idp, &options.env).await;
+    let (browser, jar) = browser_with_jar();
+    TestApp {
+        address,
+        pool,
+        idp,
+        browser,
+        jar,
+        state,
+    }
+}
+
+/// One more portal instance on the same database and identity provider.
+pub async fn spawn_portal(
+    pool: PgPool,
+    idp: &DevIdp,
+    extra_env: &[(&'static str, String)],
+) -> (String, web::Data<AppState>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dir = std::env::temp_dir().join(format!("portal-test-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let tenants_file = dir.join("tenants.toml");
+    std::fs::write(&tenants_file, TENANTS).unwrap();
+    let app = seed_app(idp);
+    let mut env: HashMap<&str, String> = HashMap::from([
+        ("DATABASE_URL", "postgres://unused-the-pool-is-given".to_owned()),
+        ("LOGTO_ENDPOINT", idp.endpoint().to_string()),
+        ("LOGTO_APP_ID", app.0),
+        ("LOGTO_APP_SECRET", app.1),
+        ("LOGTO_SCOPES", "email custom_data identities roles read:members invite:members manage:billing read:reports write:reports".to_owned()),
+        ("PORTAL_BASE_URL", format!("http://127.0.0.1:{port}")),
+        ("PORTAL_SESSION_KEY", SESSION_KEY_B64.to_owned()),
+        ("PORTAL_TOKEN_KEY", TOKEN_KEY_B64.to_owned()),
+        ("PORTAL_API_RESOURCE", API_RESOURCE.to_owned()),
+        ("PORTAL_TENANTS_FILE", tenants_file.to_string_lossy().into_owned()),
+        ("PORTAL_SIGN_IN_RATE", "0".to_owned()),
+    ]);
+    for (k, v) in extra_env {
+        env.insert(k, v.clone());
+    }
+    let settings = Settings::from_lookup(|name| env.get(name).cloned()).unwrap();
+    let application = Application::build_with(settings, pool, listener)
+        .await
+        .unwrap();
+    let state = application.state();
+    tokio::spawn(application.run_until_stopped());
+    (format!("http://127.0.0.1:{port}"), state)
+}
+
+/// The demo seed's traditional web app: (id, secret).
+fn seed_app(idp: &DevIdp) -> (String, String) {
+    let app = idp
+        .seed()
+        .applications
+        .iter()
+        .find(|a| a.id == "portal-demo")
+        .unwrap();
+    (app.id.clone(), app.secret.clone().unwrap_or_default())
+}
+
+pub fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("no Location on a {} response", res.status()))
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+pub fn assert_redirect_to(res: &reqwest::Response, expected: &str) {
+    assert!(res.status().is_redirection(), "status {}", res.status());
+    assert_eq!(location(res), expected);
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.browser.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// Starts a sign-in at `path` (e.g. `/sign-in?return_to=/protected`) and
+    /// returns the authorization URL the portal redirected to.
+    pub async fn start_sign_in(&self, browser: &reqwest::Client, path: &str) -> Url {
+        let res = browser.get(self.url(path)).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 302, "{path}");
+        Url::parse(&location(&res)).unwrap()
+    }
+
+    /// A full sign-in of `username` in `browser`; returns the callback response.
+    pub async fn sign_in_as_in(
+        &self,
+        browser: &reqwest::Client,
+        username: &str,
+        return_to: &str,
+    ) -> reqwest::Response {
+        let auth = self
+            .start_sign_in(browser, &format!("/sign-in?return_to={return_to}"))
+            .await;
+        let callback = logto_dev::testing::complete_sign_in(&auth, username, &password(username))
+            .await
+            .unwrap();
+        browser.get(callback.as_str()).send().await.unwrap()
+    }
+
+    /// Signs `username` in with the app's own browser; asserts success.
+    pub async fn sign_in_as(&self, username: &str) {
+        let res = self
+            .sign_in_as_in(&self.browser, username, "/protected")
+            .await;
+        assert_redirect_to(&res, "/protected");
+    }
+
+    /// The CSRF token from a signed-in page.
+    pub async fn csrf(&self) -> String {
+        let html = self.get("/protected").await.text().await.unwrap();
+        extract_csrf(&html)
+    }
+
+    pub async fn logins(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM logins")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    /// The session cookie's value in the app's browser, if any.
+    pub fn session_cookie(&self) -> Option<String> {
+        use reqwest::cookie::CookieStore;
+        let header = self.jar.cookies(&Url::parse(&self.address).unwrap())?;
+        header
+            .to_str()
+            .unwrap()
+            .split("; ")
+            .find_map(|c| c.strip_prefix("portal-session="))
+            .map(str::to_owned)
+    }
+
+    /// A fresh browser carrying `cookie` as its session cookie.
+    pub fn browser_with_session(&self, cookie: &str) -> reqwest::Client {
+        let (client, jar) = browser_with_jar();
+        jar.add_cookie_str(
+            &format!("portal-session={cookie}; Path=/"),
+            &Url::parse(&self.address).unwrap(),
+        );
+        client
+    }
+
+    pub fn sub_of(&self, username: &str) -> String {
+        self.idp
+            .seed()
+            .user_by_username(username)
+            .unwrap()
+            .id
+            .clone()
+    }
+}
+
+pub fn password(username: &str) -> String {
+    format!("{username}-password")
+}
+
+pub fn extract_csrf(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("a CSRF field on the page") + marker.len();
+    let end = start + html[start..].find('"').unwrap();
+    html[start..end].to_owned()
+}
+
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

@@ -1,0 +1,140 @@
+//! Tenant routes: membership, organization tokens, refusals, per-tenant sign-in.
+
+use std::collections::HashMap;
+
+use crate::helpers::*;
+use sqlx::PgPool;
+
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn a_member_sees_roles_and_permissions_from_the_organization_token(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    app.sign_in_as("alice").await;
+    let res = app.get("/t/acme/").await;
+    assert_eq!(res.status().as_u16(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Acme Corp"));
+    assert!(html.contains(">admin<"), "role shown: {html}");
+    for p in ["read:members", "invite:members", "manage:billing"] {
+        assert!(html.contains(p), "permission {p}");
+    }
+    assert!(!html.contains("eyJ"));
+    // Warm: a second visit makes no token request.
+    let grants = app.idp.counters().refresh_token_grants;
+    assert_eq!(app.get("/t/acme/").await.status().as_u16(), 200);
+    assert_eq!(app.idp.counters().refresh_token_grants, grants);
+
+    let home = app.get("/").await.text().await.unwrap();
+    assert!(home.contains("/t/acme/"));
+}
+
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn a_non_member_gets_403_naming_the_tenant_and_an_unknown_slug_404(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    app.sign_in_as("alice").await;
+    let res = app.get("/t/globex/").await;
+    assert_eq!(res.status().as_u16(), 403);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Globex"));
+    assert!(
+        html.contains("/t/globex/sign-in"),
+        "offers the tenant's sign-in"
+    );
+    assert_eq!(app.get("/t/nope/").await.status().as_u16(), 404);
+    assert_eq!(app.get("/t/..%2Fadmin/").await.status().as_u16(), 404);
+    assert_eq!(
+        app.get("/protected").await.status().as_u16(),
+        200,
+        "still signed in"
+    );
+
+    let carol = browser();
+    app.sign_in_as_in(&carol, "carol", "/").await;
+    let home = carol
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("not a member of any organization"), "{home}");
+    assert_eq!(
+        carol
+            .get(app.url("/t/acme/"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        403
+    );
+}
+
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn a_signed_out_visitor_is_sent_to_the_tenants_sign_in(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    assert_redirect_to(&app.get("/t/acme/").await, "/t/acme/sign-in");
+    let auth = app.start_sign_in(&app.browser, "/t/acme/sign-in").await;
+    let q: HashMap<String, String> = auth.query_pairs().into_owned().collect();
+    assert_eq!(q["organization_id"], "org-acme");
+    assert_eq!(q["login_hint"], "alice@acme.test");
+    assert!(!q.contains_key("direct_sign_in"));
+    let callback = logto_dev::testing::complete_sign_in(&auth, "alice", "alice-password")
+        .await
+        .unwrap();
+    let res = app.browser.get(callback.as_str()).send().await.unwrap();
+    assert_redirect_to(&res, "/t/acme/");
+
+    let b = browser();
+    let auth = app.start_sign_in(&b, "/t/globex/sign-in").await;
+    let q: HashMap<String, String> = auth.query_pairs().into_owned().collect();
+    assert_eq!(q["direct_sign_in"], "sso:globex-okta");
+    assert_eq!(q["organization_id"], "org-globex");
+    // The dev IdP signs the seeded SSO user (dave) in after its SSO page.
+    let callback = logto_dev::testing::complete_sign_in(&auth, "ignored", "ignored")
+        .await
+        .unwrap();
+    let res = b.get(callback.as_str()).send().await.unwrap();
+    assert_redirect_to(&res, "/t/globex/");
+    let res = b.get(app.url("/t/globex/")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(app.get("/t/nope/sign-in").await.status().as_u16(), 404);
+}
+
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn membership_comes_from_userinfo_when_the_id_token_lacks_it(pool: PgPool) {
+    let idp = logto_dev::Settings {
+        claims_in_id_token: false,
+        ..Default::default()
+    };
+    let app = spawn_app_with(
+        pool,
+        Options {
+            idp: Some(idp),
+            ..Default::default()
+        },
+    )
+    .await;
+    app.sign_in_as("bob").await;
+    let claims = app.get("/protected").await.text().await.unwrap();
+    assert!(
+        !claims.contains("org-acme"),
+        "the ID token has no organizations here"
+    );
+    assert_eq!(app.get("/t/acme/").await.status().as_u16(), 200);
+    assert_eq!(app.get("/t/globex/").await.status().as_u16(), 200);
+    let orgs = app.get("/organizations").await.text().await.unwrap();
+    assert!(orgs.contains("org-acme") && orgs.contains("member"));
+}
+
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn a_revoked_grant_ends_the_session_with_a_sign_in_again_page(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    app.sign_in_as("bob").await;
+    app.idp.revoke_grants_of(&app.sub_of("bob"));
+    let res = app.get("/t/acme/").await;
+    assert_eq!(res.status().as_u16(), 401);
+    assert!(res.text().await.unwrap().contains("Please sign in again"));
+    assert_eq!(app.logins().await, 0);
+    assert_eq!(app.get("/protected").await.status().as_u16(), 302);
+}
