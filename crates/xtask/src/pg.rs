@@ -60,7 +60,12 @@ impl Postgres {
         };
         let base = cluster_base(workspace, name, run_as.is_some())?;
         let data = base.join("data");
-        let managed = Managed { bin, data, run_as };
+        let managed = Managed {
+            bin,
+            data,
+            run_as,
+            remove_on_stop: false,
+        };
         managed.init(&base)?;
         managed.stop_stale();
         let port = managed.start(&base)?;
