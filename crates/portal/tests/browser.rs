@@ -1,0 +1,247 @@
+//! Browser end-to-end tests: a real headless Chromium, driven through a
+//! `chromedriver` child process, signs in to an in-process portal against an
+//! in-process logto-dev, visits tenant spaces and signs out.
+//!
+//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian: `apt-get
+//! install chromium chromium-driver`; `cargo xtask test` installs them when it
+//! runs as root). With `PORTAL_SKIP_BROWSER_TESTS=1` the tests pass with a
+//! notice instead. With `UPDATE_SCREENSHOTS=1` they also write the README's
+//! screenshots to `docs/screenshots/`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod browser {
+    pub mod driver;
+    pub mod portal;
+}
+
+use std::time::Duration;
+
+use fantoccini::{Client, Locator};
+use sqlx::PgPool;
+
+use browser::driver::{Browser, Window};
+use browser::portal::{TestPortal, page_status, save_screenshot};
+
+/// How long one page may take to show what the test waits for.
+const PAGE: Duration = Duration::from_secs(20);
+
+/// Waits for `css` on the current page.
+async fn element(client: &Client, css: &str) -> fantoccini::elements::Element {
+    match client
+        .wait()
+        .at_most(PAGE)
+        .for_element(Locator::Css(css))
+        .await
+    {
+        Ok(e) => e,
+        Err(e) => {
+            let url = client.current_url().await.map(|u| u.to_string());
+            let source = client.source().await.unwrap_or_default();
+            panic!("no `{css}` on {url:?} ({e}); the page:\n{source}");
+        }
+    }
+}
+
+/// Waits until the browser is at `url` (path and query compared as given).
+async fn wait_for_url(client: &Client, expected: &str) {
+    let deadline = tokio::time::Instant::now() + PAGE;
+    loop {
+        let now = client.current_url().await.unwrap();
+        if now.as_str() == expected {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expected the browser at {expected}, it is at {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The visible text of the whole page.
+async fn body_text(client: &Client) -> String {
+    element(client, "body").await.text().await.unwrap()
+}
+
+/// From a signed-out page: the Sign in button, logto-dev's form, back at the portal.
+async fn sign_in_through_the_form(client: &Client, portal: &TestPortal, username: &str) {
+    element(client, "#hero-sign-in, #sign-in")
+        .await
+        .click()
+        .await
+        .unwrap();
+    // logto-dev's sign-in screen (crates/logto-dev/src/auth.rs `sign_in_form`).
+    let form = element(client, "form[action='/interaction/submit']").await;
+    assert!(
+        client
+            .current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .starts_with(portal.idp.endpoint().as_str()),
+        "the sign-in form is served by the identity provider"
+    );
+    let user = form
+        .find(Locator::Css("input[name='username']"))
+        .await
+        .unwrap();
+    user.clear().await.unwrap();
+    user.send_keys(username).await.unwrap();
+    form.find(Locator::Css("input[name='password']"))
+        .await
+        .unwrap()
+        .send_keys(&format!("{username}-password"))
+        .await
+        .unwrap();
+    form.find(Locator::Css("button[type='submit']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // Back at the portal, signed in.
+    element(client, "#sign-out").await;
+    let at = client.current_url().await.unwrap();
+    assert!(
+        at.as_str().starts_with(&portal.address),
+        "signed in, the browser is back at the portal: {at}"
+    );
+}
+
+/// The whole journey of an organization admin: sign in through the identity
+/// provider's form, claims, user info, her tenant, a refused tenant, sign out.
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn alice_signs_in_sees_her_tenant_is_refused_another_and_signs_out(pool: PgPool) {
+    let Some(browser) = Browser::start(Window::Desktop).await else {
+        return;
+    };
+    let portal = TestPortal::spawn(pool.clone()).await;
+    let client = &browser.client;
+
+    client.goto(&portal.url("/")).await.unwrap();
+    element(client, "#hero-sign-in").await;
+    sign_in_through_the_form(client, &portal, "alice").await;
+
+    // Home, signed in: her name, her organizations, the spaces.
+    client.goto(&portal.url("/")).await.unwrap();
+    let name = element(client, "[data-testid='signed-in-as']").await;
+    assert_eq!(name.text().await.unwrap(), "Alice Example");
+    assert!(body_text(client).await.contains("Acme"));
+    save_screenshot(client, "home.png").await;
+
+    client.goto(&portal.url("/protected")).await.unwrap();
+    wait_for_url(client, &portal.url("/protected")).await;
+    element(client, "#sign-out").await;
+    let text = body_text(client).await;
+    assert!(text.contains("Alice Example"), "{text}");
+    assert!(text.contains(&portal.sub_of("alice")), "{text}");
+
+    client
+        .goto(&portal.url("/protected/userinfo"))
+        .await
+        .unwrap();
+    wait_for_url(client, &portal.url("/protected/userinfo")).await;
+    element(client, "#sign-out").await;
+    let text = body_text(client).await;
+    assert!(text.contains("alice@acme.test"), "{text}");
+
+    // Her tenant: roles and permissions from the organization token.
+    client.goto(&portal.url("/t/acme/")).await.unwrap();
+    let title = element(client, "#tenant-name").await;
+    assert_eq!(page_status(client).await, 200);
+    assert_eq!(title.text().await.unwrap(), "Acme Corp");
+    let roles = element(client, "#tenant-roles").await.text().await.unwrap();
+    assert!(roles.contains("admin"), "roles: {roles}");
+    let permissions = element(client, "#tenant-permissions")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        permissions.contains("invite:members"),
+        "permissions: {permissions}"
+    );
+    save_screenshot(client, "tenant.png").await;
+
+    // Another tenant: refused, with a way to sign in there with another account.
+    client.goto(&portal.url("/t/globex/")).await.unwrap();
+    let refused = element(client, "#error").await.text().await.unwrap();
+    assert_eq!(page_status(client).await, 403);
+    assert!(refused.contains("Globex"), "{refused}");
+    let link = element(client, "#tenant-sign-in").await;
+    assert_eq!(
+        link.attr("href").await.unwrap().as_deref(),
+        Some("/t/globex/sign-in")
+    );
+    save_screenshot(client, "refused.png").await;
+
+    // Sign out from the home page: the form POSTs with its CSRF token, the
+    // identity provider ends its session and sends the browser back home.
+    client.goto(&portal.url("/")).await.unwrap();
+    assert_eq!(portal.logins().await, 1);
+    let sessions_before = portal.session_keys().await;
+    assert!(!sessions_before.is_empty(), "a signed-in session row");
+    element(client, "#sign-out").await.click().await.unwrap();
+    element(client, "#hero-sign-in").await;
+    wait_for_url(client, &portal.url("/")).await;
+    assert!(
+        client.find(Locator::Css("#sign-out")).await.is_err(),
+        "signed out"
+    );
+    assert_eq!(portal.logins().await, 0, "the logins table is empty");
+    let left = portal.remaining(&sessions_before).await;
+    assert_eq!(left, 0, "the browser's signed-in session row is deleted");
+
+    // And the browser really is signed out: a protected page sends it to sign in.
+    client.goto(&portal.url("/protected")).await.unwrap();
+    element(client, "form[action='/interaction/submit']").await;
+
+    browser.close().await;
+}
+
+/// At phone width (390 px) the home page, signed out and signed in, fits the
+/// screen: nothing scrolls sideways and the navigation stays reachable.
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn the_home_page_fits_a_phone_screen(pool: PgPool) {
+    let Some(browser) = Browser::start(Window::Phone).await else {
+        return;
+    };
+    let portal = TestPortal::spawn(pool).await;
+    let client = &browser.client;
+
+    client.goto(&portal.url("/")).await.unwrap();
+    element(client, "#hero-sign-in").await;
+    assert_fits(client, 390).await;
+
+    sign_in_through_the_form(client, &portal, "alice").await;
+    client.goto(&portal.url("/")).await.unwrap();
+    element(client, "[data-testid='signed-in-as']").await;
+    assert_fits(client, 390).await;
+    for css in ["#sign-out", "[data-testid='signed-in-as']", "a.tile"] {
+        assert!(
+            element(client, css).await.is_displayed().await.unwrap(),
+            "{css} is visible at phone width"
+        );
+    }
+    save_screenshot(client, "phone.png").await;
+
+    browser.close().await;
+}
+
+/// The page is exactly `width` CSS pixels wide and nothing overflows it.
+async fn assert_fits(client: &Client, width: u64) {
+    let sizes = client
+        .execute(
+            "return [window.innerWidth, document.documentElement.scrollWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let inner = sizes[0].as_u64().unwrap();
+    let scroll = sizes[1].as_u64().unwrap();
+    assert_eq!(inner, width, "the viewport is {width} px wide");
+    assert!(
+        scroll <= inner,
+        "the page scrolls sideways: {scroll} px of content in {inner} px"
+    );
+}
