@@ -218,6 +218,18 @@ impl DevIdp {
         }
     }
 
+    /// **Test-only hook**: signs a JWT with the current signing key. `header` is used as
+    /// given (an object; a missing `alg` or `kid` is taken from the key), `claims` as the
+    /// payload. Lets tests forge tokens the IdP would never issue (logout tokens with a
+    /// nonce, `events` as an array, a wrong `iss`...) that still carry a genuine signature.
+    pub fn sign_jwt(
+        &self,
+        header: &serde_json::Value,
+        claims: &serde_json::Value,
+    ) -> Result<String, Error> {
+        self.state.keys().sign_with_header(header, claims)
+    }
+
     /// Stops the server gracefully.
     pub async fn stop(self) {
         self.handle.stop(true).await;

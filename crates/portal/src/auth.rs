@@ -178,7 +178,10 @@ pub fn safe_return_to(raw: Option<&str>) -> String {
         Err(_) => return fallback(),
     };
     match base.join(raw) {
-        Ok(u) if u.origin() == base.origin() => {
+        // Dot segments can rebuild what the checks above refused
+        // (`/.//evil.example` resolves to the path `//evil.example`, which a
+        // browser reads as another host): check the resolved path too.
+        Ok(u) if u.origin() == base.origin() && !u.path().starts_with("//") => {
             let mut out = u.path().to_owned();
             if let Some(q) = u.query() {
                 out.push('?');
@@ -234,6 +237,8 @@ mod tests {
             "/%09/evil.example",
             "http://portal@evil.example",
             "/\t/evil.example",
+            "/.//evil.example",
+            "/a/..//evil.example",
             "",
             "protected",
             long.as_str(),

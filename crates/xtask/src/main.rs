@@ -4,6 +4,8 @@
 //! `DATABASE_URL` of the environment when set, otherwise a private cluster
 //! under `target/` that is stopped again on exit, also on failure or Ctrl-C.
 
+mod bench;
+mod browser;
 mod demo;
 mod pg;
 
@@ -61,7 +63,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Demo => demo::run(&workspace_root()),
         Cmd::Test { long, runner_args } => test(&workspace_root(), long, &runner_args),
-        Cmd::Bench => Err(anyhow::anyhow!("the benchmark is not built yet")),
+        Cmd::Bench => bench::run(&workspace_root()),
         Cmd::Pg => pg_shell(&workspace_root()),
     };
     match result {
@@ -152,8 +154,10 @@ fn test(ws: &Path, long: bool, runner_args: &[String]) -> Result<()> {
     let mut pg = Postgres::start_or_env(ws, "test")?;
     let result = (|| {
         let url = prepare_database(&pg, "portal_test")?;
+        let browser_tests = browser::ensure_chromium()?;
         let with_env = |cmd: &mut Command| {
             cmd.current_dir(ws).env("DATABASE_URL", &url);
+            browser_tests.apply(cmd);
             if long {
                 cmd.env("XTASK_LONG", "1");
             }

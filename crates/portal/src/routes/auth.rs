@@ -128,9 +128,14 @@ pub async fn sign_out(
     req: HttpRequest,
     state: web::Data<AppState>,
     session: TypedSession,
-    form: web::Form<SignOutForm>,
+    // A body that is not a form (wrong type, too large) carries no CSRF
+    // token: refused as CSRF (403), after the origin check, never as 415.
+    form: Result<web::Form<SignOutForm>, actix_web::Error>,
 ) -> Result<HttpResponse, AppError> {
     check_same_origin(&req, &state)?;
+    let Ok(form) = form else {
+        return Err(AppError::Csrf);
+    };
     if !session.check_csrf(&form.csrf) {
         return Err(AppError::Csrf);
     }

@@ -23,8 +23,13 @@ pub struct LogoutForm {
 /// The handler.
 pub async fn receive(
     state: web::Data<AppState>,
-    form: web::Form<LogoutForm>,
+    // The spec fixes the encoding (a form field): anything else is a 400
+    // like any other bad logout request, not actix's default 415.
+    form: Result<web::Form<LogoutForm>, actix_web::Error>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.map_err(|e| {
+        AppError::BadRequest(format!("a logout token is sent as a form field: {e}"))
+    })?;
     let claims = state
         .client
         .verify_logout_token(&form.logout_token)

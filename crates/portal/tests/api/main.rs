@@ -6,6 +6,8 @@ mod api;
 mod flows;
 mod harness;
 mod helpers;
+mod properties;
 mod reliability;
+mod security;
 mod storage;
 mod tenants;

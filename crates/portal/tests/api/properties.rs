@@ -1,0 +1,276 @@
+//! Property tests (issue 7 item 5, checklist A6.2; proptest in place of
+//! cargo fuzz): the `return_to` validator, the slug rule, and — over HTTP
+//! against a real portal — the callback query parser and the session-cookie
+//! decoder. `XTASK_LONG=1` runs ten times as many cases.
+
+use actix_web::http::header::HeaderValue;
+use portal::auth::safe_return_to;
+use portal::tenants::valid_slug;
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::TestRunner;
+use sqlx::PgPool;
+use url::Url;
+
+use crate::helpers::*;
+
+fn cases(default: u32) -> u32 {
+    if std::env::var("XTASK_LONG").as_deref() == Ok("1") {
+        default * 10
+    } else {
+        default
+    }
+}
+
+fn config(default: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases: cases(default),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+/// Pieces open-redirect payloads are made of.
+const PIECES: &[&str] = &[
+    "/",
+    "//",
+    "\\",
+    "/\\",
+    "%2F",
+    "%2f",
+    "%5C",
+    "%5c",
+    "%09",
+    "%0A",
+    "%0d",
+    "%00",
+    "%20",
+    ".",
+    "..",
+    "%2e",
+    "%2E%2E",
+    "./",
+    "../",
+    "evil.example",
+    "portal.example",
+    "@",
+    ":",
+    "http:",
+    "https:",
+    "javascript:",
+    "data:",
+    "?",
+    "#",
+    "&",
+    "=",
+    "\t",
+    "\n",
+    "\r",
+    " ",
+    "%",
+    "%25",
+    "%252F",
+    "\u{3000}",
+    "\u{ff0f}",
+    "\u{ff3c}",
+    "\u{2215}",
+    "\u{2044}",
+    "\u{0}",
+    "\u{7f}",
+    "\u{200b}",
+    "\u{feff}",
+    "a",
+    "t",
+    "acme",
+];
+
+fn hostile_return_to() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        4 => prop::sample::select(PIECES).prop_map(str::to_owned),
+        1 => "[a-zA-Z0-9._~-]{1,6}",
+        1 => any::<char>().prop_map(String::from),
+    ];
+    prop_oneof![
+        6 => prop::collection::vec(piece, 0..12).prop_map(|v| v.concat()),
+        1 => any::<String>(),
+        1 => "/[ -~]{0,60}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(config(10_000))]
+
+    /// A6.2: whatever comes in, the target stays on the portal's origin,
+    /// fits in a `Location` header, and passes the validator again unchanged.
+    #[test]
+    fn return_to_never_leaves_the_origin(raw in hostile_return_to()) {
+        let out = safe_return_to(Some(&raw));
+        let base = Url::parse("https://portal.example/").unwrap();
+        let joined = base.join(&out);
+        prop_assert!(joined.is_ok(), "{raw:?} -> {out:?}");
+        let joined = joined.unwrap();
+        prop_assert_eq!(joined.origin(), base.origin(), "{:?} -> {:?}", raw, out);
+        prop_assert!(out.starts_with('/'), "{raw:?} -> {out:?}");
+        prop_assert!(!out.starts_with("//") && !out.starts_with("/\\"), "{raw:?} -> {out:?}");
+        prop_assert!(HeaderValue::from_str(&out).is_ok(), "{raw:?} -> {out:?}");
+        prop_assert_eq!(safe_return_to(Some(&out)), out.clone(), "{:?} is not a fixed point", out);
+    }
+
+    #[test]
+    fn every_slug_of_the_documented_form_is_accepted(slug in "[a-z0-9][a-z0-9-]{0,62}") {
+        prop_assert!(valid_slug(&slug), "{slug:?}");
+    }
+
+    /// `valid_slug` accepts exactly `[a-z0-9][a-z0-9-]{0,62}`.
+    #[test]
+    fn valid_slug_matches_the_documented_pattern(
+        slug in prop_oneof![
+            "[a-z0-9A-Z_. \u{e9}-]{0,70}",
+            "-?[a-z0-9-]{60,66}",
+            any::<String>(),
+        ]
+    ) {
+        prop_assert_eq!(valid_slug(&slug), documented_slug(&slug), "{:?}", slug);
+    }
+}
+
+/// The documented pattern, spelled out byte by byte.
+fn documented_slug(s: &str) -> bool {
+    let b = s.as_bytes();
+    let first = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let rest = |c: &u8| first(c) || *c == b'-';
+    match b.split_first() {
+        Some((f, tail)) => first(f) && tail.len() <= 62 && tail.iter().all(rest),
+        None => false,
+    }
+}
+
+/// Bytes into a query string: what may stand raw in a request target stays
+/// raw (including `%`, `&`, `=` and `+`), everything else is %-escaped.
+fn query_of(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || b"-._~!$'()*,;:@/?%&=+".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn callback_query(real_state: String, issuer: String) -> impl Strategy<Value = String> {
+    let key = prop_oneof![
+        4 => prop::sample::select(&["code", "state", "iss", "error", "error_description", "session_state", "scope"][..])
+            .prop_map(str::to_owned),
+        1 => prop::collection::vec(any::<u8>(), 0..12).prop_map(|b| query_of(&b)),
+    ];
+    let value = prop_oneof![
+        3 => prop::collection::vec(any::<u8>(), 0..80).prop_map(|b| query_of(&b)),
+        1 => Just(urlencode(&real_state)),
+        1 => Just(urlencode(&issuer)),
+        1 => "[A-Za-z0-9_-]{0,64}",
+    ];
+    prop_oneof![
+        2 => prop::collection::vec((key, value), 0..7).prop_map(|pairs| {
+            pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
+        }),
+        1 => prop::collection::vec(any::<u8>(), 0..400).prop_map(|b| query_of(&b)),
+    ]
+}
+
+fn sample<S: Strategy>(runner: &mut TestRunner, strategy: &S) -> S::Value {
+    strategy.new_tree(runner).unwrap().current()
+}
+
+/// The callback's query parser, over HTTP: a browser with a pending sign-in
+/// sends arbitrary query strings (sometimes with its real `state`); every
+/// answer is a 4xx — never a 5xx, never a session.
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn arbitrary_callback_queries_get_a_4xx(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let auth = app.start_sign_in(&app.browser, "/sign-in").await;
+    let state = auth
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let strategy = callback_query(state, app.idp.issuer());
+    let mut runner = TestRunner::new(ProptestConfig::default());
+    for _ in 0..cases(300) {
+        let query = sample(&mut runner, &strategy);
+        let url = format!("{}/callback?{query}", app.address);
+        let res = app.browser.get(&url).send().await.unwrap();
+        let status = res.status().as_u16();
+        assert!((400..500).contains(&status), "{query:?}: {status}");
+    }
+    assert_eq!(app.logins().await, 0);
+    assert_eq!(app.idp.counters().authorization_code_grants, 0);
+    // The portal is still fine.
+    app.sign_in_as("alice").await;
+}
+
+/// Session-cookie decoding, over HTTP: arbitrary cookie values (random
+/// bytes, base64-looking noise, mutations of a real cookie) never cause a
+/// 5xx: pages send the browser to sign in, the API answers 401.
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn arbitrary_session_cookies_never_cause_a_5xx(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    app.sign_in_as("bob").await;
+    let real = app.session_cookie().unwrap();
+    let cookie_byte = prop_oneof![
+        4 => (0x21u8..0x7f).prop_filter("cookie separator", |b| *b != b';'),
+        1 => 0x80u8..=0xff,
+        1 => Just(b' '),
+    ];
+    let real_len = real.len();
+    let genuine = real.clone().into_bytes();
+    let strategy = prop_oneof![
+        prop::collection::vec(cookie_byte, 0..600),
+        "[A-Za-z0-9+/=%_-]{0,400}".prop_map(String::into_bytes),
+        (
+            0..real_len,
+            prop::sample::select(&b"AZaz09+/=%-_.~"[..]),
+            0..real_len + 1
+        )
+            .prop_map(move |(i, c, cut)| {
+                let mut v = real.clone().into_bytes();
+                v[i] = c;
+                v.truncate(cut.max(1));
+                v
+            }),
+    ];
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut runner = TestRunner::new(ProptestConfig::default());
+    for i in 0..cases(300) {
+        let value = sample(&mut runner, &strategy);
+        if value == genuine {
+            continue;
+        }
+        let mut header = b"portal-session=".to_vec();
+        header.extend_from_slice(&value);
+        let header = reqwest::header::HeaderValue::from_bytes(&header).unwrap();
+        let (path, expected) = match i % 3 {
+            0 => ("/protected", 302),
+            1 => ("/api/me", 401),
+            _ => ("/callback?code=x&state=y", 400),
+        };
+        let res = client
+            .get(app.url(path))
+            .header("cookie", header.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status().as_u16(),
+            expected,
+            "{path} with cookie {header:?}"
+        );
+    }
+    // The rightful browser is unaffected.
+    assert_eq!(app.get("/protected").await.status().as_u16(), 200);
+}
