@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use logto_client::{IdTokenClaims, UserInfo};
 use uuid::Uuid;
@@ -37,6 +37,14 @@ pub struct AuthenticatedWithUserInfo {
     pub auth: Authenticated,
     /// Fresh user info.
     pub user_info: UserInfo,
+}
+
+/// What the navigation bar of a signed-in page needs, left in the request's
+/// extensions by the extractors for the error pages.
+#[derive(Clone)]
+pub(crate) struct SignedInNav {
+    pub(crate) user_name: String,
+    pub(crate) csrf: String,
 }
 
 /// `Option<Authenticated>` without the redirect: for pages that serve both.
@@ -93,6 +101,12 @@ async fn authenticate(req: HttpRequest) -> Result<Option<Authenticated>, AppErro
         Err(e) => return Err(e.into()),
     };
     let csrf = session.csrf_token()?;
+    // Error pages rendered later in this request (a refused tenant, say)
+    // show the same signed-in navigation as every other page.
+    req.extensions_mut().insert(SignedInNav {
+        user_name: crate::routes::display_name(&claims),
+        csrf: csrf.clone(),
+    });
     Ok(Some(Authenticated {
         login,
         claims,

@@ -9,7 +9,7 @@ use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::ErrorHandlerResponse;
-use actix_web::{HttpResponse, ResponseError, web};
+use actix_web::{HttpMessage, HttpResponse, ResponseError, web};
 
 use crate::state::AppState;
 
@@ -275,7 +275,15 @@ pub fn render<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerRespo
             ctx.insert("message", &message);
             ctx.insert("tenant", &tenant);
             ctx.insert("show_sign_in", &matches!(status.as_u16(), 401 | 400));
-            ctx.insert("signed_in", &false);
+            let nav = req.extensions().get::<crate::auth::SignedInNav>().cloned();
+            // A session that just ended (sign in again) shows the signed-out bar.
+            let nav = nav.filter(|_| !matches!(app_error, Some(AppError::SessionEnded)));
+            ctx.insert("signed_in", &nav.is_some());
+            if let Some(nav) = nav {
+                ctx.insert("user_name", &nav.user_name);
+                ctx.insert("csrf", &nav.csrf);
+            }
+            ctx.insert("has_api_resource", &s.settings.api_resource.is_some());
             s.templates.render("error.html", &ctx).ok()
         });
         match html {

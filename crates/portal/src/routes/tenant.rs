@@ -42,7 +42,7 @@ pub async fn home(
     if !orgs.contains(&tenant.organization_id) {
         return Err(refused(
             &tenant,
-            format!("you are not a member of {}", tenant.display_name),
+            format!("You are not a member of {}", tenant.display_name),
         ));
     }
     let claims = match state

@@ -39,6 +39,10 @@ async fn a_non_member_gets_403_naming_the_tenant_and_an_unknown_slug_404(pool: P
         html.contains("/t/globex/sign-in"),
         "offers the tenant's sign-in"
     );
+    // The refusal page keeps the signed-in navigation (who, and sign-out).
+    assert!(html.contains("id=\"sign-out\""), "{html}");
+    assert!(!html.contains("id=\"sign-in\""), "{html}");
+    assert!(html.contains("Alice"), "names the signed-in user: {html}");
     assert_eq!(app.get("/t/nope/").await.status().as_u16(), 404);
     assert_eq!(app.get("/t/..%2Fadmin/").await.status().as_u16(), 404);
     assert_eq!(
