@@ -50,11 +50,19 @@ impl Error {
         }
     }
 
-    /// `true` when the user must sign in again: not authenticated, or the identity
-    /// provider answered `invalid_grant` (the refresh token or the grant is dead).
+    /// `true` when the user must sign in again: not authenticated, the identity
+    /// provider answered `invalid_grant` (the refresh token or the grant is dead), or a
+    /// refresh answered with an ID token that was refused (the user's tokens have been
+    /// cleared: the refresh result is not trusted, and the refresh token may have rotated).
     pub fn requires_sign_in(&self) -> bool {
-        matches!(self, Error::NotAuthenticated)
-            || self.oidc().is_some_and(OidcError::is_invalid_grant)
+        matches!(
+            self,
+            Error::NotAuthenticated
+                | Error::Validation(
+                    ValidationError::RefreshedIdTokenMismatch(_)
+                        | ValidationError::RefreshedIdTokenInvalid(_)
+                )
+        ) || self.oidc().is_some_and(OidcError::is_invalid_grant)
     }
 }
 
@@ -275,9 +283,12 @@ pub enum ValidationError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A refreshed ID token does not keep the original `iss`, `sub` or `aud`.
+    /// A refreshed ID token does not keep the original `iss`, `sub`, `aud` or `azp`.
     #[error("the refreshed ID token changed {0}")]
     RefreshedIdTokenMismatch(&'static str),
+    /// A refreshed ID token failed verification (signature, `iss`, `aud`/`azp`, times…).
+    #[error("the refreshed ID token is invalid: {0}")]
+    RefreshedIdTokenInvalid(Box<ValidationError>),
     /// The userinfo `sub` is not the ID token's `sub`.
     #[error("userinfo sub does not match the ID token's sub")]
     UserInfoSubjectMismatch,

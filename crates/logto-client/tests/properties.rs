@@ -2,14 +2,19 @@
 //! Real tokens captured from Logto, mutated byte by byte, are always refused
 //! with an `Err`, never accepted and never a panic. The client runs on the
 //! captured discovery document and JWKS with the clock fixed at the tokens'
-//! `iat`. `XTASK_LONG=1` runs ten times as many cases.
+//! `iat`. `XTASK_LONG=1` runs three times as many cases. At the end, fixed-time
+//! smoke runs (A6.1) of the ID-token, logout-token, JWKS and discovery parsers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
 
 use logto_client::{AppSecret, FixedClock, LogtoClient, LogtoConfig};
 use proptest::prelude::*;
-use serde_json::Value;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::TestRunner;
+use serde_json::{Map, Value, json};
 
 const DISCOVERY: &str = include_str!("fixtures/discovery.json");
 const JWKS: &str = include_str!("fixtures/jwks.json");
@@ -23,9 +28,11 @@ const IAT: i64 = 1_795_531_745;
 /// `iat` of the logout token.
 const LOGOUT_IAT: i64 = 1_795_531_088;
 
+/// Counted cases: `XTASK_LONG=1` triples them (the long run's bulk is the
+/// fixed-time smoke runs at the end).
 fn cases(default: u32) -> u32 {
     if std::env::var("XTASK_LONG").as_deref() == Ok("1") {
-        default * 10
+        default * 3
     } else {
         default
     }
@@ -191,4 +198,281 @@ proptest! {
         prop_assert!(RUNTIME.block_on(AT_IAT.verify_access_token(&s, RESOURCE)).is_err());
         prop_assert!(RUNTIME.block_on(AT_LOGOUT_IAT.verify_logout_token(&s)).is_err());
     }
+}
+
+// ----- fixed-time smoke runs (A6.1) -------------------------------------------------
+//
+// `cargo fuzz` needs nightly, which CI does not promise. In its place, each
+// parser below gets a proptest-driven smoke run: a few hundred cases normally,
+// and under `XTASK_LONG` as many as fit in `SMOKE` (at least that many). A case
+// that panics, or takes longer than `CASE_LIMIT`, fails the run and prints it.
+
+/// How long each smoke run lasts under `XTASK_LONG`.
+const SMOKE: Duration = Duration::from_secs(8);
+/// One case taking longer than this counts as a hang.
+const CASE_LIMIT: Duration = Duration::from_secs(2);
+
+fn smoke<S>(name: &str, strategy: S, normal: u32, check: impl Fn(&S::Value) -> Result<(), String>)
+where
+    S: Strategy,
+    S::Value: std::fmt::Debug,
+{
+    let deadline =
+        (std::env::var("XTASK_LONG").as_deref() == Ok("1")).then(|| Instant::now() + SMOKE);
+    let mut runner = TestRunner::new(ProptestConfig {
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    let mut done = 0u32;
+    while done < normal || deadline.is_some_and(|d| Instant::now() < d) {
+        let value = strategy.new_tree(&mut runner).unwrap().current();
+        let started = Instant::now();
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| check(&value)));
+        let took = started.elapsed();
+        match outcome {
+            Err(_) => panic!("{name}: panicked on {value:?}"),
+            Ok(Err(why)) => panic!("{name}: {why} — input {value:?}"),
+            Ok(Ok(())) => {}
+        }
+        assert!(took < CASE_LIMIT, "{name}: {took:?} on {value:?}");
+        done += 1;
+    }
+    eprintln!("{name}: {done} cases");
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Any JSON value, a few levels deep.
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        ".{0,40}".prop_map(Value::from),
+        prop::sample::select(
+            &[
+                "http://127.0.0.1:3001/oidc",
+                "http://127.0.0.1:3001/oidc/",
+                "https://evil.example/oidc",
+                "javascript:alert(1)",
+                "//evil.example",
+                "",
+                "ES384",
+                "HS256",
+                "none",
+            ][..]
+        )
+        .prop_map(Value::from),
+        prop::collection::vec(any::<u8>(), 0..200).prop_map(|b| Value::from(b64(&b))),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map("[a-z_]{0,12}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// A JSON document mutated field by field: keys removed, replaced by any value,
+/// or added.
+fn mutated_object(original: &'static str) -> impl Strategy<Value = String> {
+    let doc: Map<String, Value> = serde_json::from_str(original).unwrap();
+    let keys: Vec<String> = doc.keys().cloned().collect();
+    let change = (prop::sample::select(keys), 0u8..3, json_value());
+    prop::collection::vec(change, 1..5).prop_map(move |changes| {
+        let mut d = doc.clone();
+        for (key, how, value) in changes {
+            match how {
+                0 => {
+                    d.remove(&key);
+                }
+                1 => {
+                    d.insert(key, value);
+                }
+                _ => {
+                    d.insert(format!("{key}_x"), value);
+                }
+            }
+        }
+        Value::Object(d).to_string()
+    })
+}
+
+/// A hostile JWK: real-looking fields in any combination, random material.
+fn jwk() -> impl Strategy<Value = Value> {
+    let text = |values: &'static [&'static str]| {
+        prop_oneof![
+            4 => prop::sample::select(values).prop_map(str::to_owned),
+            1 => ".{0,8}",
+        ]
+    };
+    let material = prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..80).prop_map(|b| b64(&b)),
+        prop::collection::vec(any::<u8>(), 250..520).prop_map(|b| b64(&b)),
+        Just(b64(&[1, 0, 1])),
+        ".{0,20}",
+    ];
+    (
+        text(&["EC", "RSA", "oct", "OKP", ""]),
+        text(&["P-256", "P-384", "P-521", "X25519", "Ed25519"]),
+        text(&["ES384", "ES256", "ES512", "RS256", "PS256", "HS256", "none"]),
+        text(&["sig", "enc"]),
+        prop_oneof![Just(Value::from("fake-key")), json_value()],
+        [
+            material.clone(),
+            material.clone(),
+            material.clone(),
+            material,
+        ],
+        any::<u8>(),
+    )
+        .prop_map(|(kty, crv, alg, usage, kid, [x, y, n, e], mask)| {
+            let mut k = Map::new();
+            let fields = [
+                ("kty", Value::from(kty)),
+                ("crv", Value::from(crv)),
+                ("alg", Value::from(alg)),
+                ("use", Value::from(usage)),
+                ("kid", kid),
+                ("x", Value::from(x)),
+                ("y", Value::from(y)),
+                ("n", Value::from(n)),
+                ("e", Value::from(e)),
+            ];
+            for (i, (name, value)) in fields.into_iter().enumerate() {
+                // kty always, the rest as the mask says.
+                if i == 0 || mask & (1 << (i % 8)) != 0 || i == 8 && mask & 1 != 0 {
+                    k.insert(name.to_owned(), value);
+                }
+            }
+            Value::Object(k)
+        })
+}
+
+fn hostile_jwks() -> impl Strategy<Value = String> {
+    let real: Value = serde_json::from_str(JWKS).unwrap();
+    let real_key = real["keys"][0].clone();
+    prop_oneof![
+        3 => prop::collection::vec(jwk(), 0..4).prop_map(|keys| json!({"keys": keys}).to_string()),
+        // The real key next to hostile ones, or with one field changed.
+        2 => (prop::collection::vec(jwk(), 0..3), "[a-z]{1,4}", json_value()).prop_map(
+            move |(mut keys, field, value)| {
+                let mut k = real_key.clone();
+                k[field.as_str()] = value;
+                keys.push(k);
+                keys.push(real_key.clone());
+                json!({"keys": keys}).to_string()
+            }
+        ),
+        1 => json_value().prop_map(|v| json!({"keys": v}).to_string()),
+        1 => json_value().prop_map(|v| v.to_string()),
+        1 => prop::collection::vec(edit(), 1..4).prop_map(|edits| apply(JWKS, &edits)),
+    ]
+}
+
+fn hostile_discovery() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => mutated_object(DISCOVERY),
+        1 => prop::collection::vec(edit(), 1..4).prop_map(|edits| apply(DISCOVERY, &edits)),
+        1 => json_value().prop_map(|v| v.to_string()),
+        1 => ".{0,200}",
+    ]
+}
+
+fn config_at(now: i64) -> LogtoConfig {
+    LogtoConfig::new(
+        "http://127.0.0.1:3001/",
+        APP_ID,
+        Some(AppSecret::new("secret")),
+    )
+    .unwrap()
+    .with_clock(Arc::new(FixedClock::new(now)))
+}
+
+#[test]
+fn smoke_id_token_parse_and_verify() {
+    let strategy = prop_oneof![
+        4 => prop::collection::vec(edit(), 1..6).prop_map(|e| apply(&ID_TOKEN, &e)),
+        1 => "eyJ[A-Za-z0-9_-]{0,60}\\.eyJ[A-Za-z0-9_-]{0,300}\\.[A-Za-z0-9_-]{0,130}",
+        1 => any::<String>(),
+    ];
+    smoke("ID token", strategy, 500, |token| {
+        let r = RUNTIME.block_on(AT_IAT.verify_id_token(token, Some(NONCE)));
+        match r {
+            Ok(_) if *token != *ID_TOKEN => Err("a mutated ID token was accepted".into()),
+            _ => Ok(()),
+        }
+    });
+}
+
+#[test]
+fn smoke_logout_token_validation() {
+    let strategy = prop_oneof![
+        4 => prop::collection::vec(edit(), 1..6).prop_map(|e| apply(&LOGOUT, &e)),
+        1 => any::<String>(),
+    ];
+    smoke("logout token", strategy, 500, |token| {
+        match RUNTIME.block_on(AT_LOGOUT_IAT.verify_logout_token(token)) {
+            Ok(_) if *token != *LOGOUT => Err("a mutated logout token was accepted".into()),
+            _ => Ok(()),
+        }
+    });
+}
+
+#[test]
+fn smoke_jwks_parse() {
+    let real: Value = serde_json::from_str(JWKS).unwrap();
+    let (x, y) = (
+        real["keys"][0]["x"].as_str().unwrap().to_owned(),
+        real["keys"][0]["y"].as_str().unwrap().to_owned(),
+    );
+    smoke("JWKS", hostile_jwks(), 400, |jwks| {
+        let client = match LogtoClient::with_discovery_document(
+            config_at(IAT),
+            DISCOVERY.as_bytes(),
+            Some(jwks.as_bytes()),
+        ) {
+            Ok(c) => c,
+            Err(_) => return Ok(()),
+        };
+        let r = RUNTIME.block_on(client.verify_id_token(&ID_TOKEN, Some(NONCE)));
+        if r.is_ok() && !(jwks.contains(&x) && jwks.contains(&y)) {
+            return Err("verified without the real key".into());
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn smoke_discovery_parse() {
+    smoke("discovery", hostile_discovery(), 400, |doc| {
+        let client = match LogtoClient::with_discovery_document(
+            config_at(IAT),
+            doc.as_bytes(),
+            Some(JWKS.as_bytes()),
+        ) {
+            Ok(c) => c,
+            Err(_) => return Ok(()),
+        };
+        let issuer = serde_json::from_str::<Value>(doc)
+            .ok()
+            .and_then(|d| d.get("issuer").and_then(Value::as_str).map(str::to_owned));
+        if issuer.as_deref() != Some("http://127.0.0.1:3001/oidc") {
+            return Err(format!(
+                "accepted a discovery document with issuer {issuer:?}"
+            ));
+        }
+        // Whatever else it says, the rest of the client copes: an authorization
+        // URL (or an error), a verification.
+        let storage = logto_client::InMemoryStorage::new();
+        let options = logto_client::SignInOptions::new("http://127.0.0.1:9/callback");
+        let _ = RUNTIME.block_on(client.sign_in(&storage, options));
+        let _ = RUNTIME.block_on(client.verify_id_token(&ID_TOKEN, Some(NONCE)));
+        Ok(())
+    });
 }

@@ -38,7 +38,7 @@ pub(crate) fn discovery_document(state: &AppState) -> Value {
         .current()
         .map_or("ES384", |k| k.alg())
         .to_owned();
-    json!({
+    let mut doc = json!({
         "authorization_endpoint": format!("{i}/auth"),
         "device_authorization_endpoint": format!("{i}/device/auth"),
         "claims_parameter_supported": false,
@@ -81,7 +81,18 @@ pub(crate) fn discovery_document(state: &AppState) -> Value {
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
         "claim_types_supported": ["normal"],
-    })
+    });
+    // Test hook: keys set with `DevIdp::set_discovery_overrides` (`null` removes one).
+    if let Value::Object(doc) = &mut doc {
+        for (key, value) in state.discovery_overrides() {
+            if value.is_null() {
+                doc.remove(&key);
+            } else {
+                doc.insert(key, value);
+            }
+        }
+    }
+    doc
 }
 
 /// `GET /oidc/.well-known/openid-configuration` (and `oauth-authorization-server`).

@@ -230,6 +230,31 @@ impl DevIdp {
         self.state.keys().sign_with_header(header, claims)
     }
 
+    /// **Test-only hook**: the next ID token this instance issues (at a code exchange or
+    /// a refresh) is replaced by `forge(claims)`, where `claims` are the claims it would
+    /// have signed (with the grant's `nonce`, `sid`, `iss`, `aud`, `iat`, `exp`). With
+    /// [`DevIdp::sign_jwt`] inside `forge`, tests hand a relying party a genuinely signed
+    /// ID token with a wrong `iss`, `sub`, `aud`, `azp`, an unknown `kid`, a string `exp`,
+    /// or no signature at all (`alg: none`, HS256), and check that it refuses it.
+    pub fn forge_next_id_token(
+        &self,
+        forge: impl FnOnce(serde_json::Value) -> String + Send + 'static,
+    ) {
+        self.state.set_id_token_forger(Box::new(forge));
+    }
+
+    /// **Test-only hook**: merges `overrides` (a JSON object; anything else clears them)
+    /// into the discovery document from now on; a `null` value removes the key. E.g.
+    /// `{"id_token_signing_alg_values_supported": ["ES384", "HS256", "none"]}`, or an
+    /// `issuer` with a trailing slash. Replaces earlier overrides.
+    pub fn set_discovery_overrides(&self, overrides: serde_json::Value) {
+        let map = match overrides {
+            serde_json::Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        };
+        self.state.set_discovery_overrides(map);
+    }
+
     /// Stops the server gracefully.
     pub async fn stop(self) {
         self.handle.stop(true).await;

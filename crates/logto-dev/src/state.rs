@@ -199,8 +199,13 @@ pub(crate) struct AppState {
     store: Mutex<Store>,
     counters: Mutex<Counters>,
     faults: Mutex<HashMap<Endpoint, Fault>>,
+    id_token_forger: Mutex<Option<IdTokenForger>>,
+    discovery_overrides: Mutex<serde_json::Map<String, serde_json::Value>>,
     pub(crate) http: reqwest::Client,
 }
+
+/// A test hook replacing the next ID token: given the claims, returns the token.
+pub(crate) type IdTokenForger = Box<dyn FnOnce(serde_json::Value) -> String + Send>;
 
 impl AppState {
     pub(crate) fn new(seed: Seed, settings: Settings, endpoint: url::Url) -> Result<Self, Error> {
@@ -224,6 +229,8 @@ impl AppState {
             store: Mutex::new(Store::default()),
             counters: Mutex::new(Counters::default()),
             faults: Mutex::new(HashMap::new()),
+            id_token_forger: Mutex::new(None),
+            discovery_overrides: Mutex::new(serde_json::Map::new()),
             http,
         })
     }
@@ -256,6 +263,37 @@ impl AppState {
     pub(crate) fn set_fault(&self, endpoint: Endpoint, f: impl FnOnce(&mut Fault)) {
         let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
         f(faults.entry(endpoint).or_default());
+    }
+
+    pub(crate) fn set_id_token_forger(&self, forger: IdTokenForger) {
+        *self
+            .id_token_forger
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(forger);
+    }
+
+    pub(crate) fn take_id_token_forger(&self) -> Option<IdTokenForger> {
+        self.id_token_forger
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
+    pub(crate) fn set_discovery_overrides(
+        &self,
+        overrides: serde_json::Map<String, serde_json::Value>,
+    ) {
+        *self
+            .discovery_overrides
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = overrides;
+    }
+
+    pub(crate) fn discovery_overrides(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.discovery_overrides
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub(crate) fn take_fault(&self, endpoint: Endpoint) -> Fault {

@@ -65,6 +65,10 @@ pub struct Settings {
     pub sign_in_rate_per_minute: u32,
     /// `PORTAL_CLOCK_SKEW` (seconds, default 60): tolerance on `exp`/`iat`.
     pub clock_skew: Duration,
+    /// `PORTAL_BACKCHANNEL_RATE` (requests per minute per client IP on
+    /// `/backchannel-logout`, default 600; 0 disables the limit). Logto sends
+    /// one logout token per session, all from its own address: keep it generous.
+    pub backchannel_rate_per_minute: u32,
 }
 
 /// Secret bytes with a redacted `Debug`.
@@ -194,13 +198,17 @@ impl Settings {
         }
         let idle_timeout = seconds("PORTAL_IDLE_TIMEOUT", 30 * 60)?;
         let absolute_timeout = seconds("PORTAL_ABSOLUTE_TIMEOUT", 12 * 60 * 60)?;
-        let sign_in_rate_per_minute = match get("PORTAL_SIGN_IN_RATE") {
-            None => 60,
-            Some(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| problem("PORTAL_SIGN_IN_RATE", "must be a whole number"))?,
+        let rate = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .map_err(|_| problem(name, "must be a whole number")),
+            }
         };
+        let sign_in_rate_per_minute = rate("PORTAL_SIGN_IN_RATE", 60)?;
+        let backchannel_rate_per_minute = rate("PORTAL_BACKCHANNEL_RATE", 600)?;
         let clock_skew = seconds("PORTAL_CLOCK_SKEW", 60)?;
         let templates_dir = get("PORTAL_TEMPLATES_DIR")
             .map(PathBuf::from)
@@ -229,6 +237,7 @@ impl Settings {
             templates_dir,
             sign_in_rate_per_minute,
             clock_skew,
+            backchannel_rate_per_minute,
         })
     }
 

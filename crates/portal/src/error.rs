@@ -215,6 +215,16 @@ impl AppError {
 /// Renders the body of every 4xx/5xx response: JSON under `/api/`, an HTML
 /// page elsewhere. Signed-out page requests become a redirect to sign-in.
 pub fn render<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    // A JSON answer a handler built on purpose (`/readyz` saying why it is
+    // not ready) is already complete: keep it.
+    let handler_json = res.response().error().is_none()
+        && res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if handler_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
     let (req, res) = res.into_parts();
     let status = res.status();
     let path = req.path().to_owned();

@@ -122,6 +122,10 @@ impl Application {
                 settings.sign_in_rate_per_minute,
                 Duration::from_secs(60),
             ),
+            backchannel_limiter: RateLimiter::new(
+                settings.backchannel_rate_per_minute,
+                Duration::from_secs(60),
+            ),
             settings,
             client,
             templates,

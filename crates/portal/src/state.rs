@@ -28,4 +28,6 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Per-IP limit of sign-in and callback requests.
     pub sign_in_limiter: RateLimiter,
+    /// Per-IP limit of back-channel logout requests.
+    pub backchannel_limiter: RateLimiter,
 }

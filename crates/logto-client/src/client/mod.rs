@@ -775,7 +775,13 @@ impl LogtoClient {
     ) -> Result<(), Error> {
         let new_claims = self
             .verify_id_token_with(provider, new_token, None, Some(access_token))
-            .await?;
+            .await
+            .map_err(|e| match e {
+                Error::Validation(v) => {
+                    ValidationError::RefreshedIdTokenInvalid(Box::new(v)).into()
+                }
+                other => other,
+            })?;
         let old: IdTokenClaims = jwt::decode_claims(original.secret())?;
         if old.iss != new_claims.iss {
             return Err(ValidationError::RefreshedIdTokenMismatch("iss").into());

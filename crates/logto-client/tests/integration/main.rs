@@ -5,3 +5,4 @@
 mod bad_input;
 mod flows;
 mod helpers;
+mod hostile;

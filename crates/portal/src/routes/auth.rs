@@ -56,12 +56,32 @@ pub(crate) async fn start_sign_in(
 }
 
 /// `GET /callback`: finish sign-in, renew the session, go back.
+///
+/// Every answer — the redirect and the error page alike — carries
+/// `Referrer-Policy: no-referrer`: the URL holds the authorization code.
 pub async fn callback(
     req: HttpRequest,
     state: web::Data<AppState>,
     session: TypedSession,
+) -> HttpResponse {
+    // An error stays attached to the response, so the error handler still
+    // renders (and logs) it, and keeps this header.
+    let mut res = finish_sign_in(&req, &state, &session)
+        .await
+        .unwrap_or_else(HttpResponse::from_error);
+    res.headers_mut().insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("no-referrer"),
+    );
+    res
+}
+
+async fn finish_sign_in(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &TypedSession,
 ) -> Result<HttpResponse, AppError> {
-    rate_limit(&req, &state)?;
+    rate_limit(req, state)?;
     let Some(binding) = session.existing_browser_binding() else {
         return Err(AppError::SignInFailed(
             "no sign-in was started in this browser, or it has expired".into(),
@@ -106,12 +126,16 @@ pub async fn callback(
         .as_ref()
         .and_then(|v| v.get("return_to"))
         .and_then(|v| v.as_str());
-    let mut res = redirect(&safe_return_to(return_to));
-    res.headers_mut().insert(
-        header::REFERRER_POLICY,
-        header::HeaderValue::from_static("no-referrer"),
-    );
-    Ok(res)
+    Ok(redirect(&safe_return_to(return_to)))
+}
+
+/// 256 random bits, base64url.
+fn random_state() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// The sign-out form.
@@ -147,7 +171,12 @@ pub async fn sign_out(
             .sign_out(&storage, Some(&state.settings.post_logout_redirect_uri()))
             .await
         {
-            Ok(url) => target = url.to_string(),
+            Ok(mut url) => {
+                // RP-Initiated Logout's `state`: fresh for every sign-out; the
+                // landing page accepts any (or none), so nothing needs storing.
+                url.query_pairs_mut().append_pair("state", &random_state());
+                target = url.to_string();
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "sign-out at the identity provider failed; signed out locally")
             }

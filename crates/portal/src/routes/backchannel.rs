@@ -7,7 +7,7 @@
 //! Anything invalid → 400, nothing deleted.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use crate::error::AppError;
@@ -20,13 +20,18 @@ pub struct LogoutForm {
     logout_token: String,
 }
 
-/// The handler.
+/// The handler. Rate-limited per client IP before anything is parsed; the
+/// body is limited to 64 KiB (the app's `FormConfig`).
 pub async fn receive(
+    req: HttpRequest,
     state: web::Data<AppState>,
     // The spec fixes the encoding (a form field): anything else is a 400
     // like any other bad logout request, not actix's default 415.
     form: Result<web::Form<LogoutForm>, actix_web::Error>,
 ) -> Result<HttpResponse, AppError> {
+    if !state.backchannel_limiter.allow(super::client_ip(&req)) {
+        return Err(AppError::RateLimited);
+    }
     let form = form.map_err(|e| {
         AppError::BadRequest(format!("a logout token is sent as a form field: {e}"))
     })?;

@@ -6,6 +6,8 @@ mod api;
 mod flows;
 mod harness;
 mod helpers;
+mod hygiene;
+mod id_tokens;
 mod properties;
 mod reliability;
 mod security;

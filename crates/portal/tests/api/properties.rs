@@ -1,7 +1,11 @@
-//! Property tests (issue 7 item 5, checklist A6.2; proptest in place of
+//! Property tests (issue 7 item 5, checklist A6.1/A6.2; proptest in place of
 //! cargo fuzz): the `return_to` validator, the slug rule, and — over HTTP
 //! against a real portal — the callback query parser and the session-cookie
-//! decoder. `XTASK_LONG=1` runs ten times as many cases.
+//! decoder. `XTASK_LONG=1` runs ten times as many counted cases (100,000 for
+//! `return_to`) and turns the HTTP ones and a `return_to` run into fixed-time
+//! smoke runs ([`SMOKE`] each).
+
+use std::time::{Duration, Instant};
 
 use actix_web::http::header::HeaderValue;
 use portal::auth::safe_return_to;
@@ -14,11 +18,43 @@ use url::Url;
 
 use crate::helpers::*;
 
+fn long() -> bool {
+    std::env::var("XTASK_LONG").as_deref() == Ok("1")
+}
+
 fn cases(default: u32) -> u32 {
-    if std::env::var("XTASK_LONG").as_deref() == Ok("1") {
-        default * 10
-    } else {
-        default
+    if long() { default * 10 } else { default }
+}
+
+/// How long each fixed-time smoke run lasts under `XTASK_LONG` (A6.1: the
+/// stand-in for `cargo fuzz`, which needs nightly).
+const SMOKE: Duration = Duration::from_secs(10);
+/// One case taking longer than this counts as a hang.
+const CASE_LIMIT: Duration = Duration::from_secs(5);
+
+/// The case budget of a smoke run: `normal` cases, or under `XTASK_LONG` at
+/// least that many and as many more as fit in [`SMOKE`].
+struct Budget {
+    deadline: Option<Instant>,
+    normal: u32,
+    done: u32,
+}
+
+impl Budget {
+    fn new(normal: u32) -> Self {
+        Self {
+            deadline: long().then(|| Instant::now() + SMOKE),
+            normal,
+            done: 0,
+        }
+    }
+
+    fn next(&mut self) -> bool {
+        let more = self.done < self.normal || self.deadline.is_some_and(|d| Instant::now() < d);
+        if more {
+            self.done += 1;
+        }
+        more
     }
 }
 
@@ -198,13 +234,17 @@ async fn arbitrary_callback_queries_get_a_4xx(pool: PgPool) {
         .into_owned();
     let strategy = callback_query(state, app.idp.issuer());
     let mut runner = TestRunner::new(ProptestConfig::default());
-    for _ in 0..cases(300) {
+    let mut budget = Budget::new(300);
+    while budget.next() {
         let query = sample(&mut runner, &strategy);
         let url = format!("{}/callback?{query}", app.address);
+        let started = Instant::now();
         let res = app.browser.get(&url).send().await.unwrap();
         let status = res.status().as_u16();
         assert!((400..500).contains(&status), "{query:?}: {status}");
+        assert!(started.elapsed() < CASE_LIMIT, "{query:?}: a hang");
     }
+    eprintln!("callback queries: {} cases", budget.done);
     assert_eq!(app.logins().await, 0);
     assert_eq!(app.idp.counters().authorization_code_grants, 0);
     // The portal is still fine.
@@ -246,7 +286,9 @@ async fn arbitrary_session_cookies_never_cause_a_5xx(pool: PgPool) {
         .build()
         .unwrap();
     let mut runner = TestRunner::new(ProptestConfig::default());
-    for i in 0..cases(300) {
+    let mut budget = Budget::new(300);
+    while budget.next() {
+        let i = budget.done;
         let value = sample(&mut runner, &strategy);
         if value == genuine {
             continue;
@@ -259,18 +301,42 @@ async fn arbitrary_session_cookies_never_cause_a_5xx(pool: PgPool) {
             1 => ("/api/me", 401),
             _ => ("/callback?code=x&state=y", 400),
         };
+        let started = Instant::now();
         let res = client
             .get(app.url(path))
             .header("cookie", header.clone())
             .send()
             .await
             .unwrap();
+        assert!(started.elapsed() < CASE_LIMIT, "{header:?}: a hang");
         assert_eq!(
             res.status().as_u16(),
             expected,
             "{path} with cookie {header:?}"
         );
     }
+    eprintln!("session cookies: {} cases", budget.done);
     // The rightful browser is unaffected.
     assert_eq!(app.get("/protected").await.status().as_u16(), 200);
+}
+
+/// A6.1, the `return_to` validator: a fixed-time smoke run under `XTASK_LONG`
+/// (in addition to the 100,000 counted cases of the property above), a short
+/// one otherwise. Every answer is a same-origin path, quickly, without panic.
+#[test]
+fn return_to_smoke_run() {
+    let strategy = hostile_return_to();
+    let mut runner = TestRunner::new(ProptestConfig::default());
+    let base = Url::parse("https://portal.example/").unwrap();
+    let mut budget = Budget::new(2_000);
+    while budget.next() {
+        let raw = sample(&mut runner, &strategy);
+        let started = Instant::now();
+        let out = std::panic::catch_unwind(|| safe_return_to(Some(&raw)))
+            .unwrap_or_else(|_| panic!("panicked on {raw:?}"));
+        assert!(started.elapsed() < CASE_LIMIT, "{raw:?}: a hang");
+        let joined = base.join(&out).unwrap();
+        assert_eq!(joined.origin(), base.origin(), "{raw:?} -> {out:?}");
+    }
+    eprintln!("return_to: {} cases", budget.done);
 }

@@ -16,10 +16,10 @@ use uuid::Uuid;
 
 use crate::helpers::*;
 
-const LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
-const APP_ID: &str = "portal-demo";
+pub(crate) const LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+pub(crate) const APP_ID: &str = "portal-demo";
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     i64::try_from(
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -29,11 +29,11 @@ fn now() -> i64 {
     .unwrap()
 }
 
-fn b64(bytes: &[u8]) -> String {
+pub(crate) fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {
+pub(crate) fn hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {
     let mut k = [0u8; 64];
     if key.len() > 64 {
         k[..32].copy_from_slice(&sha2::Sha256::digest(key));
@@ -46,7 +46,7 @@ fn hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {
     sha2::Sha256::digest([opad.as_slice(), &inner[..]].concat()).to_vec()
 }
 
-fn app_secret(app: &TestApp) -> String {
+pub(crate) fn app_secret(app: &TestApp) -> String {
     app.idp
         .seed()
         .applications
@@ -57,7 +57,7 @@ fn app_secret(app: &TestApp) -> String {
 }
 
 /// The claims of a genuine logout token for `sub` (no `sid`: ends every login of `sub`).
-fn logout_claims(app: &TestApp, sub: &str) -> Value {
+pub(crate) fn logout_claims(app: &TestApp, sub: &str) -> Value {
     let t = now();
     json!({
         "iss": app.idp.issuer(),
@@ -80,14 +80,14 @@ fn unset(mut v: Value, key: &str) -> Value {
     v
 }
 
-fn sign(app: &TestApp, claims: &Value) -> String {
+pub(crate) fn sign(app: &TestApp, claims: &Value) -> String {
     app.idp
         .sign_jwt(&json!({"typ": "logout+jwt"}), claims)
         .unwrap()
 }
 
 /// The plaintext tokens of every login: (login id, ID token, refresh token).
-async fn stored_tokens(app: &TestApp) -> Vec<(Uuid, String, Option<String>)> {
+pub(crate) async fn stored_tokens(app: &TestApp) -> Vec<(Uuid, String, Option<String>)> {
     let rows: Vec<(Uuid, Vec<u8>, Option<Vec<u8>>)> =
         sqlx::query_as("SELECT id, id_token, refresh_token FROM logins")
             .fetch_all(&app.pool)
@@ -109,7 +109,7 @@ async fn stored_tokens(app: &TestApp) -> Vec<(Uuid, String, Option<String>)> {
 }
 
 /// Every string inside the cached access-token rows (the tokens themselves).
-async fn stored_access_tokens(app: &TestApp) -> Vec<String> {
+pub(crate) async fn stored_access_tokens(app: &TestApp) -> Vec<String> {
     let rows: Vec<(Uuid, String, Vec<u8>)> =
         sqlx::query_as("SELECT login_id, audience, token FROM access_tokens")
             .fetch_all(&app.pool)
@@ -136,7 +136,7 @@ fn collect_strings(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-async fn post_logout_token(app: &TestApp, token: &str) -> reqwest::Response {
+pub(crate) async fn post_logout_token(app: &TestApp, token: &str) -> reqwest::Response {
     reqwest::Client::new()
         .post(app.url("/backchannel-logout"))
         .form(&[("logout_token", token)])
@@ -476,7 +476,7 @@ impl std::io::Write for Captured {
 /// Everything logged in this test process (debug and up; logto-dev's own
 /// lines excluded: it is the IdP, not the portal). Installed once, globally,
 /// so the portal's worker threads are captured too.
-static LOGS: LazyLock<Arc<Mutex<Vec<u8>>>> = LazyLock::new(|| {
+pub(crate) static LOGS: LazyLock<Arc<Mutex<Vec<u8>>>> = LazyLock::new(|| {
     let buffer = Arc::new(Mutex::new(Vec::new()));
     let writer = Captured(buffer.clone());
     let subscriber = tracing_subscriber::fmt()
@@ -489,7 +489,7 @@ static LOGS: LazyLock<Arc<Mutex<Vec<u8>>>> = LazyLock::new(|| {
     buffer
 });
 
-fn logs() -> String {
+pub(crate) fn logs() -> String {
     String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
 }
 
