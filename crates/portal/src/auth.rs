@@ -165,6 +165,17 @@ const MAX_RETURN_TO: usize = 2048;
 /// a scheme, a protocol-relative `//host`, a backslash trick, control
 /// characters, encoded slashes at the start — becomes `/`.
 pub fn safe_return_to(raw: Option<&str>) -> String {
+    let out = resolve_return_to(raw);
+    // The resolved path must pass the same checks: dot segments can rebuild
+    // what they refuse (`/./%2F%2Fevil.example` resolves to `/%2F%2Fevil.example`).
+    if resolve_return_to(Some(&out)) == out {
+        out
+    } else {
+        "/".to_owned()
+    }
+}
+
+fn resolve_return_to(raw: Option<&str>) -> String {
     let fallback = || "/".to_owned();
     let Some(raw) = raw else { return fallback() };
     if raw.is_empty() || raw.len() > MAX_RETURN_TO || !raw.starts_with('/') {
@@ -253,6 +264,9 @@ mod tests {
             "/\t/evil.example",
             "/.//evil.example",
             "/a/..//evil.example",
+            "/./%2F%2Fevil.example",
+            "/a/../%2F",
+            "/./%5C%5Cevil.example",
             "",
             "protected",
             long.as_str(),

@@ -209,6 +209,12 @@ async fn forged_logout_tokens_get_400_no_store_and_end_nothing(pool: PgPool) {
         (
             "alg outside the allow-list",
             app.idp
+                .sign_jwt(&json!({"alg": "ES256K", "typ": "logout+jwt"}), &base)
+                .unwrap(),
+        ),
+        (
+            "alg of another key type",
+            app.idp
                 .sign_jwt(&json!({"alg": "ES512", "typ": "logout+jwt"}), &base)
                 .unwrap(),
         ),
