@@ -431,7 +431,7 @@ fn smoke_jwks_parse() {
         real["keys"][0]["x"].as_str().unwrap().to_owned(),
         real["keys"][0]["y"].as_str().unwrap().to_owned(),
     );
-    smoke("JWKS", hostile_jwks(), 400, |jwks| {
+    smoke("JWKS", hostile_jwks(), 150, |jwks| {
         let client = match LogtoClient::with_discovery_document(
             config_at(IAT),
             DISCOVERY.as_bytes(),
@@ -450,7 +450,7 @@ fn smoke_jwks_parse() {
 
 #[test]
 fn smoke_discovery_parse() {
-    smoke("discovery", hostile_discovery(), 400, |doc| {
+    smoke("discovery", hostile_discovery(), 150, |doc| {
         let client = match LogtoClient::with_discovery_document(
             config_at(IAT),
             doc.as_bytes(),

@@ -42,6 +42,27 @@ async fn element(client: &Client, css: &str) -> fantoccini::elements::Element {
     }
 }
 
+/// Waits until the browser is back at the post-logout `url`, carrying the
+/// `state` the portal sent with RP-Initiated Logout (the IdP hands it back).
+async fn wait_for_post_logout_url(client: &Client, expected: &str) {
+    let deadline = tokio::time::Instant::now() + PAGE;
+    loop {
+        let now = client.current_url().await.unwrap();
+        let mut bare = now.clone();
+        bare.set_query(None);
+        if bare.as_str() == expected {
+            let keys: Vec<String> = now.query_pairs().map(|(k, _)| k.into_owned()).collect();
+            assert_eq!(keys, ["state"], "{now}");
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expected the browser at {expected}?state=…, it is at {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Waits until the browser is at `url` (path and query compared as given).
 async fn wait_for_url(client: &Client, expected: &str) {
     let deadline = tokio::time::Instant::now() + PAGE;
@@ -183,7 +204,7 @@ async fn alice_signs_in_sees_her_tenant_is_refused_another_and_signs_out(pool: P
     assert!(!sessions_before.is_empty(), "a signed-in session row");
     element(client, "#sign-out").await.click().await.unwrap();
     element(client, "#hero-sign-in").await;
-    wait_for_url(client, &portal.url("/")).await;
+    wait_for_post_logout_url(client, &portal.url("/")).await;
     assert!(
         client.find(Locator::Css("#sign-out")).await.is_err(),
         "signed out"
