@@ -126,6 +126,15 @@ impl From<logto_client::Error> for AppError {
                 }
             }
             E::Transport(t) => Self::IdpUnavailable(anyhow::Error::new(t)),
+            // The IdP answered with a failure of its own (a 503 with
+            // `server_error`, say): nothing is wrong with the session; try
+            // again shortly.
+            E::Oidc(o)
+                if matches!(o.error.as_str(), "server_error" | "temporarily_unavailable")
+                    || o.status.is_some_and(|s| s >= 500) =>
+            {
+                Self::IdpUnavailable(anyhow::Error::new(E::Oidc(o)))
+            }
             E::Oidc(o) if o.is_access_denied() => Self::Forbidden {
                 message: "you do not have access to this organization".into(),
                 tenant: None,

@@ -163,24 +163,32 @@ impl Application {
     }
 }
 
-/// Security headers on every response.
-fn security_headers(https: bool) -> DefaultHeaders {
-    let mut h = DefaultHeaders::new()
-        .add((
+/// The security headers of every response.
+fn security_header_values(https: bool) -> Vec<(header::HeaderName, &'static str)> {
+    let mut h = vec![
+        (
             header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; style-src 'self'; img-src 'self' https: data:; \
              form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'",
-        ))
-        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .add((header::REFERRER_POLICY, "same-origin"))
-        .add((header::X_FRAME_OPTIONS, "DENY"));
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+    ];
     if https {
-        h = h.add((
+        h.push((
             header::STRICT_TRANSPORT_SECURITY,
             "max-age=31536000; includeSubDomains",
         ));
     }
     h
+}
+
+/// Security headers on every response that reaches `DefaultHeaders`.
+fn security_headers(https: bool) -> DefaultHeaders {
+    security_header_values(https)
+        .into_iter()
+        .fold(DefaultHeaders::new(), |h, pair| h.add(pair))
 }
 
 /// Errors raised by middleware (the session store failing to load or save)
@@ -194,9 +202,17 @@ async fn middleware_errors(
     let path = req.path().to_owned();
     let method = req.method().to_string();
     let state = req.app_data::<web::Data<AppState>>().cloned();
+    let https = state.as_ref().is_some_and(|s| s.settings.is_https());
     next.call(req).await.map_err(|e| {
         tracing::error!(%method, %path, status = 503, error = %e, "request failed in middleware (session store unavailable?)");
-        error::Outage::new(&path, state).into()
+        // An error passes `DefaultHeaders` by: the page gets its headers here.
+        let outage = error::Outage::new(&path, state);
+        let mut res = actix_web::ResponseError::error_response(&outage);
+        for (name, value) in security_header_values(https) {
+            res.headers_mut()
+                .insert(name, header::HeaderValue::from_static(value));
+        }
+        actix_web::error::InternalError::from_response(outage, res).into()
     })
 }
 

@@ -19,6 +19,17 @@
 //! [`crate::logins::touch`] (an `UPDATE` of the row) and every access-token
 //! insert (its foreign-key check takes `FOR KEY SHARE`) of that login for as
 //! long. The advisory lock serialises refreshes only.
+//!
+//! A holder that dies between sending the refresh token and storing the
+//! answer (SIGKILL, OOM, a lost host) leaves the identity provider with a
+//! rotated token the portal never saw; presenting the old one again would be
+//! a reuse (Logto revokes the grant, or accepts it once within its grace
+//! period). So before the refresh token can leave, the guard marks the login
+//! `refresh_started_at` in a statement of its own, committed at once; the
+//! lock's transaction clears it when the result is stored, and a holder that
+//! fails while alive clears it as it lets go. The next holder that still
+//! finds the mark knows the token may be spent: it ends the login (sign in
+//! again) instead of presenting it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, Weak};
@@ -225,6 +236,10 @@ type TokenRow = (Vec<u8>, Option<Vec<u8>>);
 
 const SELECT_TOKENS: &str =
     "SELECT id_token, refresh_token FROM logins WHERE id = $1 AND expires_at > now()";
+
+/// [`SELECT_TOKENS`] under the refresh lock, with the interrupted-refresh mark.
+const SELECT_TOKENS_FOR_REFRESH: &str = "SELECT id_token, refresh_token, refresh_started_at IS NOT NULL \
+     FROM logins WHERE id = $1 AND expires_at > now()";
 
 const SELECT_ACCESS_TOKEN: &str =
     "SELECT token FROM access_tokens WHERE login_id = $1 AND audience = $2";
@@ -489,9 +504,11 @@ impl Storage for PgTokenStorage {
             .await
             .map_err(db("taking the refresh lock"))?;
         Ok(Box::new(PgRefreshGuard {
-            tx,
+            tx: Some(tx),
+            pool: self.pool.clone(),
             cipher: Arc::clone(&self.cipher),
             login_id: self.login_id,
+            marked: false,
             _local: local,
         }))
     }
@@ -505,22 +522,91 @@ impl Storage for PgTokenStorage {
 /// (plus the in-process mutex). Dropped without `commit`/`clear`, the
 /// transaction rolls back and both locks are released.
 struct PgRefreshGuard {
-    tx: Transaction<'static, Postgres>,
+    /// The lock's transaction; `None` once it is committed.
+    tx: Option<Transaction<'static, Postgres>>,
+    pool: PgPool,
     cipher: Arc<TokenCipher>,
     login_id: Uuid,
+    /// `refresh_started_at` was set (committed) by this guard.
+    marked: bool,
     _local: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl PgRefreshGuard {
+    fn tx(&mut self) -> Result<&mut Transaction<'static, Postgres>, StorageError> {
+        self.tx
+            .as_mut()
+            .ok_or_else(|| StorageError::new("the refresh lock was already released"))
+    }
+}
+
+impl Drop for PgRefreshGuard {
+    /// Let go without storing a result (the IdP failed, a fresh token was
+    /// found, an error): the mark is cleared in the lock's transaction, so
+    /// the next holder never sees it. Only a holder that dies leaves it.
+    fn drop(&mut self) {
+        let (Some(mut tx), true) = (self.tx.take(), self.marked) else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // Rolled back: the mark stays, and the login ends at its next
+            // refresh (the safe side).
+            return;
+        };
+        let login_id = self.login_id;
+        runtime.spawn(async move {
+            let cleared = sqlx::query("UPDATE logins SET refresh_started_at = NULL WHERE id = $1")
+                .bind(login_id)
+                .execute(&mut *tx)
+                .await;
+            if cleared.is_ok() {
+                let _ = tx.commit().await;
+            }
+        });
+    }
 }
 
 #[async_trait]
 impl RefreshGuard for PgRefreshGuard {
     async fn load_tokens(&mut self) -> Result<Option<TokenSet>, StorageError> {
-        let row: Option<TokenRow> = sqlx::query_as(SELECT_TOKENS)
-            .bind(self.login_id)
-            .fetch_optional(&mut *self.tx)
+        let login_id = self.login_id;
+        let row: Option<(Vec<u8>, Option<Vec<u8>>, bool)> =
+            sqlx::query_as(SELECT_TOKENS_FOR_REFRESH)
+                .bind(login_id)
+                .fetch_optional(&mut **self.tx()?)
+                .await
+                .map_err(db("loading tokens"))?;
+        let Some((id_token, refresh_token, interrupted)) = row else {
+            return Ok(None);
+        };
+        if interrupted {
+            // An earlier holder sent the refresh token and never stored the
+            // answer: the token may be spent. Never present it again.
+            tracing::warn!(login = %login_id, "a refresh of this login was interrupted; its refresh token may be spent: ending the login");
+            let mut tx = self
+                .tx
+                .take()
+                .ok_or_else(|| StorageError::new("the refresh lock was already released"))?;
+            sqlx::query("DELETE FROM logins WHERE id = $1")
+                .bind(login_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("ending an interrupted login"))?;
+            tx.commit()
+                .await
+                .map_err(db("ending an interrupted login"))?;
+            return Ok(None);
+        }
+        let tokens = open_tokens(&self.cipher, login_id, &id_token, refresh_token.as_deref())?;
+        // Committed at once, outside the lock's transaction: it must outlive
+        // this process if the process dies with the request in flight.
+        sqlx::query("UPDATE logins SET refresh_started_at = now() WHERE id = $1")
+            .bind(login_id)
+            .execute(&self.pool)
             .await
-            .map_err(db("loading tokens"))?;
-        row.map(|(id, rt)| open_tokens(&self.cipher, self.login_id, &id, rt.as_deref()))
-            .transpose()
+            .map_err(db("marking a refresh"))?;
+        self.marked = true;
+        Ok(Some(tokens))
     }
 
     async fn get_access_token(
@@ -530,7 +616,7 @@ impl RefreshGuard for PgRefreshGuard {
         let sealed: Option<Vec<u8>> = sqlx::query_scalar(SELECT_ACCESS_TOKEN)
             .bind(self.login_id)
             .bind(key.cache_key())
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(&mut **self.tx()?)
             .await
             .map_err(db("loading an access token"))?;
         Ok(open_access_token(&self.cipher, self.login_id, key, sealed))
@@ -545,44 +631,54 @@ impl RefreshGuard for PgRefreshGuard {
         let mut this = *self;
         let sealed = seal_tokens(&this.cipher, this.login_id, tokens)?;
         let access = seal_access_token(&this.cipher, this.login_id, key, token)?;
-        let updated =
-            sqlx::query("UPDATE logins SET id_token = $2, refresh_token = $3 WHERE id = $1")
-                .bind(this.login_id)
-                .bind(sealed.id_token)
-                .bind(sealed.refresh_token)
-                .execute(&mut *this.tx)
-                .await
-                .map_err(db("storing refreshed tokens"))?
-                .rows_affected();
+        let login_id = this.login_id;
+        let mut tx = this
+            .tx
+            .take()
+            .ok_or_else(|| StorageError::new("the refresh lock was already released"))?;
+        // The result is stored: the mark goes in the same commit.
+        let updated = sqlx::query(
+            "UPDATE logins SET id_token = $2, refresh_token = $3, refresh_started_at = NULL \
+             WHERE id = $1",
+        )
+        .bind(login_id)
+        .bind(sealed.id_token)
+        .bind(sealed.refresh_token)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("storing refreshed tokens"))?
+        .rows_affected();
         if updated == 0 {
             // Signed out (or swept) while refreshing: nothing to keep. The
             // transaction rolls back on drop.
-            tracing::debug!(login = %this.login_id, "login ended during refresh; tokens discarded");
+            tracing::debug!(login = %login_id, "login ended during refresh; tokens discarded");
             return Ok(());
         }
         sqlx::query(UPSERT_ACCESS_TOKEN)
-            .bind(this.login_id)
+            .bind(login_id)
             .bind(access.audience)
             .bind(access.token)
             .bind(access.scopes)
             .bind(access.expires_at)
-            .execute(&mut *this.tx)
+            .execute(&mut *tx)
             .await
             .map_err(db("storing refreshed tokens"))?;
-        this.tx
-            .commit()
-            .await
-            .map_err(db("storing refreshed tokens"))
+        tx.commit().await.map_err(db("storing refreshed tokens"))
     }
 
     async fn clear(self: Box<Self>) -> Result<(), StorageError> {
         let mut this = *self;
+        let login_id = this.login_id;
+        let mut tx = this
+            .tx
+            .take()
+            .ok_or_else(|| StorageError::new("the refresh lock was already released"))?;
         sqlx::query("DELETE FROM logins WHERE id = $1")
-            .bind(this.login_id)
-            .execute(&mut *this.tx)
+            .bind(login_id)
+            .execute(&mut *tx)
             .await
             .map_err(db("deleting a login"))?;
-        this.tx.commit().await.map_err(db("deleting a login"))
+        tx.commit().await.map_err(db("deleting a login"))
     }
 }
 

@@ -11,5 +11,7 @@ mod id_tokens;
 mod properties;
 mod reliability;
 mod security;
+mod sessions;
 mod storage;
+mod support;
 mod tenants;
