@@ -410,6 +410,40 @@ fn smoke_id_token_parse_and_verify() {
     });
 }
 
+/// Bearer-token validation (an API's access token, an organization token).
+#[test]
+fn smoke_access_token_validation() {
+    static ORG: LazyLock<String> = LazyLock::new(|| {
+        let tokens: Value = serde_json::from_str(TOKENS).unwrap();
+        tokens["refresh_org"]["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    });
+    let strategy = prop_oneof![
+        2 => (prop::collection::vec(edit(), 1..6), any::<bool>())
+            .prop_map(|(e, org)| (apply(if org { &ORG } else { &ACCESS_TOKEN }, &e), org)),
+        1 => (any::<String>(), any::<bool>()),
+    ];
+    smoke("access token", strategy, 500, |(token, org)| {
+        let accepted = if *org {
+            RUNTIME
+                .block_on(AT_IAT.verify_organization_token(token, "7la3n15yewuv"))
+                .is_ok()
+                && *token != *ORG
+        } else {
+            RUNTIME
+                .block_on(AT_IAT.verify_access_token(token, RESOURCE))
+                .is_ok()
+                && *token != *ACCESS_TOKEN
+        };
+        if accepted {
+            return Err("a mutated access token was accepted".into());
+        }
+        Ok(())
+    });
+}
+
 #[test]
 fn smoke_logout_token_validation() {
     let strategy = prop_oneof![

@@ -1,9 +1,9 @@
 //! Property tests (issue 7 item 5, checklist A6.1/A6.2; proptest in place of
 //! cargo fuzz): the `return_to` validator, the slug rule, and — over HTTP
-//! against a real portal — the callback query parser and the session-cookie
-//! decoder. `XTASK_LONG=1` runs ten times as many counted cases (100,000 for
-//! `return_to`) and turns the HTTP ones and a `return_to` run into fixed-time
-//! smoke runs ([`SMOKE`] each).
+//! against a real portal — the callback query parser, the session-cookie
+//! decoder, the tenant route and bearer-token validation. `XTASK_LONG=1` runs
+//! ten times as many counted cases (100,000 for `return_to`) and turns the
+//! HTTP ones and a `return_to` run into fixed-time smoke runs ([`SMOKE`] each).
 
 use std::time::{Duration, Instant};
 
@@ -28,7 +28,7 @@ fn cases(default: u32) -> u32 {
 
 /// How long each fixed-time smoke run lasts under `XTASK_LONG` (A6.1: the
 /// stand-in for `cargo fuzz`, which needs nightly).
-const SMOKE: Duration = Duration::from_secs(10);
+const SMOKE: Duration = Duration::from_secs(8);
 /// One case taking longer than this counts as a hang.
 const CASE_LIMIT: Duration = Duration::from_secs(5);
 
@@ -339,4 +339,152 @@ fn return_to_smoke_run() {
         assert_eq!(joined.origin(), base.origin(), "{raw:?} -> {out:?}");
     }
     eprintln!("return_to: {} cases", budget.done);
+}
+
+/// A6.1 / issue 7 item 5, the tenant slug: the rule and the route. The rule
+/// is `[a-z0-9][a-z0-9-]{0,62}` exactly; `/t/{slug}/` answers any slug a
+/// browser can send with 200, 302, 403 or 404 — never a 5xx — and only
+/// Acme's own page shows Acme.
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn arbitrary_tenant_slugs_never_cause_a_5xx(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    app.sign_in_as("alice").await;
+    let strategy = prop_oneof![
+        3 => "[a-z0-9-]{0,70}",
+        2 => prop::collection::vec(any::<u8>(), 0..80).prop_map(|b| query_of(&b)),
+        1 => prop::sample::select(&["acme", "globex", "ACME", "acme%00", "..", "%2e%2e", "acme%2Fglobex"][..])
+            .prop_map(str::to_owned),
+        1 => any::<String>(),
+    ];
+    let mut runner = TestRunner::new(ProptestConfig::default());
+    let mut budget = Budget::new(200);
+    while budget.next() {
+        let slug = sample(&mut runner, &strategy);
+        assert_eq!(valid_slug(&slug), documented_slug(&slug), "{slug:?}");
+        // What may stand in a path segment; the rest %-escaped (dots too: a
+        // client would resolve `..` before sending).
+        let segment: String = slug
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-_~%".contains(&b) {
+                    char::from(b).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        // A client resolves dot segments (`%2e%2e` included) before sending:
+        // such a URL is not a tenant page any more.
+        let url = Url::parse(&app.url(&format!("/t/{segment}/"))).unwrap();
+        if !url.path().starts_with("/t/") || url.path().len() <= 4 {
+            continue;
+        }
+        let started = Instant::now();
+        let res = app.browser.get(url).send().await.unwrap();
+        let status = res.status().as_u16();
+        assert!(started.elapsed() < CASE_LIMIT, "{slug:?}: a hang");
+        assert!(
+            matches!(status, 200 | 302 | 403 | 404),
+            "{slug:?}: {status}"
+        );
+        if status == 200 {
+            assert_eq!(slug, "acme", "only Acme's page for alice");
+        }
+    }
+    eprintln!("tenant slugs: {} cases", budget.done);
+}
+
+/// A6.1 / issue 7 item 5, bearer-token validation over HTTP: alice's genuine
+/// Acme organization token, mutated byte by byte, and arbitrary
+/// `Authorization` headers are refused with 401/403 — never a 5xx, never
+/// accepted (unless the mutation decodes to the very same token).
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn arbitrary_bearer_tokens_are_refused_without_a_5xx(pool: PgPool) {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let app = spawn_app(pool).await;
+    let (genuine, _) = crate::security::acme_token_of_alice(&app).await;
+    let decoded = |t: &str| -> Option<Vec<Vec<u8>>> {
+        let parts: Vec<&str> = t.split('.').collect();
+        (parts.len() == 3)
+            .then(|| {
+                parts
+                    .iter()
+                    .map(|p| URL_SAFE_NO_PAD.decode(p).ok())
+                    .collect()
+            })
+            .flatten()
+    };
+    let original = decoded(&genuine).unwrap();
+    let len = genuine.len();
+    let token_byte = prop_oneof![
+        6 => prop::sample::select(&b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[..]),
+        1 => prop::sample::select(&b". =+/%"[..]),
+    ];
+    let edit = (0..len, token_byte.clone(), 0u8..3);
+    let mutated = prop::collection::vec(edit, 1..4).prop_map({
+        let genuine = genuine.clone();
+        move |edits| {
+            let mut b = genuine.clone().into_bytes();
+            for (i, c, how) in edits {
+                let i = i.min(b.len().saturating_sub(1));
+                match how {
+                    0 => b[i] = c,
+                    1 => b.insert(i, c),
+                    _ => {
+                        b.remove(i);
+                    }
+                }
+            }
+            format!("Bearer {}", String::from_utf8_lossy(&b))
+        }
+    });
+    let strategy = prop_oneof![
+        4 => mutated,
+        1 => "(Bearer|bearer|BEARER|Basic|Token)? ?[ -~]{0,300}",
+        1 => prop::collection::vec(token_byte, 0..400)
+            .prop_map(|b| format!("Bearer {}", String::from_utf8_lossy(&b))),
+    ];
+    let client = reqwest::Client::new();
+    let mut runner = TestRunner::new(ProptestConfig::default());
+    let mut budget = Budget::new(300);
+    while budget.next() {
+        let header = sample(&mut runner, &strategy);
+        let Ok(value) = reqwest::header::HeaderValue::from_str(&header) else {
+            continue;
+        };
+        let org = if budget.done.is_multiple_of(4) {
+            "org-globex"
+        } else {
+            "org-acme"
+        };
+        let started = Instant::now();
+        let res = client
+            .get(app.url(&format!("/api/orgs/{org}/whoami")))
+            .header("authorization", value)
+            .send()
+            .await
+            .unwrap();
+        assert!(started.elapsed() < CASE_LIMIT, "{header:?}: a hang");
+        let status = res.status().as_u16();
+        if status == 200 {
+            let token = header.trim_start_matches("Bearer ").trim();
+            assert_eq!(org, "org-acme", "{header:?} accepted at Globex");
+            assert_eq!(
+                decoded(token).as_ref(),
+                Some(&original),
+                "{header:?} accepted"
+            );
+        } else {
+            assert!(matches!(status, 401 | 403), "{header:?}: {status}");
+        }
+    }
+    eprintln!("bearer tokens: {} cases", budget.done);
+    let res = client
+        .get(app.url("/api/orgs/org-acme/whoami"))
+        .bearer_auth(&genuine)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200, "the control");
 }

@@ -773,7 +773,7 @@ async fn with_the_idp_down_sign_in_is_a_clear_503_and_sessions_keep_working(pool
 }
 
 /// Alice's organization token for Acme, obtained the ordinary way.
-async fn acme_token_of_alice(app: &TestApp) -> (String, String) {
+pub(crate) async fn acme_token_of_alice(app: &TestApp) -> (String, String) {
     let config = LogtoConfig::new(
         app.idp.endpoint().as_str(),
         APP_ID,
