@@ -561,6 +561,90 @@ async fn the_sessions_table_cannot_be_turned_into_a_cookie(pool: PgPool) {
     }
 }
 
+/// A3.6: session ids (and the cookies carrying them) never reach the logs
+/// of a portal process, even at debug level, nor a URL it redirects to.
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn session_ids_never_reach_the_logs_or_a_url(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let child = ChildPortal::start_with(
+        &app.idp,
+        &database_url_of(&pool, None),
+        &[("RUST_LOG", "debug")],
+    )
+    .await;
+    let (browser, jar) = browser_with_jar();
+    let on_child = TestApp {
+        address: child.address.clone(),
+        pool: pool.clone(),
+        idp: app.idp.clone(),
+        browser,
+        jar,
+        state: app.state.clone(),
+    };
+    let mut secrets = Vec::new();
+    let mut urls = Vec::new();
+    let res = on_child.get("/sign-in?return_to=/protected").await;
+    secrets.push(on_child.session_cookie().unwrap());
+    let auth = Url::parse(&location(&res)).unwrap();
+    let callback = logto_dev::testing::complete_sign_in(&auth, "alice", "alice-password")
+        .await
+        .unwrap();
+    urls.extend([auth.to_string(), callback.to_string()]);
+    let res = on_child
+        .browser
+        .get(callback.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_redirect_to(&res, "/protected");
+    secrets.push(on_child.session_cookie().unwrap());
+    for path in [
+        "/",
+        "/protected",
+        "/t/acme/",
+        "/t/globex/",
+        "/api/me",
+        "/nope",
+    ] {
+        let res = on_child.get(path).await;
+        if let Some(l) = res.headers().get("location") {
+            urls.push(l.to_str().unwrap().to_owned());
+        }
+    }
+    let csrf = on_child.csrf().await;
+    let res = on_child
+        .browser
+        .post(on_child.url("/sign-out"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    urls.push(location(&res));
+    let ids: Vec<String> = secrets
+        .iter()
+        .map(|c| session_id_in("portal-session", c))
+        .collect();
+    secrets.extend(ids);
+
+    let log = eventually("the sign-out in the log", Duration::from_secs(10), || {
+        let log = child.log();
+        async move { log.contains("/sign-out").then_some(log) }
+    })
+    .await;
+    assert!(
+        log.contains("DEBUG") && log.contains("signed in"),
+        "the capture works: {log}"
+    );
+    for secret in &secrets {
+        assert!(secret.len() >= 40);
+        assert!(!log.contains(secret.as_str()), "a session id in the log");
+        for url in &urls {
+            assert!(!url.contains(secret.as_str()), "a session id in {url}");
+        }
+    }
+}
+
 /// A3.7 over https: every HTML response carries the security headers
 /// (including the 503 page of a database outage); signed-in pages are not
 /// cached.

@@ -376,26 +376,37 @@ impl ChildPortal {
     /// Starts `portal serve` against `idp` and `database_url`; returns once
     /// it answers `/readyz`.
     pub async fn start(idp: &DevIdp, database_url: &str) -> Self {
+        Self::start_with(idp, database_url, &[]).await
+    }
+
+    /// [`ChildPortal::start`] with more (or overriding) variables.
+    pub async fn start_with(idp: &DevIdp, database_url: &str, extra: &[(&str, &str)]) -> Self {
         let port = free_port();
         let address = format!("http://127.0.0.1:{port}");
         let mut env = portal_env(idp, &address, database_url);
         env.push(("PORTAL_BIND".into(), format!("127.0.0.1:{port}")));
+        env.push(("RUST_LOG".into(), "warn".into()));
+        for (k, v) in extra {
+            env.retain(|(name, _)| name != k);
+            env.push(((*k).to_owned(), (*v).to_owned()));
+        }
         Self::spawn(address, env).await
     }
 
     async fn spawn(address: String, env: Vec<(String, String)>) -> Self {
         let log = std::env::temp_dir().join(format!("portal-child-{}.log", uuid::Uuid::new_v4()));
+        let out = std::fs::File::create(&log).unwrap();
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_portal"))
             .arg("serve")
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RUST_LOG", "warn")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             // No `.env` of the checkout is picked up.
             .current_dir(std::env::temp_dir())
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
+            // The log lines (stdout) and anything else it says.
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
             .kill_on_drop(true)
             .spawn()
             .unwrap();
