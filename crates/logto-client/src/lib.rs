@@ -95,7 +95,7 @@ pub use claims::{
     AccessTokenClaims, Address, BACKCHANNEL_LOGOUT_EVENT, IdTokenClaims, Identity,
     LogoutTokenClaims, OrganizationData, OrganizationTokenClaims, SsoIdentity, UserInfo,
 };
-pub use client::LogtoClient;
+pub use client::{ClientStats, LogtoClient};
 pub use config::{Clock, FixedClock, LogtoConfig, Prompt, SigningAlgorithm, SystemClock};
 pub use error::{
     CallbackError, ConfigError, Endpoint, Error, OidcError, StorageError, TransportError,

@@ -52,8 +52,8 @@ impl Metrics {
         }
     }
 
-    /// The exposition text; `sessions_alive` and `refreshes_coalesced` are read by the caller.
-    pub fn render(&self, sessions_alive: i64, jwks_fetches: u64) -> String {
+    /// The exposition text; the gauges and the Logto client's counters are read by the caller.
+    pub fn render(&self, sessions_alive: i64, client: logto_client::ClientStats) -> String {
         let mut out = String::new();
         out.push_str("# HELP portal_http_requests_total HTTP requests by route and status.\n");
         out.push_str("# TYPE portal_http_requests_total counter\n");
@@ -104,6 +104,16 @@ impl Metrics {
                 );
             }
         }
+        // Refresh grants are made inside the Logto client (on behalf of any route).
+        for (outcome, n) in [
+            ("ok", client.refreshes_ok),
+            ("error", client.refreshes_failed),
+        ] {
+            let _ = writeln!(
+                out,
+                "portal_token_endpoint_calls_total{{grant=\"refresh_token\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
         out.push_str(
             "# HELP portal_backchannel_logouts_total Back-channel logout tokens accepted.\n",
         );
@@ -115,7 +125,16 @@ impl Metrics {
         );
         out.push_str("# HELP portal_jwks_fetches_total JWKS fetches by this instance.\n");
         out.push_str("# TYPE portal_jwks_fetches_total counter\n");
-        let _ = writeln!(out, "portal_jwks_fetches_total {jwks_fetches}");
+        let _ = writeln!(out, "portal_jwks_fetches_total {}", client.jwks_fetches);
+        out.push_str(
+            "# HELP portal_refreshes_coalesced_total Token requests served by a refresh another request had just made.\n",
+        );
+        out.push_str("# TYPE portal_refreshes_coalesced_total counter\n");
+        let _ = writeln!(
+            out,
+            "portal_refreshes_coalesced_total {}",
+            client.refreshes_coalesced
+        );
         out.push_str("# HELP portal_sessions_alive Signed-in browsers (all instances).\n");
         out.push_str("# TYPE portal_sessions_alive gauge\n");
         let _ = writeln!(out, "portal_sessions_alive {sessions_alive}");

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
@@ -53,6 +54,26 @@ struct Inner {
     provider: tokio::sync::OnceCell<Arc<Provider>>,
     jwks: JwksCache,
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Token requests answered by a refresh another call had just made.
+    coalesced: AtomicU64,
+    /// Refresh-token grants that succeeded / failed.
+    refreshes_ok: AtomicU64,
+    refreshes_failed: AtomicU64,
+}
+
+/// Counters of one [`LogtoClient`] since it was built (diagnostics, metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    /// JWKS fetches (the first one and every re-fetch on an unknown `kid`).
+    pub jwks_fetches: u64,
+    /// Refresh-token grants answered with tokens.
+    pub refreshes_ok: u64,
+    /// Refresh-token grants that failed (error response, transport, validation).
+    pub refreshes_failed: u64,
+    /// Token requests answered by a refresh that a concurrent call (in this
+    /// process, or on another instance sharing the storage) had just made,
+    /// instead of a refresh of their own.
+    pub refreshes_coalesced: u64,
 }
 
 /// A Logto client: discovery, the JWKS cache and the HTTP pool, shared by every
@@ -172,6 +193,9 @@ impl LogtoClient {
                 provider: tokio::sync::OnceCell::new(),
                 jwks: JwksCache::default(),
                 inflight: Mutex::new(HashMap::new()),
+                coalesced: AtomicU64::new(0),
+                refreshes_ok: AtomicU64::new(0),
+                refreshes_failed: AtomicU64::new(0),
             }),
         })
     }
@@ -208,9 +232,34 @@ impl LogtoClient {
         self.provider().await.map(|_| ())
     }
 
-    /// How many times the JWKS was fetched (diagnostics).
+    /// How many times the JWKS was fetched (diagnostics; also in [`LogtoClient::stats`]).
     pub fn jwks_fetch_count(&self) -> u64 {
         self.inner.jwks.fetch_count()
+    }
+
+    /// The client's counters: JWKS fetches, refresh grants by outcome, and
+    /// refreshes coalesced.
+    ///
+    /// ```
+    /// use logto_client::{ClientStats, LogtoClient, LogtoConfig};
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "app-id", None)?;
+    /// let client = LogtoClient::new(config)?;
+    /// assert_eq!(client.stats(), ClientStats::default());
+    /// # Ok::<(), logto_client::Error>(())
+    /// ```
+    pub fn stats(&self) -> ClientStats {
+        let i = &self.inner;
+        ClientStats {
+            jwks_fetches: i.jwks.fetch_count(),
+            refreshes_ok: i.refreshes_ok.load(Ordering::Relaxed),
+            refreshes_failed: i.refreshes_failed.load(Ordering::Relaxed),
+            refreshes_coalesced: i.coalesced.load(Ordering::Relaxed),
+        }
+    }
+
+    fn coalesced(&self) {
+        self.inner.coalesced.fetch_add(1, Ordering::Relaxed);
     }
 
     async fn provider(&self) -> Result<Arc<Provider>, Error> {
@@ -696,6 +745,7 @@ impl LogtoClient {
                 if let Some(t) = storage.get_access_token(key).await?
                     && self.is_fresh(&t)
                 {
+                    self.coalesced();
                     return Ok(t.token);
                 }
                 Some(flight)
@@ -708,6 +758,7 @@ impl LogtoClient {
             && let Some(t) = guard.get_access_token(key).await?
             && self.is_fresh(&t)
         {
+            self.coalesced();
             return Ok(t.token);
         }
         let refresh_token = tokens
@@ -724,8 +775,12 @@ impl LogtoClient {
             request = request.add_extra_param("organization_id", org.clone());
         }
         let response = match request.request_async(&self.inner.http).await {
-            Ok(r) => r,
+            Ok(r) => {
+                self.inner.refreshes_ok.fetch_add(1, Ordering::Relaxed);
+                r
+            }
             Err(e) => {
+                self.inner.refreshes_failed.fetch_add(1, Ordering::Relaxed);
                 let error = map_token_error(e);
                 if error.oidc().is_some_and(OidcError::is_invalid_grant) {
                     tracing::info!(

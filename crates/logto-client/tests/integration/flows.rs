@@ -188,6 +188,7 @@ async fn concurrent_refreshes_are_single_flight() {
     let env = spawn().await;
     let (storage, _) = env.sign_in("bob").await;
     let before = env.idp.counters().refresh_token_grants;
+    let coalesced_before = env.client.stats().refreshes_coalesced;
     let client = Arc::new(env.client.clone());
     let mut tasks = Vec::new();
     for i in 0..24 {
@@ -214,6 +215,11 @@ async fn concurrent_refreshes_are_single_flight() {
     assert_eq!(c.refresh_token_grants, before + 2, "one per audience");
     assert_eq!(c.refresh_reuse_events, 0);
     assert_eq!(c.invalid_grants, 0);
+    assert_eq!(
+        env.client.stats().refreshes_coalesced - coalesced_before,
+        22,
+        "every other call was served by one of the two refreshes"
+    );
     results.sort();
     results.dedup();
     assert_eq!(results.len(), 2);

@@ -400,3 +400,33 @@ async fn user_info_resource_token_and_metrics(pool: PgPool) {
         assert!(!String::from_utf8_lossy(&t).contains("eyJ"));
     }
 }
+
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn concurrent_first_uses_of_a_token_share_one_refresh_and_the_metrics_say_so(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    app.sign_in_as("alice").await;
+    let grants_before = app.idp.counters().refresh_token_grants;
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (browser, url) = (app.browser.clone(), app.url("/protected/resource"));
+            tokio::spawn(async move { browser.get(url).send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    assert_eq!(app.idp.counters().refresh_token_grants, grants_before + 1);
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("portal_refreshes_coalesced_total 7"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "portal_token_endpoint_calls_total{grant=\"refresh_token\",outcome=\"ok\"} 1"
+        ) || metrics.contains(
+            "portal_token_endpoint_calls_total{grant=\"refresh_token\",outcome=\"success\"} 1"
+        ),
+        "{metrics}"
+    );
+}
