@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine;
+use logto_client::SigningAlgorithm;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
@@ -69,6 +70,12 @@ pub struct Settings {
     /// `/backchannel-logout`, default 600; 0 disables the limit). Logto sends
     /// one logout token per session, all from its own address: keep it generous.
     pub backchannel_rate_per_minute: u32,
+    /// `LOGTO_SIGNING_ALGORITHMS` (space- or comma-separated, default every
+    /// algorithm Logto signs with: `RS256 PS256 ES256 ES384 ES512`): the JWT
+    /// algorithms accepted for ID, access and logout tokens. Narrow it to your
+    /// tenant's key type (`ES384` for Logto's default EC key). `none` and
+    /// HMAC algorithms cannot be enabled.
+    pub signing_algorithms: Vec<SigningAlgorithm>,
 }
 
 /// Secret bytes with a redacted `Debug`.
@@ -105,6 +112,14 @@ impl std::fmt::Debug for Settings {
             .field("tenants_file", &self.tenants_file)
             .field("idle_timeout", &self.idle_timeout)
             .field("absolute_timeout", &self.absolute_timeout)
+            .field("templates_dir", &self.templates_dir)
+            .field("sign_in_rate_per_minute", &self.sign_in_rate_per_minute)
+            .field("clock_skew", &self.clock_skew)
+            .field(
+                "backchannel_rate_per_minute",
+                &self.backchannel_rate_per_minute,
+            )
+            .field("signing_algorithms", &self.signing_algorithms)
             .finish()
     }
 }
@@ -210,6 +225,32 @@ impl Settings {
         let sign_in_rate_per_minute = rate("PORTAL_SIGN_IN_RATE", 60)?;
         let backchannel_rate_per_minute = rate("PORTAL_BACKCHANNEL_RATE", 600)?;
         let clock_skew = seconds("PORTAL_CLOCK_SKEW", 60)?;
+        let signing_algorithms = match get("LOGTO_SIGNING_ALGORITHMS") {
+            None => SigningAlgorithm::ALL.to_vec(),
+            Some(v) => {
+                let mut algs = Vec::new();
+                for name in v.split(|c: char| c == ',' || c.is_whitespace()) {
+                    if name.is_empty() {
+                        continue;
+                    }
+                    let alg = SigningAlgorithm::from_alg(name).ok_or_else(|| {
+                        problem(
+                            "LOGTO_SIGNING_ALGORITHMS",
+                            format!(
+                                "{name:?} is not one of RS256, PS256, ES256, ES384, ES512 (none and HMAC are never accepted)"
+                            ),
+                        )
+                    })?;
+                    if !algs.contains(&alg) {
+                        algs.push(alg);
+                    }
+                }
+                if algs.is_empty() {
+                    return Err(problem("LOGTO_SIGNING_ALGORITHMS", "lists no algorithm"));
+                }
+                algs
+            }
+        };
         let templates_dir = get("PORTAL_TEMPLATES_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(default_templates_dir);
@@ -238,6 +279,7 @@ impl Settings {
             sign_in_rate_per_minute,
             clock_skew,
             backchannel_rate_per_minute,
+            signing_algorithms,
         })
     }
 
@@ -279,5 +321,100 @@ fn default_templates_dir() -> PathBuf {
         in_workspace
     } else {
         PathBuf::from("templates")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::collections::HashMap;
+
+    use base64::Engine;
+
+    use super::*;
+
+    fn base_env() -> HashMap<&'static str, String> {
+        let b64 = |n: usize| base64::engine::general_purpose::STANDARD.encode(vec![7u8; n]);
+        HashMap::from([
+            ("DATABASE_URL", "postgres://db.internal/portal".to_owned()),
+            ("LOGTO_ENDPOINT", "https://auth.example.com".to_owned()),
+            ("LOGTO_APP_ID", "app".to_owned()),
+            ("LOGTO_APP_SECRET", "app-secret-value".to_owned()),
+            ("PORTAL_BASE_URL", "https://portal.example.com".to_owned()),
+            ("PORTAL_SESSION_KEY", b64(64)),
+            ("PORTAL_TOKEN_KEY", b64(32)),
+        ])
+    }
+
+    fn load(changes: &[(&'static str, Option<&str>)]) -> Result<Settings, ConfigError> {
+        let mut env = base_env();
+        for (name, value) in changes {
+            match value {
+                Some(v) => env.insert(name, (*v).to_owned()),
+                None => env.remove(name),
+            };
+        }
+        Settings::from_lookup(|name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn the_defaults_are_sane() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.idle_timeout, Duration::from_secs(1800));
+        assert_eq!(s.absolute_timeout, Duration::from_secs(12 * 3600));
+        assert_eq!(s.signing_algorithms, SigningAlgorithm::ALL.to_vec());
+        assert_eq!(s.sign_in_rate_per_minute, 60);
+    }
+
+    #[test]
+    fn every_problem_names_its_variable() {
+        let cases: &[(&'static str, Option<&str>)] = &[
+            ("LOGTO_APP_ID", None),
+            ("DATABASE_URL", None),
+            ("LOGTO_ENDPOINT", Some("not a url")),
+            ("PORTAL_SESSION_KEY", Some("%%%")),
+            ("PORTAL_TOKEN_KEY", Some("c2hvcnQ=")),
+            ("PORTAL_IDLE_TIMEOUT", Some("soon")),
+            ("PORTAL_SIGN_IN_RATE", Some("-1")),
+            ("LOGTO_SIGNING_ALGORITHMS", Some("HS256")),
+            ("LOGTO_SIGNING_ALGORITHMS", Some("none")),
+            ("LOGTO_SIGNING_ALGORITHMS", Some("ES384, es256")),
+            ("LOGTO_SIGNING_ALGORITHMS", Some(" , ")),
+        ];
+        for (name, value) in cases {
+            let e = load(&[(name, *value)])
+                .err()
+                .unwrap_or_else(|| panic!("{name}={value:?} accepted"));
+            assert_eq!(e.name, *name, "{e}");
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("configuration: {name}: ")),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn signing_algorithms_can_be_narrowed() {
+        let s = load(&[("LOGTO_SIGNING_ALGORITHMS", Some("ES384,RS256 ES384"))]).unwrap();
+        assert_eq!(
+            s.signing_algorithms,
+            vec![SigningAlgorithm::ES384, SigningAlgorithm::RS256]
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_a_secret() {
+        let s = load(&[]).unwrap();
+        let shown = format!("{s:?}");
+        for secret in [
+            "app-secret-value",
+            "db.internal",
+            &base_env()["PORTAL_TOKEN_KEY"],
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("signing_algorithms"));
     }
 }

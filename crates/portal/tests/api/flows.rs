@@ -430,3 +430,21 @@ async fn concurrent_first_uses_of_a_token_share_one_refresh_and_the_metrics_say_
         "{metrics}"
     );
 }
+
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn id_tokens_outside_the_configured_algorithms_are_refused(pool: PgPool) {
+    // logto-dev signs with ES384 (Logto's default key); the portal accepts RS256 only.
+    let app = spawn_app_with(
+        pool,
+        Options {
+            env: vec![("LOGTO_SIGNING_ALGORITHMS", "RS256".to_owned())],
+            ..Options::default()
+        },
+    )
+    .await;
+    let res = app.sign_in_as_in(&app.browser, "alice", "/protected").await;
+    assert_eq!(res.status().as_u16(), 400);
+    assert!(res.text().await.unwrap().contains("Sign-in failed"));
+    assert_eq!(app.logins().await, 0);
+    assert_eq!(app.get("/protected").await.status().as_u16(), 302);
+}
