@@ -799,6 +799,24 @@ impl LogtoClient {
                     .await
                 {
                     Ok(()) => IdToken::new(new_id),
+                    // The JWKS could not be fetched to check it: the grant itself
+                    // succeeded (client-authenticated, over the token endpoint) and its
+                    // refresh token has rotated, so keep the rotated one and the access
+                    // token, and keep the verified ID token we had; the next refresh
+                    // brings a new one. Clearing here would sign users out over a
+                    // passing JWKS outage.
+                    Err(Error::Transport(e)) => {
+                        tracing::warn!(error = %e, "refreshed ID token not checked (JWKS unreachable): keeping the previous one");
+                        tokens.id_token.clone()
+                    }
+                    // The same when its key is not in the JWKS yet and the re-fetch
+                    // cool-down holds (a rotation right after a failed fetch).
+                    Err(Error::Validation(ValidationError::RefreshedIdTokenInvalid(inner)))
+                        if matches!(*inner, ValidationError::UnknownKeyId(_)) =>
+                    {
+                        tracing::warn!(error = %inner, "refreshed ID token not checked (key not fetched yet): keeping the previous one");
+                        tokens.id_token.clone()
+                    }
                     Err(e) => {
                         // The refresh token may have rotated: never reuse it, sign in again.
                         tracing::warn!(error = %e, "refreshed ID token rejected: clearing the user's tokens");

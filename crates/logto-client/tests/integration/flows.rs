@@ -297,6 +297,42 @@ async fn key_rotation_refetches_the_jwks_once() {
 }
 
 #[tokio::test]
+async fn a_jwks_outage_during_a_refresh_keeps_the_user_signed_in() {
+    let env = spawn().await;
+    let (storage, _) = env.sign_in("alice").await;
+    let before = storage.load_tokens().await.unwrap().unwrap();
+    // The refreshed ID token is signed by a new key, and the JWKS that would
+    // show it is down for that one fetch.
+    env.idp.rotate_keys();
+    env.idp.fail_next(logto_dev::Endpoint::Jwks, 503);
+    let token = env
+        .client
+        .get_access_token(&storage, Some(API))
+        .await
+        .unwrap();
+    assert!(!token.secret().is_empty());
+    let after = storage.load_tokens().await.unwrap().unwrap();
+    assert_ne!(
+        after.refresh_token.as_ref().map(|t| t.secret().to_owned()),
+        before.refresh_token.as_ref().map(|t| t.secret().to_owned()),
+        "the rotated refresh token is kept"
+    );
+    assert_eq!(
+        after.id_token.secret(),
+        before.id_token.secret(),
+        "the unchecked ID token is not stored"
+    );
+    // Signed in, and the next refresh (with the rotated token) is no reuse.
+    assert!(env.client.is_authenticated(&storage).await.unwrap());
+    env.client
+        .get_organization_token(&storage, "org-acme")
+        .await
+        .unwrap();
+    assert_eq!(env.idp.counters().refresh_reuse_events, 0);
+    assert_eq!(env.idp.counters().invalid_grants, 0);
+}
+
+#[tokio::test]
 async fn rs256_tenants_work_too() {
     let settings = logto_dev::Settings {
         signing: logto_dev::SigningAlg::Rs256,
