@@ -448,3 +448,39 @@ async fn id_tokens_outside_the_configured_algorithms_are_refused(pool: PgPool) {
     assert_eq!(app.logins().await, 0);
     assert_eq!(app.get("/protected").await.status().as_u16(), 302);
 }
+
+/// Behind the deployment's reverse proxy (a loopback/private peer), the
+/// budget of `/sign-in` is per `X-Forwarded-For` client, and a forged hop
+/// prepended by the client does not buy a fresh budget.
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn the_sign_in_budget_follows_the_proxys_forwarded_for(pool: PgPool) {
+    let app = spawn_app_with(
+        pool,
+        Options {
+            env: vec![("PORTAL_SIGN_IN_RATE", "2".to_owned())],
+            ..Options::default()
+        },
+    )
+    .await;
+    let sign_in = |xff: &'static str| {
+        let (b, url) = (browser(), app.url("/sign-in"));
+        async move {
+            b.get(url)
+                .header("x-forwarded-for", xff)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(sign_in("203.0.113.1").await, 302);
+    assert_eq!(sign_in("203.0.113.1").await, 302);
+    assert_eq!(sign_in("203.0.113.1").await, 429);
+    assert_eq!(
+        sign_in("198.51.100.9, 203.0.113.1").await,
+        429,
+        "forged hop"
+    );
+    assert_eq!(sign_in("203.0.113.2").await, 302, "another client");
+}
