@@ -140,6 +140,14 @@ impl From<logto_client::Error> for AppError {
                 tenant: None,
             },
             E::Callback(c) => Self::SignInFailed(c.to_string()),
+            // Discovery that fails its checks (an issuer that differs from
+            // the configured endpoint, a malformed document): sign-in cannot
+            // work until an operator fixes it; the log line says what, and
+            // `/readyz` reports it.
+            E::Config(
+                c @ (logto_client::ConfigError::IssuerMismatch { .. }
+                | logto_client::ConfigError::Discovery(_)),
+            ) => Self::IdpUnavailable(anyhow::Error::new(c)),
             other => Self::Unexpected(anyhow::Error::new(other)),
         }
     }
