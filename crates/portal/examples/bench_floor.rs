@@ -6,7 +6,8 @@
 //! same machine, so that machine noise cancels out.
 //!
 //! Same stack and settings as the portal: actix-web with its default worker
-//! count, an sqlx pool of the same size, Tera with autoescaping.
+//! count, the portal's pool settings (`portal::startup::pool_options`), Tera
+//! with autoescaping.
 //!
 //! ```sh
 //! DATABASE_URL=postgres://… cargo run --release -p portal --example bench_floor -- 127.0.0.1:8081
@@ -17,13 +18,11 @@
 //! `bench_floor(id int primary key, name text)` with a few rows.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 
 /// Rows seeded into `bench_floor`; ids are `1..=ROWS`.
 const ROWS: i32 = 16;
@@ -93,10 +92,8 @@ async fn main() -> anyhow::Result<()> {
         .parse()
         .context("the bind address (argument or BENCH_FLOOR_BIND)")?;
     let database_url = std::env::var("DATABASE_URL").context("DATABASE_URL is not set")?;
-    // The portal's pool settings (crates/portal/src/startup.rs).
-    let pool = PgPoolOptions::new()
-        .max_connections(32)
-        .acquire_timeout(Duration::from_secs(3))
+    // The portal's own pool settings.
+    let pool = portal::startup::pool_options()
         .connect(&database_url)
         .await
         .context("connecting to DATABASE_URL")?;

@@ -84,14 +84,17 @@ async fn authenticate(req: HttpRequest) -> Result<Option<Authenticated>, AppErro
     let Some(login_id) = session.login_id()? else {
         return Ok(None);
     };
-    let Some(login) = logins::touch(&state.pool, login_id, state.settings.idle_timeout).await?
+    // One query reads the login with its (encrypted) tokens: the claims
+    // below need no second one.
+    let Some((login, tokens)) =
+        logins::touch_loading_tokens(&state.pool, login_id, state.settings.idle_timeout).await?
     else {
         // Signed out elsewhere (sign-out, back-channel logout, timeout):
         // this browser is signed out too.
         session.purge();
         return Ok(None);
     };
-    let storage = storage_for(&state, &session, login_id)?;
+    let storage = storage_for(&state, &session, login_id)?.with_loaded(tokens);
     let claims = match state.client.get_id_token_claims(&storage).await {
         Ok(c) => c,
         Err(e) if e.requires_sign_in() => {

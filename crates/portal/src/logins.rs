@@ -24,8 +24,8 @@ pub struct LoginRecord {
     pub logto_sid: Option<String>,
     /// When the user signed in.
     pub created_at: OffsetDateTime,
-    /// The last authenticated request (before this one, for [`touch`]'s
-    /// result: it is the bumped value).
+    /// The last authenticated request, to within `idle_timeout /`
+    /// [`LAST_SEEN_RESOLUTION`] (for [`touch`]'s result: after this one).
     pub last_seen_at: OffsetDateTime,
     /// The absolute end of the login.
     pub expires_at: OffsetDateTime,
@@ -43,36 +43,126 @@ pub(crate) fn login_aad(id: Uuid, column: &str) -> Vec<u8> {
     format!("logins:{id}:{column}").into_bytes()
 }
 
-/// Checks a login and marks it used, atomically.
+/// How finely `last_seen_at` follows activity: it is rewritten only once it
+/// is older than `idle_timeout / LAST_SEEN_RESOLUTION`. Most requests then
+/// only read the login row; the idle timeout may end a login up to that much
+/// (1/60 of it: 30 s of the default 30 minutes) *early*, never late.
+pub const LAST_SEEN_RESOLUTION: u32 = 60;
+
+/// The encrypted token columns of a login and its cached access tokens
+/// (`(audience, token)`), read together with the login by
+/// [`touch_loading_tokens`] so that a request needs no second query for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedLoginTokens {
+    /// `logins.id_token` (ciphertext).
+    pub id_token: Vec<u8>,
+    /// `logins.refresh_token` (ciphertext).
+    pub refresh_token: Option<Vec<u8>>,
+    /// `access_tokens` rows of the login: `(audience, token ciphertext)`.
+    pub access_tokens: Vec<(String, Vec<u8>)>,
+}
+
+#[derive(sqlx::FromRow)]
+struct CheckedLogin {
+    #[sqlx(flatten)]
+    record: LoginRecord,
+    alive: bool,
+    stale: bool,
+    id_token: Vec<u8>,
+    refresh_token: Option<Vec<u8>>,
+    audiences: Vec<String>,
+    access_tokens: Vec<Vec<u8>>,
+}
+
+/// Checks a login and marks it used.
 ///
 /// Returns `None` — and deletes the row — when the login is gone, past its
 /// absolute `expires_at`, or idle for longer than `idle_timeout` since
-/// `last_seen_at`. Otherwise sets `last_seen_at = now()` and returns the
-/// record. Never waits on a running token refresh of the same login.
+/// `last_seen_at`. Otherwise returns the record, with `last_seen_at` set to
+/// `now()` when it was older than `idle_timeout / LAST_SEEN_RESOLUTION`.
+/// Never waits on a running token refresh of the same login.
 pub async fn touch(
     pool: &PgPool,
     id: Uuid,
     idle_timeout: Duration,
 ) -> Result<Option<LoginRecord>, sqlx::Error> {
-    // One statement: the delete and the update see the same snapshot and
-    // their conditions exclude each other, so exactly one of them acts.
-    sqlx::query_as(
-        "WITH dead AS ( \
-             DELETE FROM logins \
-             WHERE id = $1 \
-               AND (expires_at <= now() OR last_seen_at + make_interval(secs => $2) <= now()) \
-             RETURNING id \
-         ) \
-         UPDATE logins SET last_seen_at = now() \
-         WHERE id = $1 \
-           AND expires_at > now() \
-           AND last_seen_at + make_interval(secs => $2) > now() \
-         RETURNING id, issuer, user_sub, logto_sid, created_at, last_seen_at, expires_at",
+    Ok(touch_loading_tokens(pool, id, idle_timeout)
+        .await?
+        .map(|(record, _)| record))
+}
+
+/// [`touch`], also returning the login's encrypted tokens and cached access
+/// tokens (one query for the common case: a live login whose `last_seen_at`
+/// is recent enough).
+pub async fn touch_loading_tokens(
+    pool: &PgPool,
+    id: Uuid,
+    idle_timeout: Duration,
+) -> Result<Option<(LoginRecord, SealedLoginTokens)>, sqlx::Error> {
+    let idle = interval_secs(idle_timeout);
+    let resolution = idle / f64::from(LAST_SEEN_RESOLUTION);
+    // A plain read: no row lock, no write, so it never waits on a refresh
+    // (which holds an advisory lock, and the row lock only while committing).
+    let row: Option<CheckedLogin> = sqlx::query_as(
+        "SELECT id, issuer, user_sub, logto_sid, created_at, last_seen_at, expires_at, \
+                id_token, refresh_token, \
+                expires_at > now() AND last_seen_at + make_interval(secs => $2) > now() AS alive, \
+                last_seen_at + make_interval(secs => $3) <= now() AS stale, \
+                ARRAY(SELECT audience FROM access_tokens WHERE login_id = $1 ORDER BY audience) \
+                    AS audiences, \
+                ARRAY(SELECT token FROM access_tokens WHERE login_id = $1 ORDER BY audience) \
+                    AS access_tokens \
+         FROM logins WHERE id = $1",
     )
     .bind(id)
-    .bind(interval_secs(idle_timeout))
+    .bind(idle)
+    .bind(resolution)
     .fetch_optional(pool)
-    .await
+    .await?;
+    let Some(mut row) = row else {
+        return Ok(None);
+    };
+    if !row.alive {
+        // The delete re-checks the conditions: a concurrent sign-out may have
+        // deleted it already, which is the same outcome.
+        sqlx::query(
+            "DELETE FROM logins WHERE id = $1 \
+               AND (expires_at <= now() OR last_seen_at + make_interval(secs => $2) <= now())",
+        )
+        .bind(id)
+        .bind(idle)
+        .execute(pool)
+        .await?;
+        return Ok(None);
+    }
+    if row.stale {
+        // Re-checked in the update: a login that ended meanwhile (signed out,
+        // swept) stays ended.
+        let bumped: Option<OffsetDateTime> = sqlx::query_scalar(
+            "UPDATE logins SET last_seen_at = now() \
+             WHERE id = $1 \
+               AND expires_at > now() \
+               AND last_seen_at + make_interval(secs => $2) > now() \
+             RETURNING last_seen_at",
+        )
+        .bind(id)
+        .bind(idle)
+        .fetch_optional(pool)
+        .await?;
+        match bumped {
+            Some(at) => row.record.last_seen_at = at,
+            None => return Ok(None),
+        }
+    }
+    let access_tokens = row.audiences.into_iter().zip(row.access_tokens).collect();
+    Ok(Some((
+        row.record,
+        SealedLoginTokens {
+            id_token: row.id_token,
+            refresh_token: row.refresh_token,
+            access_tokens,
+        },
+    )))
 }
 
 /// The login, if it exists (expired or not), without touching it.

@@ -39,10 +39,31 @@ pub struct Application {
 /// A lazily connecting pool: the process starts (and `/readyz` reports)
 /// even while PostgreSQL is down; requests then fail fast with 503.
 pub fn pool(settings: &Settings) -> anyhow::Result<PgPool> {
-    Ok(PgPoolOptions::new()
+    Ok(pool_options().connect_lazy(settings.database_url())?)
+}
+
+/// A connection idle for less than this is taken as alive without a ping.
+pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
+/// The portal's pool settings. sqlx pings every connection it hands out
+/// (`test_before_acquire`): one more round trip per query. Like most pools
+/// (HikariCP's `aliveBypassWindowMs`), ping only a connection that sat idle
+/// for a while — the ones a PostgreSQL restart or an idle-session timeout
+/// may have broken. A broken connection that is not pinged fails its query
+/// and is discarded.
+pub fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new()
         .max_connections(32)
         .acquire_timeout(Duration::from_secs(3))
-        .connect_lazy(settings.database_url())?)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE_FOR {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 /// The Logto client for these settings.

@@ -30,6 +30,11 @@
 //! fails while alive clears it as it lets go. The next holder that still
 //! finds the mark knows the token may be spent: it ends the login (sign in
 //! again) instead of presenting it.
+//!
+//! The request's login check ([`crate::logins::touch_loading_tokens`]) reads
+//! the login's encrypted tokens and cached access tokens along with the row;
+//! [`PgTokenStorage::with_loaded`] serves those instead of querying again,
+//! until this storage writes anything (then every read goes to the database).
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, Weak};
@@ -50,7 +55,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::crypto::{TokenCipher, sha256};
-use crate::logins::{interval_secs, login_aad};
+use crate::logins::{SealedLoginTokens, interval_secs, login_aad};
 
 /// How long a started sign-in stays valid.
 pub const SIGN_IN_ATTEMPT_TTL: Duration = Duration::from_secs(10 * 60);
@@ -70,6 +75,16 @@ pub struct PgTokenStorage {
     binding_ok: bool,
     login_id: Uuid,
     login_ttl: Duration,
+    /// Ciphertexts read by the request's login check; see [`Self::with_loaded`].
+    loaded: Mutex<Option<Loaded>>,
+}
+
+/// What [`PgTokenStorage::with_loaded`] was given.
+struct Loaded {
+    id_token: Vec<u8>,
+    refresh_token: Option<Vec<u8>>,
+    /// By cache key (`access_tokens.audience`); each is served once.
+    access_tokens: HashMap<String, Vec<u8>>,
 }
 
 impl std::fmt::Debug for PgTokenStorage {
@@ -99,7 +114,52 @@ impl PgTokenStorage {
             browser_hash: sha256(&browser_binding),
             login_id,
             login_ttl,
+            loaded: Mutex::new(None),
         }
+    }
+
+    /// Serves the tokens just read with the login row (still encrypted;
+    /// opened on use) instead of reading them again: `load_tokens` answers
+    /// from them, and `get_access_token` from a cached token found there
+    /// (once per key; a key not found there is looked up in the database).
+    /// Any write through this storage, or a refresh lock, forgets them.
+    #[must_use]
+    pub fn with_loaded(self, tokens: SealedLoginTokens) -> Self {
+        let loaded = Loaded {
+            id_token: tokens.id_token,
+            refresh_token: tokens.refresh_token,
+            access_tokens: tokens.access_tokens.into_iter().collect(),
+        };
+        if let Ok(mut slot) = self.loaded.lock() {
+            *slot = Some(loaded);
+        }
+        self
+    }
+
+    /// Drops the tokens of [`Self::with_loaded`]: from now on every read
+    /// goes to the database.
+    fn forget_loaded(&self) {
+        if let Ok(mut slot) = self.loaded.lock() {
+            *slot = None;
+        }
+    }
+
+    /// The loaded ID and refresh token ciphertexts, if any.
+    fn loaded_tokens(&self) -> Option<TokenRow> {
+        let slot = self.loaded.lock().ok()?;
+        let l = slot.as_ref()?;
+        Some((l.id_token.clone(), l.refresh_token.clone()))
+    }
+
+    /// The loaded ciphertext of the access token cached under `cache_key`,
+    /// handed out once.
+    fn take_loaded_access_token(&self, cache_key: &str) -> Option<Vec<u8>> {
+        self.loaded
+            .lock()
+            .ok()?
+            .as_mut()?
+            .access_tokens
+            .remove(cache_key)
     }
 
     /// The login this storage acts for.
@@ -381,6 +441,9 @@ impl Storage for PgTokenStorage {
     }
 
     async fn load_tokens(&self) -> Result<Option<TokenSet>, StorageError> {
+        if let Some((id, rt)) = self.loaded_tokens() {
+            return open_tokens(&self.cipher, self.login_id, &id, rt.as_deref()).map(Some);
+        }
         let row: Option<TokenRow> = sqlx::query_as(SELECT_TOKENS)
             .bind(self.login_id)
             .fetch_optional(&self.pool)
@@ -391,6 +454,7 @@ impl Storage for PgTokenStorage {
     }
 
     async fn save_tokens(&self, tokens: &TokenSet) -> Result<(), StorageError> {
+        self.forget_loaded();
         let who = identity_of(&tokens.id_token)?;
         let sealed = seal_tokens(&self.cipher, self.login_id, tokens)?;
         let mut tx = self.pool.begin().await.map_err(db("saving tokens"))?;
@@ -425,9 +489,18 @@ impl Storage for PgTokenStorage {
         &self,
         key: &AccessTokenKey,
     ) -> Result<Option<CachedAccessToken>, StorageError> {
+        let cache_key = key.cache_key();
+        if let Some(sealed) = self.take_loaded_access_token(&cache_key) {
+            return Ok(open_access_token(
+                &self.cipher,
+                self.login_id,
+                key,
+                Some(sealed),
+            ));
+        }
         let sealed: Option<Vec<u8>> = sqlx::query_scalar(SELECT_ACCESS_TOKEN)
             .bind(self.login_id)
-            .bind(key.cache_key())
+            .bind(cache_key)
             .fetch_optional(&self.pool)
             .await
             .map_err(db("loading an access token"))?;
@@ -439,6 +512,7 @@ impl Storage for PgTokenStorage {
         key: &AccessTokenKey,
         token: &CachedAccessToken,
     ) -> Result<(), StorageError> {
+        self.forget_loaded();
         let sealed = seal_access_token(&self.cipher, self.login_id, key, token)?;
         let result = sqlx::query(UPSERT_ACCESS_TOKEN)
             .bind(self.login_id)
@@ -457,6 +531,7 @@ impl Storage for PgTokenStorage {
     }
 
     async fn remove_access_token(&self, key: &AccessTokenKey) -> Result<(), StorageError> {
+        self.forget_loaded();
         sqlx::query("DELETE FROM access_tokens WHERE login_id = $1 AND audience = $2")
             .bind(self.login_id)
             .bind(key.cache_key())
@@ -467,6 +542,7 @@ impl Storage for PgTokenStorage {
     }
 
     async fn clear_access_tokens(&self) -> Result<(), StorageError> {
+        self.forget_loaded();
         sqlx::query("DELETE FROM access_tokens WHERE login_id = $1")
             .bind(self.login_id)
             .execute(&self.pool)
@@ -476,6 +552,7 @@ impl Storage for PgTokenStorage {
     }
 
     async fn clear(&self) -> Result<(), StorageError> {
+        self.forget_loaded();
         sqlx::query("DELETE FROM logins WHERE id = $1")
             .bind(self.login_id)
             .execute(&self.pool)
@@ -485,6 +562,8 @@ impl Storage for PgTokenStorage {
     }
 
     async fn lock_for_refresh(&self) -> Result<Box<dyn RefreshGuard + '_>, StorageError> {
+        // The refresh rotates tokens: what was loaded goes stale.
+        self.forget_loaded();
         let local =
             tokio::time::timeout(REFRESH_LOCK_TIMEOUT, local_lock(self.login_id).lock_owned())
                 .await
