@@ -87,6 +87,22 @@ pub async fn spawn_app_with(pool: PgPool, options: Options) -> TestApp {
     }
 }
 
+/// The tenants file every test instance reads: one file per content, shared
+/// by every test process (written atomically), so runs leave no litter.
+pub fn tenants_file() -> std::path::PathBuf {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    TENANTS.hash(&mut hasher);
+    let dir = std::env::temp_dir();
+    let path = dir.join(format!("portal-test-tenants-{:016x}.toml", hasher.finish()));
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(TENANTS) {
+        let tmp = dir.join(format!("portal-test-tenants-{}.tmp", uuid::Uuid::new_v4()));
+        std::fs::write(&tmp, TENANTS).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+    }
+    path
+}
+
 /// One more portal instance on the same database and identity provider.
 pub async fn spawn_portal(
     pool: PgPool,
@@ -95,10 +111,7 @@ pub async fn spawn_portal(
 ) -> (String, web::Data<AppState>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let dir = std::env::temp_dir().join(format!("portal-test-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let tenants_file = dir.join("tenants.toml");
-    std::fs::write(&tenants_file, TENANTS).unwrap();
+    let tenants_file = tenants_file();
     let app = seed_app(idp);
     let mut env: HashMap<&str, String> = HashMap::from([
         ("DATABASE_URL", "postgres://unused-the-pool-is-given".to_owned()),

@@ -16,7 +16,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
 use url::Url;
 
-use crate::helpers::{API_RESOURCE, SESSION_KEY_B64, TENANTS, TOKEN_KEY_B64};
+use crate::helpers::{API_RESOURCE, SESSION_KEY_B64, TOKEN_KEY_B64};
 
 /// `cargo xtask test --long` sets `XTASK_LONG=1`: the heavier variants run.
 pub fn long() -> bool {
@@ -292,10 +292,7 @@ pub fn portal_env(idp: &DevIdp, base_url: &str, database_url: &str) -> Vec<(Stri
         .iter()
         .find(|a| a.id == "portal-demo")
         .unwrap();
-    let dir = std::env::temp_dir().join(format!("portal-test-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let tenants_file = dir.join("tenants.toml");
-    std::fs::write(&tenants_file, TENANTS).unwrap();
+    let tenants_file = crate::helpers::tenants_file();
     [
         ("DATABASE_URL", database_url.to_owned()),
         ("LOGTO_ENDPOINT", idp.endpoint().to_string()),
