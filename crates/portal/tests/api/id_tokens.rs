@@ -354,7 +354,10 @@ async fn an_issuer_mismatch_stops_sign_in_and_readyz_reports_it(pool: PgPool) {
         app.idp.set_discovery_overrides(json!({ "issuer": wrong }));
         let res = app.get("/sign-in?return_to=/protected").await;
         let status = res.status().as_u16();
-        assert_eq!(status, 503, "{wrong}: a clear 'unavailable' page, not a 500");
+        assert_eq!(
+            status, 503,
+            "{wrong}: a clear 'unavailable' page, not a 500"
+        );
         assert!(
             res.headers().get("location").is_none(),
             "{wrong}: no redirect"
