@@ -6,7 +6,7 @@
 //! install chromium chromium-driver`; `cargo xtask test` installs them when it
 //! runs as root). With `PORTAL_SKIP_BROWSER_TESTS=1` the tests pass with a
 //! notice instead. With `UPDATE_SCREENSHOTS=1` they also write the README's
-//! screenshots to `docs/screenshots/`.
+//! screenshots to `crates/portal/docs/screenshots/`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod browser {

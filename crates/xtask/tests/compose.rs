@@ -1,5 +1,5 @@
 //! Structure checks of the Docker Compose deployment demo (`docker-compose.yml`,
-//! `Dockerfile`, `.dockerignore`, `deploy/`). Docker does not run where the
+//! `crates/portal/Dockerfile`, `.dockerignore`, `crates/portal/deploy/`). Docker does not run where the
 //! tests run, so this parses the files and checks what `docker compose up
 //! --scale portal=3` relies on.
 //!
@@ -12,6 +12,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde_norway::{Mapping, Value};
+
+/// The portal's image recipe, built with the repository root as context.
+const DOCKERFILE: &str = "crates/portal/Dockerfile";
 
 /// The portal's configuration names: the table "Configuration (fixed names)"
 /// of the shared design document (design.md). Kept here, not parsed from that
@@ -193,7 +196,7 @@ fn documented_variables(env_example: &str) -> (BTreeSet<String>, Problems) {
             let name = name.trim().to_owned();
             if !previous_is_comment {
                 problems.push(format!(
-                    "deploy/.env.example: {name} has no comment above it"
+                    "crates/portal/deploy/.env.example: {name} has no comment above it"
                 ));
             }
             names.insert(name);
@@ -320,8 +323,8 @@ fn check_portal(compose: &Value, read_file: &dyn Fn(&str) -> Option<String>) -> 
         None => (None, String::new()),
     };
     match context.as_deref() {
-        Some("." | "./") if dockerfile.trim_start_matches("./") == "Dockerfile" => {
-            if read_file("Dockerfile").is_none() {
+        Some("." | "./") if dockerfile.trim_start_matches("./") == DOCKERFILE => {
+            if read_file(DOCKERFILE).is_none() {
                 problems.push("portal: the repository has no Dockerfile".into());
             }
         }
@@ -431,7 +434,7 @@ fn check_env_documented(compose: &Value, env_example: &str) -> Problems {
     for var in interpolated_variables(&strings.join("\n")) {
         if !documented.contains(&var) {
             problems.push(format!(
-                "${{{var}}} is used but not documented in deploy/.env.example"
+                "${{{var}}} is used but not documented in crates/portal/deploy/.env.example"
             ));
         }
     }
@@ -553,13 +556,13 @@ fn proxy_config_exists_names_the_portal_and_forwards_headers() {
 fn every_interpolated_variable_is_documented_in_env_example() {
     assert_ok(check_env_documented(
         &compose(),
-        &read("deploy/.env.example"),
+        &read("crates/portal/deploy/.env.example"),
     ));
 }
 
 #[test]
 fn dockerfile_is_multi_stage_and_non_root() {
-    assert_ok(check_dockerfile(&read("Dockerfile")));
+    assert_ok(check_dockerfile(&read(DOCKERFILE)));
 }
 
 #[test]
@@ -569,7 +572,7 @@ fn dockerignore_keeps_target_git_and_secrets_out() {
 
 #[test]
 fn tenants_example_has_the_design_format() {
-    let text = read("deploy/tenants.example.toml");
+    let text = read("crates/portal/deploy/tenants.example.toml");
     let mut blocks = 0;
     for block in text.split("[[tenant]]").skip(1) {
         blocks += 1;
@@ -582,7 +585,10 @@ fn tenants_example_has_the_design_format() {
             );
         }
     }
-    assert!(blocks >= 1, "deploy/tenants.example.toml has no [[tenant]]");
+    assert!(
+        blocks >= 1,
+        "crates/portal/deploy/tenants.example.toml has no [[tenant]]"
+    );
 }
 
 // ---- each check can fail ---------------------------------------------------------
@@ -694,7 +700,7 @@ fn check_proxy_fails_without_config_or_when_it_names_no_portal() {
 
 #[test]
 fn check_env_documented_fails_on_an_undocumented_or_uncommented_variable() {
-    let env_example = read("deploy/.env.example");
+    let env_example = read("crates/portal/deploy/.env.example");
     let mut c = compose();
     let portal = service_mut(&mut c, "portal");
     portal.insert("image".into(), "portal:${SURPRISE_VAR:-local}".into());
@@ -730,7 +736,7 @@ fn check_dockerfile_fails_single_stage_or_root() {
                   ENV PORTAL_TEMPLATES_DIR=/t\nUSER 10001\nEXPOSE 8080\n";
     assert_fails(check_dockerfile(single), "multi-stage");
 
-    let dockerfile = read("Dockerfile");
+    let dockerfile = read(DOCKERFILE);
     let as_root = format!("{dockerfile}\nUSER root\n");
     assert_fails(check_dockerfile(&as_root), "USER is root");
 

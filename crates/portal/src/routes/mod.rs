@@ -56,7 +56,7 @@ pub(crate) fn display_name(c: &logto_client::IdTokenClaims) -> String {
 
 /// The client's IP for rate limiting. `X-Forwarded-For` is believed only
 /// from a peer on loopback or a private network (the reverse proxy of a
-/// deployment, as in `deploy/nginx.conf`); a portal reached directly from the
+/// deployment, as in `crates/portal/deploy/nginx.conf`); a portal reached directly from the
 /// internet uses the peer address, so a client cannot pick its own IP.
 pub(crate) fn client_ip(req: &HttpRequest) -> std::net::IpAddr {
     let peer = req

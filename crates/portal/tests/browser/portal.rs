@@ -137,13 +137,13 @@ pub async fn page_status(client: &Client) -> u64 {
 }
 
 /// With `UPDATE_SCREENSHOTS=1`: saves what the browser shows to
-/// `docs/screenshots/{name}` for the README.
+/// `crates/portal/docs/screenshots/{name}` for the README.
 pub async fn save_screenshot(client: &Client, name: &str) {
     if std::env::var("UPDATE_SCREENSHOTS").as_deref() != Ok("1") {
         return;
     }
     let png = client.screenshot().await.unwrap();
-    let dir = workspace_root().join("docs/screenshots");
+    let dir = workspace_root().join("crates/portal/docs/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, png).unwrap();
