@@ -146,22 +146,13 @@ impl KeySet {
 
     /// Signs a JWT with the current key. `typ` is omitted for ID tokens (Logto ≥ 1.42).
     pub(crate) fn sign(&self, typ: Option<&str>, claims: &Value) -> Result<String, Error> {
-        let key = self.current().ok_or(Error::NoKey)?;
         let header = match typ {
-            Some(typ) => json!({ "alg": key.alg(), "typ": typ, "kid": key.kid }),
-            None => json!({ "alg": key.alg(), "kid": key.kid }),
+            Some(typ) => json!({ "typ": typ }),
+            None => json!({}),
         };
-        let input = format!(
-            "{}.{}",
-            b64(header.to_string().as_bytes()),
-            b64(claims.to_string().as_bytes())
-        );
-        let signature = key.sign(input.as_bytes());
-        Ok(format!("{input}.{}", b64(&signature)))
+        self.sign_with_header(&header, claims)
     }
-}
 
-impl KeySet {
     /// Signs `claims` with the current key under `header` as given, except that a
     /// missing `alg` or `kid` is filled in from the key (tests forge odd headers).
     pub(crate) fn sign_with_header(&self, header: &Value, claims: &Value) -> Result<String, Error> {

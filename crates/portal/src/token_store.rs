@@ -617,6 +617,21 @@ impl PgRefreshGuard {
             .as_mut()
             .ok_or_else(|| StorageError::new("the refresh lock was already released"))
     }
+
+    /// Deletes the login (its tokens go with it) in the lock's transaction
+    /// and commits: the lock is released with the login gone.
+    async fn end_login(&mut self, what: &'static str) -> Result<(), StorageError> {
+        let mut tx = self
+            .tx
+            .take()
+            .ok_or_else(|| StorageError::new("the refresh lock was already released"))?;
+        sqlx::query("DELETE FROM logins WHERE id = $1")
+            .bind(self.login_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(what))?;
+        tx.commit().await.map_err(db(what))
+    }
 }
 
 impl Drop for PgRefreshGuard {
@@ -662,18 +677,7 @@ impl RefreshGuard for PgRefreshGuard {
             // An earlier holder sent the refresh token and never stored the
             // answer: the token may be spent. Never present it again.
             tracing::warn!(login = %login_id, "a refresh of this login was interrupted; its refresh token may be spent: ending the login");
-            let mut tx = self
-                .tx
-                .take()
-                .ok_or_else(|| StorageError::new("the refresh lock was already released"))?;
-            sqlx::query("DELETE FROM logins WHERE id = $1")
-                .bind(login_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("ending an interrupted login"))?;
-            tx.commit()
-                .await
-                .map_err(db("ending an interrupted login"))?;
+            self.end_login("ending an interrupted login").await?;
             return Ok(None);
         }
         let tokens = open_tokens(&self.cipher, login_id, &id_token, refresh_token.as_deref())?;
@@ -747,17 +751,7 @@ impl RefreshGuard for PgRefreshGuard {
 
     async fn clear(self: Box<Self>) -> Result<(), StorageError> {
         let mut this = *self;
-        let login_id = this.login_id;
-        let mut tx = this
-            .tx
-            .take()
-            .ok_or_else(|| StorageError::new("the refresh lock was already released"))?;
-        sqlx::query("DELETE FROM logins WHERE id = $1")
-            .bind(login_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("deleting a login"))?;
-        tx.commit().await.map_err(db("deleting a login"))
+        this.end_login("deleting a login").await
     }
 }
 

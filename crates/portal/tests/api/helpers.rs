@@ -111,23 +111,15 @@ pub async fn spawn_portal(
 ) -> (String, web::Data<AppState>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let tenants_file = tenants_file();
-    let app = seed_app(idp);
-    let mut env: HashMap<&str, String> = HashMap::from([
-        ("DATABASE_URL", "postgres://unused-the-pool-is-given".to_owned()),
-        ("LOGTO_ENDPOINT", idp.endpoint().to_string()),
-        ("LOGTO_APP_ID", app.0),
-        ("LOGTO_APP_SECRET", app.1),
-        ("LOGTO_SCOPES", "email custom_data identities roles read:members invite:members manage:billing read:reports write:reports".to_owned()),
-        ("PORTAL_BASE_URL", format!("http://127.0.0.1:{port}")),
-        ("PORTAL_SESSION_KEY", SESSION_KEY_B64.to_owned()),
-        ("PORTAL_TOKEN_KEY", TOKEN_KEY_B64.to_owned()),
-        ("PORTAL_API_RESOURCE", API_RESOURCE.to_owned()),
-        ("PORTAL_TENANTS_FILE", tenants_file.to_string_lossy().into_owned()),
-        ("PORTAL_SIGN_IN_RATE", "0".to_owned()),
-    ]);
+    let mut env: HashMap<String, String> = crate::support::portal_env(
+        idp,
+        &format!("http://127.0.0.1:{port}"),
+        "postgres://unused-the-pool-is-given",
+    )
+    .into_iter()
+    .collect();
     for (k, v) in extra_env {
-        env.insert(k, v.clone());
+        env.insert((*k).to_owned(), v.clone());
     }
     let settings = Settings::from_lookup(|name| env.get(name).cloned()).unwrap();
     let application = Application::build_with(settings, pool, listener)
@@ -136,17 +128,6 @@ pub async fn spawn_portal(
     let state = application.state();
     tokio::spawn(application.run_until_stopped());
     (format!("http://127.0.0.1:{port}"), state)
-}
-
-/// The demo seed's traditional web app: (id, secret).
-fn seed_app(idp: &DevIdp) -> (String, String) {
-    let app = idp
-        .seed()
-        .applications
-        .iter()
-        .find(|a| a.id == "portal-demo")
-        .unwrap();
-    (app.id.clone(), app.secret.clone().unwrap_or_default())
 }
 
 pub fn location(res: &reqwest::Response) -> String {
