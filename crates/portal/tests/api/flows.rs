@@ -434,14 +434,7 @@ async fn concurrent_first_uses_of_a_token_share_one_refresh_and_the_metrics_say_
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn id_tokens_outside_the_configured_algorithms_are_refused(pool: PgPool) {
     // logto-dev signs with ES384 (Logto's default key); the portal accepts RS256 only.
-    let app = spawn_app_with(
-        pool,
-        Options {
-            env: vec![("LOGTO_SIGNING_ALGORITHMS", "RS256".to_owned())],
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = spawn_app_with_env(pool, &[("LOGTO_SIGNING_ALGORITHMS", "RS256")]).await;
     let res = app.sign_in_as_in(&app.browser, "alice", "/protected").await;
     assert_eq!(res.status().as_u16(), 400);
     assert!(res.text().await.unwrap().contains("Sign-in failed"));
@@ -454,14 +447,7 @@ async fn id_tokens_outside_the_configured_algorithms_are_refused(pool: PgPool) {
 /// prepended by the client does not buy a fresh budget.
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn the_sign_in_budget_follows_the_proxys_forwarded_for(pool: PgPool) {
-    let app = spawn_app_with(
-        pool,
-        Options {
-            env: vec![("PORTAL_SIGN_IN_RATE", "2".to_owned())],
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = spawn_app_with_env(pool, &[("PORTAL_SIGN_IN_RATE", "2")]).await;
     let sign_in = |xff: &'static str| {
         let (b, url) = (browser(), app.url("/sign-in"));
         async move {

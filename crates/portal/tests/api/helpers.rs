@@ -53,6 +53,19 @@ pub async fn spawn_app(pool: PgPool) -> TestApp {
     spawn_app_with(pool, Options::default()).await
 }
 
+/// [`spawn_app_with`] with extra environment variables only.
+pub async fn spawn_app_with_env(pool: PgPool, env: &[(&'static str, &str)]) -> TestApp {
+    let env = env.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+    spawn_app_with(
+        pool,
+        Options {
+            env,
+            ..Options::default()
+        },
+    )
+    .await
+}
+
 pub fn browser() -> reqwest::Client {
     browser_with_jar().0
 }
@@ -183,6 +196,18 @@ impl TestApp {
             .sign_in_as_in(&self.browser, username, "/protected")
             .await;
         assert_redirect_to(&res, "/protected");
+    }
+
+    /// Signs out the app's own browser the way the page's form does
+    /// (POST with the page's CSRF token); the portal's answer.
+    pub async fn sign_out(&self) -> reqwest::Response {
+        let csrf = self.csrf().await;
+        self.browser
+            .post(self.url("/sign-out"))
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap()
     }
 
     /// The CSRF token from a signed-in page.

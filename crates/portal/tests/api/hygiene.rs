@@ -587,14 +587,7 @@ async fn the_logout_redirect_is_exact_and_the_login_is_gone_first(pool: PgPool) 
 async fn the_post_logout_landing_page_is_inert(pool: PgPool) {
     let app = spawn_app(pool).await;
     app.sign_in_as("alice").await;
-    let csrf = app.csrf().await;
-    let res = app
-        .browser
-        .post(app.url("/sign-out"))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = app.sign_out().await;
     assert_eq!(res.status().as_u16(), 303);
     let end = Url::parse(&location(&res)).unwrap();
     let state = query_map(&end)["state"].clone();
@@ -772,14 +765,7 @@ async fn backchannel_logout_by_sid_or_sub_ends_logins_on_both_instances(pool: Pg
 /// another IP is not affected.
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn backchannel_logout_is_rate_limited_and_its_body_capped(pool: PgPool) {
-    let app = spawn_app_with(
-        pool,
-        Options {
-            env: vec![("PORTAL_BACKCHANNEL_RATE", "5".to_owned())],
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = spawn_app_with_env(pool, &[("PORTAL_BACKCHANNEL_RATE", "5")]).await;
     app.sign_in_as("alice").await;
     let bob = browser();
     app.sign_in_as_in(&bob, "bob", "/").await;
@@ -844,14 +830,7 @@ async fn backchannel_logout_is_rate_limited_and_its_body_capped(pool: PgPool) {
 /// another IP keeps its own.
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn sign_in_rate_limit_is_per_client_ip(pool: PgPool) {
-    let app = spawn_app_with(
-        pool,
-        Options {
-            env: vec![("PORTAL_SIGN_IN_RATE", "3".to_owned())],
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = spawn_app_with_env(pool, &[("PORTAL_SIGN_IN_RATE", "3")]).await;
     let from = |ip: [u8; 4]| {
         reqwest::Client::builder()
             .local_address(IpAddr::from(ip))

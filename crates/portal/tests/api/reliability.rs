@@ -685,14 +685,7 @@ async fn a_session_works_on_every_instance_and_sign_out_ends_it_everywhere(pool:
 
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn idle_and_absolute_timeouts_are_enforced_server_side(pool: PgPool) {
-    let app = spawn_app_with(
-        pool,
-        Options {
-            env: vec![("PORTAL_IDLE_TIMEOUT", "2".to_owned())],
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = spawn_app_with_env(pool, &[("PORTAL_IDLE_TIMEOUT", "2")]).await;
     app.sign_in_as("bob").await;
     // Idle: pretend the last request was 10 s ago.
     sqlx::query("UPDATE logins SET last_seen_at = now() - interval '10 seconds'")

@@ -547,14 +547,7 @@ async fn no_code_token_secret_or_session_id_reaches_the_logs_or_the_pages(pool: 
     for at in stored_access_tokens(&app).await {
         secrets.push(("access token".into(), at));
     }
-    let csrf = app.csrf().await;
-    let res = app
-        .browser
-        .post(app.url("/sign-out"))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = app.sign_out().await;
     assert_eq!(res.status().as_u16(), 303);
     pages.push((
         "/ after sign-out".into(),

@@ -348,14 +348,7 @@ async fn sign_out_kills_the_refresh_token_at_the_idp(pool: PgPool) {
     )
     .unwrap();
 
-    let csrf = app.csrf().await;
-    let res = app
-        .browser
-        .post(app.url("/sign-out"))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = app.sign_out().await;
     assert_eq!(res.status().as_u16(), 303);
     let end = Url::parse(&location(&res)).unwrap();
     let q: HashMap<String, String> = end.query_pairs().into_owned().collect();
@@ -477,14 +470,7 @@ async fn idle_and_absolute_timeouts_hold_in_real_time_whatever_the_cookie_says(p
 /// value) gets nothing once the server says the session is over.
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn a_client_side_cookie_lifetime_extends_nothing(pool: PgPool) {
-    let app = spawn_app_with(
-        pool,
-        Options {
-            env: vec![("PORTAL_IDLE_TIMEOUT", "1".to_owned())],
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = spawn_app_with_env(pool, &[("PORTAL_IDLE_TIMEOUT", "1")]).await;
     app.sign_in_as("bob").await;
     let cookie = app.session_cookie().unwrap();
     // The cookie the server sets is a browser-session cookie: no lifetime
