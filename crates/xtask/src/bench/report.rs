@@ -191,18 +191,18 @@ pub struct Scenario {
 
 impl Scenario {
     /// Summarises one scenario's windows (one per round) against the floor's
-    /// windows of the same rounds.
+    /// rps of the same rounds.
     pub fn summarize(
         name: &'static str,
         what: &'static str,
         windows: &[Window],
-        floor: &[Window],
+        floor_rps: &[f64],
     ) -> Self {
         let round_rps: Vec<f64> = windows.iter().map(Window::rps).collect();
-        let round_ratios: Vec<f64> = windows
+        let round_ratios: Vec<f64> = round_rps
             .iter()
-            .zip(floor)
-            .map(|(w, f)| ratio(w.rps(), f.rps()))
+            .zip(floor_rps)
+            .map(|(w, f)| ratio(*w, *f))
             .collect();
         let mut all: Vec<u64> = windows
             .iter()
@@ -238,6 +238,8 @@ pub struct Method {
     pub flow_concurrency: usize,
     /// The portal's `RUST_LOG`.
     pub portal_log_level: &'static str,
+    /// The scheduling niceness the benchmark's processes ran at.
+    pub niceness: i32,
 }
 
 /// Whether the issue's aims were met.
@@ -301,12 +303,13 @@ impl Report {
         let _ = writeln!(out, "Machine: {}", self.machine);
         let _ = writeln!(
             out,
-            "Method: {} rounds × {} s per scenario, {} users ({} flows at once), portal RUST_LOG={}",
+            "Method: {} rounds × {} s per scenario, {} users ({} flows at once), portal RUST_LOG={}, nice {}",
             self.method.rounds,
             self.method.window_s,
             self.method.concurrency,
             self.method.flow_concurrency,
-            self.method.portal_log_level
+            self.method.portal_log_level,
+            self.method.niceness
         );
         let _ = writeln!(out);
         let _ = writeln!(
@@ -392,6 +395,7 @@ mod tests {
             concurrency: 64,
             flow_concurrency: 8,
             portal_log_level: "info",
+            niceness: -10,
         }
     }
 
@@ -438,7 +442,7 @@ mod tests {
     #[test]
     fn a_scenario_is_the_median_of_its_rounds_against_the_same_rounds_floor() {
         // Floor: 100 then 200 rps; the scenario: 60 then 100 rps.
-        let floor = [window(&[1; 100], 1, 0), window(&[1; 200], 1, 0)];
+        let floor = [100.0, 200.0];
         let windows = [window(&[2; 60], 1, 0), window(&[4; 100], 1, 3)];
         let s = Scenario::summarize("protected", "2 /protected", &windows, &floor);
         assert_eq!(s.round_rps, vec![60.0, 100.0]);
@@ -450,8 +454,10 @@ mod tests {
         assert_eq!(s.idp_calls, 3);
         assert_eq!(s.requests, 160);
 
-        let f = Scenario::summarize("floor", "1 floor", &floor, &floor);
+        let floor_windows = [window(&[1; 100], 1, 0), window(&[1; 200], 1, 0)];
+        let f = Scenario::summarize("floor", "1 floor", &floor_windows, &floor);
         assert_eq!(f.ratio_to_floor, 1.0);
+        assert_eq!(f.rps, 150.0);
     }
 
     #[test]
@@ -465,14 +471,15 @@ mod tests {
     #[test]
     fn latest_json_has_the_issue_s_shape() {
         let floor = [window(&[1; 100], 1, 0)];
+        let floor_rps = [100.0];
         let protected = [window(&[2; 70], 1, 0)];
         let tenant = [window(&[2; 50], 1, 0)];
         let report = Report::new(
             machine(),
             vec![
-                Scenario::summarize("floor", "1 floor", &floor, &floor),
-                Scenario::summarize("protected", "2 /protected", &protected, &floor),
-                Scenario::summarize("tenant_warm", "3 /t/acme/", &tenant, &floor),
+                Scenario::summarize("floor", "1 floor", &floor, &floor_rps),
+                Scenario::summarize("protected", "2 /protected", &protected, &floor_rps),
+                Scenario::summarize("tenant_warm", "3 /t/acme/", &tenant, &floor_rps),
             ],
             42.04,
             method(),
@@ -527,8 +534,8 @@ mod tests {
         let report = Report::new(
             machine(),
             vec![
-                Scenario::summarize("floor", "1 floor", &floor, &floor),
-                Scenario::summarize("tenant_warm", "3 /t/acme/", &tenant, &floor),
+                Scenario::summarize("floor", "1 floor", &floor, &[100.0]),
+                Scenario::summarize("tenant_warm", "3 /t/acme/", &tenant, &[100.0]),
             ],
             10.0,
             method(),
