@@ -321,7 +321,7 @@ fn bench(ws: &Path, pg: &Postgres) -> Result<()> {
         .map(postgres_processes)
         .unwrap_or_default();
     let priority = Priority::raise(&cpu.ours, &postgres);
-    let measured = runtime()?.block_on(drive(&ep, &cpu));
+    let measured = runtime()?.block_on(drive(&ep, &cpu, &database_url));
     let measured = measured.with_context(|| {
         format!(
             "the servers' logs are in {} (portal.log, bench_floor.log, logto-dev.log)",
@@ -978,7 +978,7 @@ struct Measured {
     foreign_cpu_percent: Option<f64>,
 }
 
-async fn drive(ep: &Endpoints, cpu: &CpuWatch) -> Result<Measured> {
+async fn drive(ep: &Endpoints, cpu: &CpuWatch, database_url: &str) -> Result<Measured> {
     let idp = Idp {
         http: plain_client()?,
         counters: ep.idp.join("/__dev/counters")?,
@@ -1023,6 +1023,20 @@ async fn drive(ep: &Endpoints, cpu: &CpuWatch) -> Result<Measured> {
             whoami_url.path(),
             probe.text().await.unwrap_or_default()
         );
+    }
+
+    // The set-up wrote sessions, logins and tokens: vacuum and analyze now,
+    // so that autovacuum does not start in the middle of a window and the
+    // planner knows the tables' real sizes.
+    {
+        use sqlx::Connection;
+        let mut conn =
+            crate::pg::connect_with_deadline(database_url, Duration::from_secs(30)).await?;
+        sqlx::query("VACUUM (ANALYZE)")
+            .execute(&mut conn)
+            .await
+            .context("vacuuming the benchmark's database")?;
+        conn.close().await?;
     }
 
     let floor_clients = Arc::new(
