@@ -570,6 +570,16 @@ impl Storage for PgTokenStorage {
                 .map_err(|_| {
                     StorageError::new("timed out waiting for another refresh of this login")
                 })?;
+        // A holder needs a second connection for a moment (the mark below);
+        // capping the holders well under the pool's size means that second
+        // connection always comes, however many logins refresh at once.
+        let slot = tokio::time::timeout(
+            REFRESH_LOCK_TIMEOUT,
+            refresh_slots(&self.pool).acquire_owned(),
+        )
+        .await
+        .map_err(|_| StorageError::new("timed out waiting for a refresh slot"))?
+        .map_err(|_| StorageError::new("the refresh slots are closed"))?;
         let mut tx = self.pool.begin().await.map_err(db("starting a refresh"))?;
         let timeout_ms = REFRESH_LOCK_TIMEOUT.as_millis().to_string();
         sqlx::query("SELECT set_config('lock_timeout', $1, true)")
@@ -589,6 +599,7 @@ impl Storage for PgTokenStorage {
             login_id: self.login_id,
             marked: false,
             _local: local,
+            _slot: slot,
         }))
     }
 
@@ -609,6 +620,27 @@ struct PgRefreshGuard {
     /// `refresh_started_at` was set (committed) by this guard.
     marked: bool,
     _local: tokio::sync::OwnedMutexGuard<()>,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// The refresh slots of a pool: at most half its connections hold refresh
+/// locks at once. Each holder keeps a connection for its transaction and
+/// briefly needs a second one (the mark); with half the pool for holders, a
+/// second connection always comes, so holders cannot starve each other.
+/// Pools of one size share their slots (stricter, never looser).
+fn refresh_slots(pool: &PgPool) -> Arc<tokio::sync::Semaphore> {
+    static SLOTS: std::sync::LazyLock<
+        std::sync::Mutex<std::collections::HashMap<u32, Arc<tokio::sync::Semaphore>>>,
+    > = std::sync::LazyLock::new(Default::default);
+    let size = pool.options().get_max_connections();
+    let mut slots = SLOTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Arc::clone(
+        slots
+            .entry(size)
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new((size as usize / 2).max(1)))),
+    )
 }
 
 impl PgRefreshGuard {

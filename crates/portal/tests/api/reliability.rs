@@ -136,6 +136,50 @@ async fn two_organizations_and_an_api_resource_share_one_refresh_token(pool: PgP
 /// A5.3: the IdP takes its time (10 s under XTASK_LONG) to answer the
 /// refresh: still one redemption; waiters get the token or a 503 "try
 /// again"; nobody is signed out.
+/// Many logins refreshing at once (more than the pool has connections):
+/// each refresh holds a connection and briefly needs a second one; none may
+/// starve the others into a pool timeout.
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn more_logins_refreshing_at_once_than_the_pool_has_connections_all_succeed(pool: PgPool) {
+    std::sync::LazyLock::force(&crate::security::LOGS);
+    let app = spawn_app(pool).await;
+    let mut browsers = Vec::new();
+    for _ in 0..40 {
+        let b = browser();
+        let res = app.sign_in_as_in(&b, "alice", "/protected").await;
+        assert_redirect_to(&res, "/protected");
+        browsers.push(b);
+    }
+    let before = app.idp.counters();
+    let started = std::time::Instant::now();
+    // Every login's first API-resource token needs a refresh of its own.
+    let tasks: Vec<_> = browsers
+        .into_iter()
+        .map(|b| {
+            let url = app.url("/protected/resource");
+            tokio::spawn(async move {
+                let res = b.get(url).send().await.unwrap();
+                (res.status().as_u16(), res.text().await.unwrap())
+            })
+        })
+        .collect();
+    for t in tasks {
+        let (status, _) = t.await.unwrap();
+        if status != 200 {
+            let logs = crate::security::logs();
+            let failures: Vec<&str> = logs
+                .lines()
+                .filter(|l| l.contains("request failed"))
+                .take(3)
+                .collect();
+            panic!("{status} after {:?}: {failures:#?}", started.elapsed());
+        }
+    }
+    let after = app.idp.counters();
+    assert_eq!(after.refresh_token_grants, before.refresh_token_grants + 40);
+    assert_no_reuse(&before, &after);
+}
+
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn a_slow_refresh_is_redeemed_once_and_signs_nobody_out(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
