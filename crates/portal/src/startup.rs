@@ -55,6 +55,13 @@ pub fn pool_options() -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(32)
         .acquire_timeout(Duration::from_secs(3))
+        // No idle reaping and no maximum lifetime: either one starts sqlx's
+        // pool maintenance task, whose idle counter can underflow under
+        // churn and spin a runtime thread at 100 % forever (sqlx#3645, fixed
+        // upstream after 0.9.0; seen here under sustained load in tests).
+        // Broken idle connections are caught by the ping below instead.
+        .idle_timeout(None)
+        .max_lifetime(None)
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
             Box::pin(async move {

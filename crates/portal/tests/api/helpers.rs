@@ -135,6 +135,12 @@ pub async fn spawn_portal(
         env.insert((*k).to_owned(), v.clone());
     }
     let settings = Settings::from_lookup(|name| env.get(name).cloned()).unwrap();
+    // The instance gets a pool of its own with the production settings: the
+    // test pool reaps idle connections every second, and sqlx 0.9.0's reaper
+    // can wedge the test's runtime under sustained load (sqlx#3645).
+    let pool = portal::startup::pool_options()
+        .max_connections(10)
+        .connect_lazy_with((*pool.connect_options()).clone());
     let application = Application::build_with(settings, pool, listener)
         .await
         .unwrap();
