@@ -49,14 +49,10 @@ async fn whoami_accepts_only_an_organization_token_for_that_organization(pool: P
         .get_organization_token(&storage, "org-globex")
         .await
         .unwrap();
-    let http = reqwest::Client::new();
 
-    let res = http
-        .get(app.url("/api/orgs/org-acme/whoami"))
-        .bearer_auth(acme.secret())
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .get_with_bearer("/api/orgs/org-acme/whoami", acme.secret())
+        .await;
     assert_eq!(res.status().as_u16(), 200);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["organization_id"], "org-acme");
@@ -64,12 +60,9 @@ async fn whoami_accepts_only_an_organization_token_for_that_organization(pool: P
     assert_eq!(body["scopes"], serde_json::json!(["read:members"]));
 
     // Globex's token presented to Acme's API.
-    let res = http
-        .get(app.url("/api/orgs/org-acme/whoami"))
-        .bearer_auth(globex.secret())
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .get_with_bearer("/api/orgs/org-acme/whoami", globex.secret())
+        .await;
     assert_eq!(res.status().as_u16(), 403);
     assert!(
         res.headers()["www-authenticate"]
@@ -78,9 +71,8 @@ async fn whoami_accepts_only_an_organization_token_for_that_organization(pool: P
             .contains("Bearer")
     );
 
-    let res = http
-        .get(app.url("/api/orgs/org-acme/whoami"))
-        .send()
+    // No token at all (a plain client: no cookie either).
+    let res = reqwest::get(app.url("/api/orgs/org-acme/whoami"))
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 401);
@@ -91,19 +83,13 @@ async fn whoami_accepts_only_an_organization_token_for_that_organization(pool: P
     let mut forged = acme.secret().to_owned();
     forged.pop();
     forged.push('A');
-    let res = http
-        .get(app.url("/api/orgs/org-acme/whoami"))
-        .bearer_auth(&forged)
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .get_with_bearer("/api/orgs/org-acme/whoami", &forged)
+        .await;
     assert_eq!(res.status().as_u16(), 401);
-    let res = http
-        .get(app.url("/api/orgs/org-acme/whoami"))
-        .bearer_auth("garbage")
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .get_with_bearer("/api/orgs/org-acme/whoami", "garbage")
+        .await;
     assert_eq!(res.status().as_u16(), 401);
     assert!(
         res.headers()["www-authenticate"]
@@ -117,12 +103,9 @@ async fn whoami_accepts_only_an_organization_token_for_that_organization(pool: P
         .get_access_token(&storage, Some(API_RESOURCE))
         .await
         .unwrap();
-    let res = http
-        .get(app.url("/api/orgs/org-acme/whoami"))
-        .bearer_auth(api.secret())
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .get_with_bearer("/api/orgs/org-acme/whoami", api.secret())
+        .await;
     assert_eq!(res.status().as_u16(), 403);
 }
 
@@ -145,17 +128,13 @@ async fn an_expired_organization_token_is_refused(pool: PgPool) {
         .get_organization_token(&storage, "org-acme")
         .await
         .unwrap();
-    let http = reqwest::Client::new();
     // exp = iat + 1 and the portal allows 1 s of skew here: poll until it is
     // refused, with a deadline.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        let res = http
-            .get(app.url("/api/orgs/org-acme/whoami"))
-            .bearer_auth(acme.secret())
-            .send()
-            .await
-            .unwrap();
+        let res = app
+            .get_with_bearer("/api/orgs/org-acme/whoami", acme.secret())
+            .await;
         if res.status().as_u16() == 401 {
             break;
         }
@@ -171,18 +150,12 @@ async fn an_expired_organization_token_is_refused(pool: PgPool) {
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn the_api_resource_route_checks_the_scope(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let http = reqwest::Client::new();
     let (client, storage) = tokens_for(&app, "bob").await;
     let token = client
         .get_access_token(&storage, Some(API_RESOURCE))
         .await
         .unwrap();
-    let res = http
-        .get(app.url("/api/reports"))
-        .bearer_auth(token.secret())
-        .send()
-        .await
-        .unwrap();
+    let res = app.get_with_bearer("/api/reports", token.secret()).await;
     assert_eq!(res.status().as_u16(), 200);
     // carol has no role granting read:reports.
     let (client, storage) = tokens_for(&app, "carol").await;
@@ -190,12 +163,7 @@ async fn the_api_resource_route_checks_the_scope(pool: PgPool) {
         .get_access_token(&storage, Some(API_RESOURCE))
         .await
         .unwrap();
-    let res = http
-        .get(app.url("/api/reports"))
-        .bearer_auth(token.secret())
-        .send()
-        .await
-        .unwrap();
+    let res = app.get_with_bearer("/api/reports", token.secret()).await;
     assert_eq!(res.status().as_u16(), 403);
     assert!(
         res.headers()["www-authenticate"]

@@ -204,6 +204,17 @@ impl TestApp {
         assert_redirect_to(&res, "/protected");
     }
 
+    /// `GET path` with `Authorization: Bearer token` and no cookie (an API
+    /// client, not the browser).
+    pub async fn get_with_bearer(&self, path: &str, token: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Signs out the app's own browser the way the page's form does
     /// (POST with the page's CSRF token); the portal's answer.
     pub async fn sign_out(&self) -> reqwest::Response {

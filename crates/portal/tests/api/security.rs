@@ -800,12 +800,8 @@ pub(crate) async fn acme_token_of_alice(app: &TestApp) -> (String, String) {
 }
 
 async fn whoami(app: &TestApp, org: &str, token: &str) -> reqwest::Response {
-    reqwest::Client::new()
-        .get(app.url(&format!("/api/orgs/{org}/whoami")))
-        .bearer_auth(token)
-        .send()
+    app.get_with_bearer(&format!("/api/orgs/{org}/whoami"), token)
         .await
-        .unwrap()
 }
 
 #[sqlx::test(migrator = "portal::MIGRATOR")]
