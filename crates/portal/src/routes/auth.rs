@@ -6,7 +6,7 @@ use logto_client::SignInOptions;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{check_same_origin, client_ip, redirect};
+use super::{check_same_origin, redirect};
 use crate::auth::{safe_return_to, storage_for};
 use crate::error::AppError;
 use crate::logins;
@@ -21,7 +21,7 @@ pub struct SignInQuery {
 }
 
 fn rate_limit(req: &HttpRequest, state: &AppState) -> Result<(), AppError> {
-    if state.sign_in_limiter.allow(client_ip(req)) {
+    if state.sign_in_limiter.allow_request(req) {
         Ok(())
     } else {
         Err(AppError::RateLimited)

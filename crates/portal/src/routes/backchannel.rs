@@ -29,7 +29,7 @@ pub async fn receive(
     // like any other bad logout request, not actix's default 415.
     form: Result<web::Form<LogoutForm>, actix_web::Error>,
 ) -> Result<HttpResponse, AppError> {
-    if !state.backchannel_limiter.allow(super::client_ip(&req)) {
+    if !state.backchannel_limiter.allow_request(&req) {
         return Err(AppError::RateLimited);
     }
     let form = form.map_err(|e| {

@@ -80,7 +80,7 @@ pub async fn sign_in(
     session: TypedSession,
     slug: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    if !state.sign_in_limiter.allow(super::client_ip(&req)) {
+    if !state.sign_in_limiter.allow_request(&req) {
         return Err(AppError::RateLimited);
     }
     let tenant = tenant_or_404(&state, &slug).await?;
