@@ -138,9 +138,18 @@ pub async fn spawn_portal(
     // The instance gets a pool of its own with the production settings: the
     // test pool reaps idle connections every second, and sqlx 0.9.0's reaper
     // can wedge the test's runtime under sustained load (sqlx#3645).
+    let test_pool = pool;
     let pool = portal::startup::pool_options()
         .max_connections(10)
-        .connect_lazy_with((*pool.connect_options()).clone());
+        .connect_lazy_with((*test_pool.connect_options()).clone());
+    // sqlx::test closes the test's pool when the test ends, then drops the
+    // database, which waits (5 s) for every other connection to it to go:
+    // the instance's connections go with the test's pool.
+    let instance_pool = pool.clone();
+    tokio::spawn(async move {
+        test_pool.close_event().await;
+        instance_pool.close().await;
+    });
     let application = Application::build_with(settings, pool, listener)
         .await
         .unwrap();
