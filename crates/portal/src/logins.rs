@@ -11,6 +11,8 @@ use uuid::Uuid;
 
 use crate::crypto::TokenCipher;
 
+pub mod prefetch;
+
 /// A login, without its tokens.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct LoginRecord {
@@ -62,8 +64,30 @@ pub struct SealedLoginTokens {
     pub access_tokens: Vec<(String, Vec<u8>)>,
 }
 
-#[derive(sqlx::FromRow)]
-struct CheckedLogin {
+/// `login_check_columns!()`: the columns of a login check over `logins l` —
+/// the record, its encrypted tokens and cached access tokens, and whether it
+/// is `alive` and `stale` (binds: `$2` the idle timeout and `$3` the
+/// `last_seen_at` resolution, in seconds). Shared by [`touch_loading_tokens`]
+/// and the session store, which reads them together with the session (see
+/// [`prefetch`]). A macro, for `concat!`: sqlx takes only literal SQL.
+macro_rules! login_check_columns {
+    () => {
+        "\
+    l.id, l.issuer, l.user_sub, l.logto_sid, l.created_at, l.last_seen_at, l.expires_at, \
+    l.id_token, l.refresh_token, \
+    l.expires_at > now() AND l.last_seen_at + make_interval(secs => $2) > now() AS alive, \
+    l.last_seen_at + make_interval(secs => $3) <= now() AS stale, \
+    ARRAY(SELECT audience FROM access_tokens a WHERE a.login_id = l.id ORDER BY audience) \
+        AS audiences, \
+    ARRAY(SELECT token FROM access_tokens a WHERE a.login_id = l.id ORDER BY audience) \
+        AS access_tokens"
+    };
+}
+pub(crate) use login_check_columns;
+
+/// A login as `login_check_columns!()` read it.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct CheckedLogin {
     #[sqlx(flatten)]
     record: LoginRecord,
     alive: bool,
@@ -100,25 +124,24 @@ pub async fn touch_loading_tokens(
     idle_timeout: Duration,
 ) -> Result<Option<(LoginRecord, SealedLoginTokens)>, sqlx::Error> {
     let idle = interval_secs(idle_timeout);
-    let resolution = idle / f64::from(LAST_SEEN_RESOLUTION);
-    // A plain read: no row lock, no write, so it never waits on a refresh
-    // (which holds an advisory lock, and the row lock only while committing).
-    let row: Option<CheckedLogin> = sqlx::query_as(
-        "SELECT id, issuer, user_sub, logto_sid, created_at, last_seen_at, expires_at, \
-                id_token, refresh_token, \
-                expires_at > now() AND last_seen_at + make_interval(secs => $2) > now() AS alive, \
-                last_seen_at + make_interval(secs => $3) <= now() AS stale, \
-                ARRAY(SELECT audience FROM access_tokens WHERE login_id = $1 ORDER BY audience) \
-                    AS audiences, \
-                ARRAY(SELECT token FROM access_tokens WHERE login_id = $1 ORDER BY audience) \
-                    AS access_tokens \
-         FROM logins WHERE id = $1",
-    )
-    .bind(id)
-    .bind(idle)
-    .bind(resolution)
-    .fetch_optional(pool)
-    .await?;
+    let row = match prefetch::take(id) {
+        Some(prefetched) => prefetched,
+        None => {
+            // A plain read: no row lock, no write, so it never waits on a
+            // refresh (which holds an advisory lock, and the row lock only
+            // while committing).
+            sqlx::query_as(concat!(
+                "SELECT ",
+                login_check_columns!(),
+                " FROM logins l WHERE l.id = $1"
+            ))
+            .bind(id)
+            .bind(idle)
+            .bind(idle / f64::from(LAST_SEEN_RESOLUTION))
+            .fetch_optional(pool)
+            .await?
+        }
+    };
     let Some(mut row) = row else {
         return Ok(None);
     };

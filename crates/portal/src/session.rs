@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use crate::error::AppError;
 
-const LOGIN_ID: &str = "login_id";
+/// The key of the login id (the session store's prefetch reads it too).
+pub(crate) const LOGIN_ID: &str = "login_id";
 const BROWSER_BINDING: &str = "browser_binding";
 const CSRF: &str = "csrf";
 

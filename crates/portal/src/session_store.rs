@@ -6,20 +6,28 @@
 //! client that stretches its cookie's `Max-Age` extends nothing. Times come
 //! from the database clock, so every instance agrees on them.
 //!
+//! With [`PgSessionStore::prefetching_logins`] the load also reads the login
+//! the session names, in the same query, for the auth gate
+//! ([`crate::logins::prefetch`]): a signed-in page costs one query.
+//!
 //! Database failures surface as the `Other` variants of actix-session's
 //! errors (the portal answers 503); the key is never logged.
 
 use std::collections::HashMap;
+use std::time::Duration as StdDuration;
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
-use sqlx::PgPool;
+use sqlx::postgres::PgRow;
 use sqlx::types::Json;
+use sqlx::{FromRow as _, PgPool, Row as _};
+use uuid::Uuid;
 
 use crate::crypto::sha256;
+use crate::logins::{self, CheckedLogin, LAST_SEEN_RESOLUTION, login_check_columns};
 
 /// The session state actix-session hands to a store.
 type SessionState = HashMap<String, String>;
@@ -31,6 +39,8 @@ const KEY_BYTES: usize = 32;
 #[derive(Clone)]
 pub struct PgSessionStore {
     pool: PgPool,
+    /// The idle timeout of logins, when loads read the session's login too.
+    login_prefetch: Option<StdDuration>,
 }
 
 impl std::fmt::Debug for PgSessionStore {
@@ -52,6 +62,27 @@ fn key_hash(key: &SessionKey) -> Vec<u8> {
     sha256(key.as_ref().as_bytes())
 }
 
+/// The login id in a session's state (actix-session keeps every value as
+/// its JSON text: a quoted UUID), as SQL over `sessions s`; NULL when absent
+/// or not a UUID, so that nothing in a state can make the cast fail.
+macro_rules! login_id_of_state {
+    () => {
+        "(CASE WHEN s.state->>'login_id' ~ \
+         '^\"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\"$' \
+         THEN btrim(s.state->>'login_id', '\"')::uuid END)"
+    };
+}
+
+fn load_error(e: sqlx::Error) -> LoadError {
+    LoadError::Other(anyhow::Error::new(e).context("loading a session"))
+}
+
+/// The session state in column `column` of `row`.
+fn decode_state(row: &PgRow, column: &str) -> Result<SessionState, LoadError> {
+    let Json(value): Json<serde_json::Value> = row.try_get(column).map_err(load_error)?;
+    serde_json::from_value(value).map_err(|e| LoadError::Deserialization(e.into()))
+}
+
 /// A TTL in seconds for `make_interval`, never negative.
 fn ttl_seconds(ttl: &Duration) -> f64 {
     ttl.as_seconds_f64().max(0.0)
@@ -60,7 +91,54 @@ fn ttl_seconds(ttl: &Duration) -> f64 {
 impl PgSessionStore {
     /// A store over `pool` (the migrations must have run).
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            login_prefetch: None,
+        }
+    }
+
+    /// Loads also read the login the session names (with logins' idle
+    /// timeout), and leave it for the auth gate ([`logins::prefetch`]).
+    pub fn prefetching_logins(mut self, idle_timeout: StdDuration) -> Self {
+        self.login_prefetch = Some(idle_timeout);
+        self
+    }
+
+    /// The session state of `session_key`, and with it the login it names.
+    async fn load_with_login(
+        &self,
+        session_key: &SessionKey,
+        idle_timeout: StdDuration,
+    ) -> Result<Option<SessionState>, LoadError> {
+        let idle = logins::interval_secs(idle_timeout);
+        let row: Option<PgRow> = sqlx::query(concat!(
+            "SELECT s.state, l.id IS NOT NULL AS has_login, ",
+            login_check_columns!(),
+            " FROM sessions s LEFT JOIN logins l ON l.id = ",
+            login_id_of_state!(),
+            " WHERE s.key_hash = $1 AND s.expires_at > now()"
+        ))
+        .bind(key_hash(session_key))
+        .bind(idle)
+        .bind(idle / f64::from(LAST_SEEN_RESOLUTION))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| LoadError::Other(anyhow::Error::new(e).context("loading a session")))?;
+        let Some(row) = row else { return Ok(None) };
+        let state = decode_state(&row, "state")?;
+        if let Some(login_id) = state
+            .get(crate::session::LOGIN_ID)
+            .and_then(|v| serde_json::from_str::<Uuid>(v).ok())
+        {
+            let has_login: bool = row.try_get("has_login").map_err(load_error)?;
+            let login = if has_login {
+                Some(CheckedLogin::from_row(&row).map_err(load_error)?)
+            } else {
+                None
+            };
+            logins::prefetch::stash(login_id, login);
+        }
+        Ok(Some(state))
     }
 
     async fn insert(
@@ -85,19 +163,16 @@ impl PgSessionStore {
 
 impl SessionStore for PgSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<SessionState>, LoadError> {
-        let row: Option<Json<serde_json::Value>> = sqlx::query_scalar(
-            "SELECT state FROM sessions WHERE key_hash = $1 AND expires_at > now()",
-        )
-        .bind(key_hash(session_key))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| LoadError::Other(anyhow::Error::new(e).context("loading a session")))?;
-        match row {
-            None => Ok(None),
-            Some(Json(value)) => serde_json::from_value(value)
-                .map(Some)
-                .map_err(|e| LoadError::Deserialization(e.into())),
+        if let Some(idle_timeout) = self.login_prefetch {
+            return self.load_with_login(session_key, idle_timeout).await;
         }
+        let row: Option<PgRow> =
+            sqlx::query("SELECT state FROM sessions WHERE key_hash = $1 AND expires_at > now()")
+                .bind(key_hash(session_key))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(load_error)?;
+        row.map(|row| decode_state(&row, "state")).transpose()
     }
 
     async fn save(

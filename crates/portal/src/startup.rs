@@ -281,7 +281,8 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
     let session_ttl = time::Duration::seconds(
         i64::try_from(state.settings.absolute_timeout.as_secs()).unwrap_or(i64::MAX / 2),
     );
-    let store = PgSessionStore::new(state.pool.clone());
+    let store =
+        PgSessionStore::new(state.pool.clone()).prefetching_logins(state.settings.idle_timeout);
     let server = HttpServer::new(move || {
         let session = SessionMiddleware::builder(store.clone(), key.clone())
             .cookie_name(cookie_name.to_owned())
@@ -322,6 +323,11 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .service(
                 web::scope("")
                     .wrap(session)
+                    // Outside the session middleware: the slot where its
+                    // store leaves the session's login for the auth gate.
+                    .wrap(from_fn(|req, next: Next<_>| {
+                        crate::logins::prefetch::scope(next.call(req))
+                    }))
                     .route("/", web::get().to(routes::pages::home))
                     .route("/sign-in", web::get().to(routes::auth::sign_in))
                     .route("/callback", web::get().to(routes::auth::callback))

@@ -86,7 +86,22 @@ const PORTAL_LOG: &str = "info";
 const BENCH_SESSION_KEY: &str = "YmVuY2gtc2Vzc2lvbi1rZXktZm9yLXRoZS1sb2NhbC1iZW5jaG1hcmstb25seS1uZXZlci11c2UtaW4tcHJvZHVjdGlvbi0xMg==";
 const BENCH_TOKEN_KEY: &str = "YmVuY2gtdG9rZW4ta2V5LTMyLWJ5dGVzLWxvbmchISE=";
 
-pub fn run(ws: &Path) -> Result<()> {
+/// The scenarios, by the names `--only` takes (the floor always runs).
+const SCENARIOS: [&str; 5] = [
+    "floor",
+    "protected",
+    "tenant_warm",
+    "api_whoami",
+    "sign_in_flow",
+];
+
+pub fn run(ws: &Path, only: &[String]) -> Result<()> {
+    if let Some(unknown) = only.iter().find(|n| !SCENARIOS.contains(&n.as_str())) {
+        bail!(
+            "no scenario {unknown:?}: the scenarios are {}",
+            SCENARIOS.join(", ")
+        );
+    }
     eprintln!("xtask: building the portal, the floor server and logto-dev (release)");
     let status = cargo()
         .current_dir(ws)
@@ -115,7 +130,7 @@ pub fn run(ws: &Path) -> Result<()> {
         bail!("the release build failed");
     }
     let mut pg = Postgres::start_or_env(ws, "bench")?;
-    let result = bench(ws, &pg);
+    let result = bench(ws, &pg, only);
     pg.stop();
     result
 }
@@ -231,7 +246,7 @@ struct Endpoints {
     floor: Url,
 }
 
-fn bench(ws: &Path, pg: &Postgres) -> Result<()> {
+fn bench(ws: &Path, pg: &Postgres, only: &[String]) -> Result<()> {
     let database_url = fresh_database(pg)?;
     let out_dir = target_dir(ws).join("bench");
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
@@ -321,7 +336,7 @@ fn bench(ws: &Path, pg: &Postgres) -> Result<()> {
         .map(postgres_processes)
         .unwrap_or_default();
     let priority = Priority::raise(&cpu.ours, &postgres);
-    let measured = runtime()?.block_on(drive(&ep, &cpu, &database_url));
+    let measured = runtime()?.block_on(drive(&ep, &cpu, &database_url, only));
     let measured = measured.with_context(|| {
         format!(
             "the servers' logs are in {} (portal.log, bench_floor.log, logto-dev.log)",
@@ -348,7 +363,12 @@ fn bench(ws: &Path, pg: &Postgres) -> Result<()> {
         },
     );
     print!("{}", report.table());
-    let path = out_dir.join("latest.json");
+    // A partial run never replaces the full table's file.
+    let path = out_dir.join(if only.is_empty() {
+        "latest.json"
+    } else {
+        "partial.json"
+    });
     std::fs::write(&path, report.to_json()?)
         .with_context(|| format!("writing {}", path.display()))?;
     eprintln!("xtask: wrote {}", path.display());
@@ -978,7 +998,12 @@ struct Measured {
     foreign_cpu_percent: Option<f64>,
 }
 
-async fn drive(ep: &Endpoints, cpu: &CpuWatch, database_url: &str) -> Result<Measured> {
+async fn drive(
+    ep: &Endpoints,
+    cpu: &CpuWatch,
+    database_url: &str,
+    only: &[String],
+) -> Result<Measured> {
     let idp = Idp {
         http: plain_client()?,
         counters: ep.idp.join("/__dev/counters")?,
@@ -1051,7 +1076,7 @@ async fn drive(ep: &Endpoints, cpu: &CpuWatch, database_url: &str) -> Result<Mea
             .collect::<Result<Vec<_>>>()?,
     );
     let (s2, s3) = (sessions.clone(), sessions.clone());
-    let mut plans = [
+    let plans = [
         Plan {
             name: "floor",
             what: "1 floor: GET /floor/{id} (PK lookup + Tera)",
@@ -1093,12 +1118,17 @@ async fn drive(ep: &Endpoints, cpu: &CpuWatch, database_url: &str) -> Result<Mea
         },
     ];
 
+    let wanted =
+        |p: &Plan| only.is_empty() || p.name == "floor" || only.iter().any(|n| n == p.name);
+    let (mut reads, mut flows): (Vec<Plan>, Vec<Plan>) = plans
+        .into_iter()
+        .filter(wanted)
+        .partition(|p| matches!(p.load, Load::Requests(_)));
     let before = cpu.sample();
     // Scenarios 1 to 4 only read (bar a `last_seen_at` now and then): they
     // are interleaved. The sign-in flows write (sessions, logins, tokens)
     // and leave autovacuum work behind, so they come after, in rounds of
     // their own.
-    let (reads, flows) = plans.split_at_mut(4);
     for round in 0..ROUNDS {
         eprintln!(
             "xtask: round {}/{ROUNDS}: {} scenarios × {WINDOW:?}",
@@ -1113,7 +1143,7 @@ async fn drive(ep: &Endpoints, cpu: &CpuWatch, database_url: &str) -> Result<Mea
             }
         }
     }
-    for plan in flows.iter_mut() {
+    for plan in &mut flows {
         eprintln!("xtask: {}: {ROUNDS} × {WINDOW:?}", plan.name);
         for round in 0..ROUNDS {
             let warm_up = if round == 0 { WARM_UP } else { SETTLE };

@@ -44,7 +44,14 @@ enum Cmd {
         runner_args: Vec<String>,
     },
     /// Run the benchmarks (release build) and print ratios against a baseline.
-    Bench,
+    Bench {
+        /// Measure only these scenarios (comma-separated: protected,
+        /// tenant_warm, api_whoami, sign_in_flow); the floor is always
+        /// measured. For profiling one page; the README's table comes from
+        /// a full run.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+    },
     /// Start the private PostgreSQL, print its DATABASE_URL and wait for
     /// Ctrl-C: for running single tests by hand.
     Pg,
@@ -63,7 +70,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Demo => demo::run(&workspace_root()),
         Cmd::Test { long, runner_args } => test(&workspace_root(), long, &runner_args),
-        Cmd::Bench => bench::run(&workspace_root()),
+        Cmd::Bench { only } => bench::run(&workspace_root(), &only),
         Cmd::Pg => pg_shell(&workspace_root()),
     };
     match result {

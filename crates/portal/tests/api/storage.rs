@@ -273,6 +273,94 @@ async fn session_store_saves_loads_updates_and_deletes(pool: PgPool) {
     assert_eq!(count(&pool, "sessions").await, 0);
 }
 
+/// A signed-in page's session and login come from one query: what the store
+/// read with the session is what the login check sees, and only once.
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn a_session_load_reads_its_login_for_the_check_in_one_query(pool: PgPool) {
+    let store = PgSessionStore::new(pool.clone()).prefetching_logins(DAY);
+    let ttl = actix_web::cookie::time::Duration::minutes(30);
+    let id = login(&pool, "alice", None).await;
+    let signed_in = store
+        .save(state(&[("login_id", &format!("\"{id}\""))]), &ttl)
+        .await
+        .unwrap();
+    let delete = || async {
+        sqlx::query("DELETE FROM logins WHERE id = $1")
+            .bind(id)
+            .execute(&pool)
+            .await
+            .unwrap();
+    };
+
+    let (first, second) = logins::prefetch::scope(async {
+        assert!(store.load(&signed_in).await.unwrap().is_some());
+        // Gone after the load: the check still sees what the load read (no
+        // second query), once; the next check asks the database.
+        delete().await;
+        let first = logins::touch_loading_tokens(&pool, id, DAY).await.unwrap();
+        let second = logins::touch_loading_tokens(&pool, id, DAY).await.unwrap();
+        (first, second)
+    })
+    .await;
+    let (record, tokens) = first.expect("the login as the session load read it");
+    assert_eq!((record.id, record.user_sub.as_str()), (id, "alice"));
+    assert!(!tokens.id_token.is_empty() && tokens.refresh_token.is_some());
+    assert!(second.is_none());
+
+    // Only a state naming that very login stashes it: another login's id,
+    // or a value that is no UUID, stashes nothing (and loads as it is).
+    for kind in ["this login", "another login", "no uuid", "no string"] {
+        let id = login(&pool, "bob", None).await;
+        let value = match kind {
+            "this login" => format!("\"{id}\""),
+            "another login" => format!("\"{}\"", Uuid::new_v4()),
+            "no uuid" => "\"x'); DROP TABLE logins; --\"".to_owned(),
+            _ => "42".to_owned(),
+        };
+        let k = store
+            .save(state(&[("login_id", &value)]), &ttl)
+            .await
+            .unwrap();
+        let seen = logins::prefetch::scope(async {
+            assert_eq!(
+                store.load(&k).await.unwrap(),
+                Some(state(&[("login_id", &value)])),
+                "{kind}"
+            );
+            sqlx::query("DELETE FROM logins WHERE id = $1")
+                .bind(id)
+                .execute(&pool)
+                .await
+                .unwrap();
+            logins::touch_loading_tokens(&pool, id, DAY).await.unwrap()
+        })
+        .await;
+        assert_eq!(seen.is_some(), kind == "this login", "{kind}");
+    }
+
+    // Without the prefetch, or outside a request's scope, every check queries.
+    for store in [PgSessionStore::new(pool.clone()), store.clone()] {
+        let id = login(&pool, "carol", None).await;
+        let k = store
+            .save(state(&[("login_id", &format!("\"{id}\""))]), &ttl)
+            .await
+            .unwrap();
+        assert!(store.load(&k).await.unwrap().is_some());
+        sqlx::query("DELETE FROM logins WHERE id = $1")
+            .bind(id)
+            .execute(&pool)
+            .await
+            .unwrap();
+        assert!(
+            logins::touch_loading_tokens(&pool, id, DAY)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    assert_eq!(count(&pool, "logins").await, 0);
+}
+
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn session_store_keeps_only_a_hash_of_distinct_random_keys(pool: PgPool) {
     let store = PgSessionStore::new(pool.clone());
