@@ -60,13 +60,14 @@ pub struct SealedLoginTokens {
     pub id_token: Vec<u8>,
     /// `logins.refresh_token` (ciphertext).
     pub refresh_token: Option<Vec<u8>>,
-    /// `access_tokens` rows of the login: `(audience, token ciphertext)`.
+    /// Cached access tokens read with the login (`access_tokens` rows:
+    /// `(audience, token ciphertext)`); the storage reads the others itself.
     pub access_tokens: Vec<(String, Vec<u8>)>,
 }
 
 /// `login_check_columns!()`: the columns of a login check over `logins l` —
-/// the record, its encrypted tokens and cached access tokens, and whether it
-/// is `alive` and `stale` (binds: `$2` the idle timeout and `$3` the
+/// the record, its encrypted ID and refresh tokens, and whether it is
+/// `alive` and `stale` (binds: `$2` the idle timeout and `$3` the
 /// `last_seen_at` resolution, in seconds). Shared by [`touch_loading_tokens`]
 /// and the session store, which reads them together with the session (see
 /// [`prefetch`]). A macro, for `concat!`: sqlx takes only literal SQL.
@@ -76,11 +77,7 @@ macro_rules! login_check_columns {
     l.id, l.issuer, l.user_sub, l.logto_sid, l.created_at, l.last_seen_at, l.expires_at, \
     l.id_token, l.refresh_token, \
     l.expires_at > now() AND l.last_seen_at + make_interval(secs => $2) > now() AS alive, \
-    l.last_seen_at + make_interval(secs => $3) <= now() AS stale, \
-    ARRAY(SELECT audience FROM access_tokens a WHERE a.login_id = l.id ORDER BY audience) \
-        AS audiences, \
-    ARRAY(SELECT token FROM access_tokens a WHERE a.login_id = l.id ORDER BY audience) \
-        AS access_tokens"
+    l.last_seen_at + make_interval(secs => $3) <= now() AS stale"
     };
 }
 pub(crate) use login_check_columns;
@@ -94,8 +91,6 @@ pub(crate) struct CheckedLogin {
     stale: bool,
     id_token: Vec<u8>,
     refresh_token: Option<Vec<u8>>,
-    audiences: Vec<String>,
-    access_tokens: Vec<Vec<u8>>,
 }
 
 /// Checks a login and marks it used.
@@ -115,22 +110,23 @@ pub async fn touch(
         .map(|(record, _)| record))
 }
 
-/// [`touch`], also returning the login's encrypted tokens and cached access
-/// tokens (one query for the common case: a live login whose `last_seen_at`
-/// is recent enough).
+/// [`touch`], also returning the login's encrypted tokens (one query for the
+/// common case: a live login whose `last_seen_at` is recent enough; none
+/// when the session store read the login with the session, see
+/// [`prefetch`], which may add the cached access token the request needs).
 pub async fn touch_loading_tokens(
     pool: &PgPool,
     id: Uuid,
     idle_timeout: Duration,
 ) -> Result<Option<(LoginRecord, SealedLoginTokens)>, sqlx::Error> {
     let idle = interval_secs(idle_timeout);
-    let row = match prefetch::take(id) {
+    let (row, access_tokens) = match prefetch::take_login(id) {
         Some(prefetched) => prefetched,
         None => {
             // A plain read: no row lock, no write, so it never waits on a
             // refresh (which holds an advisory lock, and the row lock only
             // while committing).
-            sqlx::query_as(concat!(
+            let row = sqlx::query_as(concat!(
                 "SELECT ",
                 login_check_columns!(),
                 " FROM logins l WHERE l.id = $1"
@@ -139,7 +135,8 @@ pub async fn touch_loading_tokens(
             .bind(idle)
             .bind(idle / f64::from(LAST_SEEN_RESOLUTION))
             .fetch_optional(pool)
-            .await?
+            .await?;
+            (row, Vec::new())
         }
     };
     let Some(mut row) = row else {
@@ -177,7 +174,6 @@ pub async fn touch_loading_tokens(
             None => return Ok(None),
         }
     }
-    let access_tokens = row.audiences.into_iter().zip(row.access_tokens).collect();
     Ok(Some((
         row.record,
         SealedLoginTokens {

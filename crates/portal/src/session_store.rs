@@ -6,8 +6,9 @@
 //! client that stretches its cookie's `Max-Age` extends nothing. Times come
 //! from the database clock, so every instance agrees on them.
 //!
-//! With [`PgSessionStore::prefetching_logins`] the load also reads the login
-//! the session names, in the same query, for the auth gate
+//! With [`PgSessionStore::prefetching_logins`] the load also reads, in the
+//! same query, the login the session names and the tenant the request
+//! names, for the auth gate and the tenant routes
 //! ([`crate::logins::prefetch`]): a signed-in page costs one query.
 //!
 //! Database failures surface as the `Other` variants of actix-session's
@@ -28,6 +29,7 @@ use uuid::Uuid;
 
 use crate::crypto::sha256;
 use crate::logins::{self, CheckedLogin, LAST_SEEN_RESOLUTION, login_check_columns};
+use crate::tenants::Tenant;
 
 /// The session state actix-session hands to a store.
 type SessionState = HashMap<String, String>;
@@ -104,39 +106,66 @@ impl PgSessionStore {
         self
     }
 
-    /// The session state of `session_key`, and with it the login it names.
+    /// The session state of `session_key`, and with it the login it names
+    /// and the tenant the request names (with the login's cached
+    /// organization token for it), for [`logins::prefetch`].
     async fn load_with_login(
         &self,
         session_key: &SessionKey,
         idle_timeout: StdDuration,
     ) -> Result<Option<SessionState>, LoadError> {
         let idle = logins::interval_secs(idle_timeout);
+        let tenant = logins::prefetch::wanted_tenant();
         let row: Option<PgRow> = sqlx::query(concat!(
             "SELECT s.state, l.id IS NOT NULL AS has_login, ",
             login_check_columns!(),
-            " FROM sessions s LEFT JOIN logins l ON l.id = ",
+            ", t.slug IS NOT NULL AS has_tenant, \
+               t.slug, t.display_name, t.organization_id, t.sso_connector_id, t.login_hint, \
+               (SELECT a.token FROM access_tokens a \
+                 WHERE a.login_id = l.id AND a.audience = '@#' || t.organization_id) \
+                 AS organization_token \
+             FROM sessions s LEFT JOIN logins l ON l.id = ",
             login_id_of_state!(),
-            " WHERE s.key_hash = $1 AND s.expires_at > now()"
+            " LEFT JOIN tenants t ON t.slug = $4 \
+             WHERE s.key_hash = $1 AND s.expires_at > now()"
         ))
         .bind(key_hash(session_key))
         .bind(idle)
         .bind(idle / f64::from(LAST_SEEN_RESOLUTION))
+        .bind(tenant.as_deref())
         .fetch_optional(&self.pool)
         .await
-        .map_err(|e| LoadError::Other(anyhow::Error::new(e).context("loading a session")))?;
+        .map_err(load_error)?;
         let Some(row) = row else { return Ok(None) };
         let state = decode_state(&row, "state")?;
+        if let Some(slug) = tenant {
+            let has_tenant: bool = row.try_get("has_tenant").map_err(load_error)?;
+            let found = if has_tenant {
+                Some(Tenant::from_row(&row).map_err(load_error)?)
+            } else {
+                None
+            };
+            logins::prefetch::stash_tenant(slug, found);
+        }
         if let Some(login_id) = state
             .get(crate::session::LOGIN_ID)
             .and_then(|v| serde_json::from_str::<Uuid>(v).ok())
         {
             let has_login: bool = row.try_get("has_login").map_err(load_error)?;
-            let login = if has_login {
-                Some(CheckedLogin::from_row(&row).map_err(load_error)?)
+            let (login, access_tokens) = if has_login {
+                let login = CheckedLogin::from_row(&row).map_err(load_error)?;
+                let organization: Option<String> =
+                    row.try_get("organization_id").map_err(load_error)?;
+                let token: Option<Vec<u8>> =
+                    row.try_get("organization_token").map_err(load_error)?;
+                let cached = organization
+                    .zip(token)
+                    .map(|(org, token)| (format!("@#{org}"), token));
+                (Some(login), cached.into_iter().collect())
             } else {
-                None
+                (None, Vec::new())
             };
-            logins::prefetch::stash(login_id, login);
+            logins::prefetch::stash_login(login_id, login, access_tokens);
         }
         Ok(Some(state))
     }

@@ -269,6 +269,16 @@ async fn record_metrics(
     Ok(res)
 }
 
+/// Gives the request the slot of [`crate::logins::prefetch`], naming the
+/// tenant of a `/t/{slug}/…` path so that the session store reads it too.
+async fn prefetch_slot(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let tenant = tenants::slug_in_path(req.path()).map(str::to_owned);
+    crate::logins::prefetch::scope(tenant, next.call(req)).await
+}
+
 fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
     let https = state.settings.is_https();
     let cookie_name = if https {
@@ -324,10 +334,8 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                 web::scope("")
                     .wrap(session)
                     // Outside the session middleware: the slot where its
-                    // store leaves the session's login for the auth gate.
-                    .wrap(from_fn(|req, next: Next<_>| {
-                        crate::logins::prefetch::scope(next.call(req))
-                    }))
+                    // store leaves what it read for the handlers.
+                    .wrap(from_fn(prefetch_slot))
                     .route("/", web::get().to(routes::pages::home))
                     .route("/sign-in", web::get().to(routes::auth::sign_in))
                     .route("/callback", web::get().to(routes::auth::callback))

@@ -42,6 +42,14 @@ pub fn valid_slug(slug: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
+/// The slug of a tenant route's path (`/t/{slug}` or `/t/{slug}/…`), if it
+/// is a valid slug.
+pub fn slug_in_path(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/t/")?;
+    let slug = rest.split('/').next()?;
+    valid_slug(slug).then_some(slug)
+}
+
 /// Parses and validates a tenants file (the format of the README).
 pub fn parse(text: &str) -> Result<Vec<Tenant>, TenantsFileError> {
     let file: TenantsFile = toml::from_str(text).map_err(|e| TenantsFileError(e.to_string()))?;
@@ -153,6 +161,24 @@ mod tests {
             &"a".repeat(64),
         ] {
             assert!(!valid_slug(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn tenant_paths() {
+        assert_eq!(slug_in_path("/t/acme/"), Some("acme"));
+        assert_eq!(slug_in_path("/t/acme"), Some("acme"));
+        assert_eq!(slug_in_path("/t/acme/sign-in"), Some("acme"));
+        for other in [
+            "/",
+            "/t/",
+            "/t//",
+            "/t/Acme/",
+            "/protected",
+            "/tx/acme/",
+            "/t/a%20b/",
+        ] {
+            assert_eq!(slug_in_path(other), None, "{other}");
         }
     }
 

@@ -1,13 +1,16 @@
-//! One query for the session and its login.
+//! One query for a signed-in page: the session, its login, and the tenant
+//! the page is about, with that tenant's cached organization token.
 //!
 //! Every signed-in page needs the session (actix-session's store loads it)
-//! and then the login the session names (the auth gate checks it). The
-//! session store reads both in one query ([`crate::session_store`]) and
-//! leaves the login here, in a slot that lives exactly as long as the
-//! request ([`scope`], run by a middleware around the session middleware);
-//! [`super::touch_loading_tokens`] takes it instead of querying again.
-//! Without a slot (no middleware) or a stashed login for the same id, the
-//! check queries on its own, as before: the slot only ever saves a query.
+//! and then the login the session names (the auth gate checks it); a tenant
+//! page also needs the tenant and its organization token. The session store
+//! reads all of them in one query ([`crate::session_store`]) and leaves them
+//! here, in a slot that lives exactly as long as the request ([`scope`], run
+//! by a middleware around the session middleware, which also says which
+//! tenant the request names). [`super::touch_loading_tokens`] and the tenant
+//! routes take them instead of querying again. Without a slot, or without
+//! a stashed value for the same login or slug, they query on their own, as
+//! before: the slot only ever saves queries.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -15,34 +18,91 @@ use std::future::Future;
 use uuid::Uuid;
 
 use super::CheckedLogin;
+use crate::tenants::Tenant;
 
 tokio::task_local! {
-    static SLOT: RefCell<Option<Prefetched>>;
+    static SLOT: RefCell<Slot>;
 }
 
-/// The login named by the session, as read with it (`None`: no such row).
+#[derive(Default)]
+struct Slot {
+    /// The tenant the request names (`/t/{slug}/…`), to read with the session.
+    wanted_tenant: Option<String>,
+    login: Option<Prefetched>,
+    /// `(slug, row)`: the row is `None` when there is no such tenant.
+    tenant: Option<(String, Option<Tenant>)>,
+}
+
+/// The login named by the session, as read with it (`row` is `None`: no such
+/// login), and the cached access tokens read with it.
 struct Prefetched {
     login_id: Uuid,
     row: Option<CheckedLogin>,
+    access_tokens: Vec<(String, Vec<u8>)>,
 }
 
-/// Runs `request` (one request's handling) with an empty slot of its own.
-pub async fn scope<F: Future>(request: F) -> F::Output {
-    SLOT.scope(RefCell::new(None), request).await
+/// Runs `request` (one request's handling) with an empty slot of its own;
+/// `tenant` is the slug of the tenant the request is about, if any.
+pub async fn scope<F: Future>(tenant: Option<String>, request: F) -> F::Output {
+    let slot = Slot {
+        wanted_tenant: tenant,
+        ..Slot::default()
+    };
+    SLOT.scope(RefCell::new(slot), request).await
 }
 
-/// Leaves what the session store read about login `login_id` for the rest
-/// of the request (a no-op outside [`scope`]).
-pub(crate) fn stash(login_id: Uuid, row: Option<CheckedLogin>) {
-    let _ = SLOT.try_with(|slot| *slot.borrow_mut() = Some(Prefetched { login_id, row }));
-}
-
-/// What was stashed for `login_id`, once: `Some(None)` when the session's
-/// login row did not exist, `None` when nothing was stashed for that id.
-pub(crate) fn take(login_id: Uuid) -> Option<Option<CheckedLogin>> {
-    SLOT.try_with(|slot| slot.borrow_mut().take())
+/// The tenant slug the request names (outside [`scope`]: none).
+pub(crate) fn wanted_tenant() -> Option<String> {
+    SLOT.try_with(|slot| slot.borrow().wanted_tenant.clone())
         .ok()
         .flatten()
-        .filter(|p| p.login_id == login_id)
-        .map(|p| p.row)
+}
+
+/// Leaves what the session store read about login `login_id` (and its cached
+/// `access_tokens`) for the rest of the request (a no-op outside [`scope`]).
+pub(crate) fn stash_login(
+    login_id: Uuid,
+    row: Option<CheckedLogin>,
+    access_tokens: Vec<(String, Vec<u8>)>,
+) {
+    let _ = SLOT.try_with(|slot| {
+        slot.borrow_mut().login = Some(Prefetched {
+            login_id,
+            row,
+            access_tokens,
+        });
+    });
+}
+
+/// Leaves the tenant row of `slug` (`None`: there is none).
+pub(crate) fn stash_tenant(slug: String, row: Option<Tenant>) {
+    let _ = SLOT.try_with(|slot| slot.borrow_mut().tenant = Some((slug, row)));
+}
+
+/// What was stashed for `login_id`, once: `Some((None, _))` when the
+/// session's login row did not exist, `None` when nothing was stashed for
+/// that id.
+#[allow(clippy::type_complexity)]
+pub(crate) fn take_login(login_id: Uuid) -> Option<(Option<CheckedLogin>, Vec<(String, Vec<u8>)>)> {
+    SLOT.try_with(|slot| {
+        let mut slot = slot.borrow_mut();
+        let ours = slot.login.as_ref()?.login_id == login_id;
+        ours.then(|| slot.login.take())?
+    })
+    .ok()
+    .flatten()
+    .map(|p| (p.row, p.access_tokens))
+}
+
+/// What was stashed for tenant `slug`: `Some(None)` when there is no such
+/// tenant, `None` when nothing was stashed for that slug.
+pub fn take_tenant(slug: &str) -> Option<Option<Tenant>> {
+    SLOT.try_with(|slot| {
+        let mut slot = slot.borrow_mut();
+        let ours = slot.tenant.as_ref()?.0 == slug;
+        ours.then(|| slot.tenant.take())?
+    })
+    .ok()
+    .flatten()
+    .map(|(_, row)| row)
 }

@@ -12,9 +12,12 @@ use crate::state::AppState;
 use crate::tenants::{self, Tenant};
 
 async fn tenant_or_404(state: &AppState, slug: &str) -> Result<Tenant, AppError> {
-    tenants::find(&state.pool, slug)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("there is no tenant called {slug:?}")))
+    // Read with the session, when there is one.
+    let found = match crate::logins::prefetch::take_tenant(slug) {
+        Some(found) => found,
+        None => tenants::find(&state.pool, slug).await?,
+    };
+    found.ok_or_else(|| AppError::NotFound(format!("there is no tenant called {slug:?}")))
 }
 
 fn refused(t: &Tenant, message: String) -> AppError {

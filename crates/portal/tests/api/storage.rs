@@ -273,39 +273,77 @@ async fn session_store_saves_loads_updates_and_deletes(pool: PgPool) {
     assert_eq!(count(&pool, "sessions").await, 0);
 }
 
-/// A signed-in page's session and login come from one query: what the store
-/// read with the session is what the login check sees, and only once.
+/// A signed-in page's session, login and tenant come from one query: what
+/// the store read with the session is what the login check and the tenant
+/// route see, once each; of the cached access tokens only the tenant's
+/// organization token comes along.
 #[sqlx::test(migrator = "portal::MIGRATOR")]
-async fn a_session_load_reads_its_login_for_the_check_in_one_query(pool: PgPool) {
+async fn a_session_load_reads_its_login_and_tenant_in_one_query(pool: PgPool) {
     let store = PgSessionStore::new(pool.clone()).prefetching_logins(DAY);
     let ttl = actix_web::cookie::time::Duration::minutes(30);
+    let acme = portal::tenants::Tenant {
+        slug: "acme".into(),
+        display_name: "Acme".into(),
+        organization_id: "org-acme".into(),
+        sso_connector_id: None,
+        login_hint: Some("alice@acme.test".into()),
+    };
+    portal::tenants::upsert(&pool, &acme).await.unwrap();
     let id = login(&pool, "alice", None).await;
+    let s = storage(&pool, &binding(), id);
+    for (key, token) in [
+        (AccessTokenKey::organization("org-acme"), "at-acme"),
+        (AccessTokenKey::organization("org-globex"), "at-globex"),
+        (AccessTokenKey::resource("https://api.test"), "at-api"),
+    ] {
+        s.set_access_token(&key, &access(token)).await.unwrap();
+    }
     let signed_in = store
         .save(state(&[("login_id", &format!("\"{id}\""))]), &ttl)
         .await
         .unwrap();
-    let delete = || async {
+
+    let (first, second, tenants) = logins::prefetch::scope(Some("acme".into()), async {
+        assert!(store.load(&signed_in).await.unwrap().is_some());
+        // Gone after the load: the check still sees what the load read (no
+        // second query), once; the next check asks the database.
         sqlx::query("DELETE FROM logins WHERE id = $1")
             .bind(id)
             .execute(&pool)
             .await
             .unwrap();
-    };
-
-    let (first, second) = logins::prefetch::scope(async {
-        assert!(store.load(&signed_in).await.unwrap().is_some());
-        // Gone after the load: the check still sees what the load read (no
-        // second query), once; the next check asks the database.
-        delete().await;
+        sqlx::query("DELETE FROM tenants")
+            .execute(&pool)
+            .await
+            .unwrap();
         let first = logins::touch_loading_tokens(&pool, id, DAY).await.unwrap();
         let second = logins::touch_loading_tokens(&pool, id, DAY).await.unwrap();
-        (first, second)
+        let tenants = (
+            logins::prefetch::take_tenant("globex"),
+            logins::prefetch::take_tenant("acme"),
+        );
+        (first, second, tenants)
     })
     .await;
     let (record, tokens) = first.expect("the login as the session load read it");
     assert_eq!((record.id, record.user_sub.as_str()), (id, "alice"));
     assert!(!tokens.id_token.is_empty() && tokens.refresh_token.is_some());
+    let audiences: Vec<&str> = tokens
+        .access_tokens
+        .iter()
+        .map(|(a, _)| a.as_str())
+        .collect();
+    assert_eq!(audiences, ["@#org-acme"], "only the tenant's token");
     assert!(second.is_none());
+    assert_eq!(tenants, (None, Some(Some(acme))), "asked for acme only");
+
+    // A tenant that does not exist is stashed as missing.
+    let unknown = logins::prefetch::scope(Some("nobody".into()), async {
+        assert!(store.load(&signed_in).await.unwrap().is_some());
+        logins::prefetch::take_tenant("nobody")
+    })
+    .await;
+    assert_eq!(unknown, Some(None));
 
     // Only a state naming that very login stashes it: another login's id,
     // or a value that is no UUID, stashes nothing (and loads as it is).
@@ -321,7 +359,7 @@ async fn a_session_load_reads_its_login_for_the_check_in_one_query(pool: PgPool)
             .save(state(&[("login_id", &value)]), &ttl)
             .await
             .unwrap();
-        let seen = logins::prefetch::scope(async {
+        let seen = logins::prefetch::scope(None, async {
             assert_eq!(
                 store.load(&k).await.unwrap(),
                 Some(state(&[("login_id", &value)])),
