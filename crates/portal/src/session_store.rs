@@ -64,16 +64,42 @@ fn key_hash(key: &SessionKey) -> Vec<u8> {
     sha256(key.as_ref().as_bytes())
 }
 
-/// The login id in a session's state (actix-session keeps every value as
-/// its JSON text: a quoted UUID), as SQL over `sessions s`; NULL when absent
-/// or not a UUID, so that nothing in a state can make the cast fail.
-macro_rules! login_id_of_state {
-    () => {
-        "(CASE WHEN s.state->>'login_id' ~ \
-         '^\"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\"$' \
-         THEN btrim(s.state->>'login_id', '\"')::uuid END)"
+/// The login id a session's state names (actix-session keeps every value
+/// as its JSON text: a quoted UUID), stored beside the state.
+fn login_id_in(state: &SessionState) -> Option<Uuid> {
+    state
+        .get(crate::session::LOGIN_ID)
+        .and_then(|v| serde_json::from_str(v).ok())
+}
+
+/// The session, its login and the login check (binds: `$1` the key hash,
+/// `$2` and `$3` as for `login_check_columns!()`), then what follows.
+macro_rules! session_with_login {
+    ($($rest:expr),*) => {
+        concat!(
+            "SELECT s.state, ",
+            login_check_columns!(),
+            $($rest,)*
+            " WHERE s.key_hash = $1 AND s.expires_at > now()"
+        )
     };
 }
+
+/// The session, its login, and the tenant `$4` with the login's cached
+/// organization token for it.
+const SESSION_LOGIN_TENANT: &str = session_with_login!(
+    ", t.slug IS NOT NULL AS has_tenant, \
+       t.slug, t.display_name, t.organization_id, t.sso_connector_id, t.login_hint, \
+       (SELECT a.token FROM access_tokens a \
+         WHERE a.login_id = l.id AND a.audience = '@#' || t.organization_id) \
+         AS organization_token \
+     FROM sessions s LEFT JOIN logins l ON l.id = s.login_id \
+     LEFT JOIN tenants t ON t.slug = $4"
+);
+
+/// The session and its login.
+const SESSION_LOGIN: &str =
+    session_with_login!(" FROM sessions s LEFT JOIN logins l ON l.id = s.login_id");
 
 fn load_error(e: sqlx::Error) -> LoadError {
     LoadError::Other(anyhow::Error::new(e).context("loading a session"))
@@ -116,29 +142,22 @@ impl PgSessionStore {
     ) -> Result<Option<SessionState>, LoadError> {
         let idle = logins::interval_secs(idle_timeout);
         let tenant = logins::prefetch::wanted_tenant();
-        let row: Option<PgRow> = sqlx::query(concat!(
-            "SELECT s.state, l.id IS NOT NULL AS has_login, ",
-            login_check_columns!(),
-            ", t.slug IS NOT NULL AS has_tenant, \
-               t.slug, t.display_name, t.organization_id, t.sso_connector_id, t.login_hint, \
-               (SELECT a.token FROM access_tokens a \
-                 WHERE a.login_id = l.id AND a.audience = '@#' || t.organization_id) \
-                 AS organization_token \
-             FROM sessions s LEFT JOIN logins l ON l.id = ",
-            login_id_of_state!(),
-            " LEFT JOIN tenants t ON t.slug = $4 \
-             WHERE s.key_hash = $1 AND s.expires_at > now()"
-        ))
-        .bind(key_hash(session_key))
-        .bind(idle)
-        .bind(idle / f64::from(LAST_SEEN_RESOLUTION))
-        .bind(tenant.as_deref())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(load_error)?;
+        let sql = if tenant.is_some() {
+            SESSION_LOGIN_TENANT
+        } else {
+            SESSION_LOGIN
+        };
+        let mut query = sqlx::query(sql)
+            .bind(key_hash(session_key))
+            .bind(idle)
+            .bind(idle / f64::from(LAST_SEEN_RESOLUTION));
+        if let Some(slug) = &tenant {
+            query = query.bind(slug.clone());
+        }
+        let row: Option<PgRow> = query.fetch_optional(&self.pool).await.map_err(load_error)?;
         let Some(row) = row else { return Ok(None) };
         let state = decode_state(&row, "state")?;
-        if let Some(slug) = tenant {
+        if let Some(slug) = tenant.clone() {
             let has_tenant: bool = row.try_get("has_tenant").map_err(load_error)?;
             let found = if has_tenant {
                 Some(Tenant::from_row(&row).map_err(load_error)?)
@@ -147,25 +166,32 @@ impl PgSessionStore {
             };
             logins::prefetch::stash_tenant(slug, found);
         }
-        if let Some(login_id) = state
-            .get(crate::session::LOGIN_ID)
-            .and_then(|v| serde_json::from_str::<Uuid>(v).ok())
-        {
-            let has_login: bool = row.try_get("has_login").map_err(load_error)?;
-            let (login, access_tokens) = if has_login {
-                let login = CheckedLogin::from_row(&row).map_err(load_error)?;
-                let organization: Option<String> =
-                    row.try_get("organization_id").map_err(load_error)?;
-                let token: Option<Vec<u8>> =
-                    row.try_get("organization_token").map_err(load_error)?;
-                let cached = organization
-                    .zip(token)
-                    .map(|(org, token)| (format!("@#{org}"), token));
-                (Some(login), cached.into_iter().collect())
-            } else {
-                (None, Vec::new())
-            };
-            logins::prefetch::stash_login(login_id, login, access_tokens);
+        if let Some(login_id) = login_id_in(&state) {
+            let joined: Option<Uuid> = row.try_get("id").map_err(load_error)?;
+            match joined {
+                // The login the state names (the column is written with it).
+                Some(id) if id == login_id => {
+                    let login = CheckedLogin::from_row(&row).map_err(load_error)?;
+                    let mut cached = Vec::new();
+                    if tenant.is_some() {
+                        let organization: Option<String> =
+                            row.try_get("organization_id").map_err(load_error)?;
+                        let token: Option<Vec<u8>> =
+                            row.try_get("organization_token").map_err(load_error)?;
+                        cached.extend(
+                            organization
+                                .zip(token)
+                                .map(|(org, token)| (format!("@#{org}"), token)),
+                        );
+                    }
+                    logins::prefetch::stash_login(login_id, Some(login), cached);
+                }
+                // No such login (any more).
+                None => logins::prefetch::stash_login(login_id, None, Vec::new()),
+                // Column and state disagree (written by hand?): the login
+                // check reads the state's login itself.
+                Some(_) => {}
+            }
         }
         Ok(Some(state))
     }
@@ -177,12 +203,13 @@ impl PgSessionStore {
     ) -> Result<SessionKey, anyhow::Error> {
         let key = generate_key()?;
         sqlx::query(
-            "INSERT INTO sessions (key_hash, state, expires_at) \
-             VALUES ($1, $2, now() + make_interval(secs => $3))",
+            "INSERT INTO sessions (key_hash, state, expires_at, login_id) \
+             VALUES ($1, $2, now() + make_interval(secs => $3), $4)",
         )
         .bind(key_hash(&key))
         .bind(Json(state))
         .bind(ttl_seconds(ttl))
+        .bind(login_id_in(state))
         .execute(&self.pool)
         .await
         .map_err(|e| anyhow::Error::new(e).context("saving a session"))?;
@@ -221,12 +248,14 @@ impl SessionStore for PgSessionStore {
         ttl: &Duration,
     ) -> Result<SessionKey, UpdateError> {
         let updated = sqlx::query(
-            "UPDATE sessions SET state = $2, expires_at = now() + make_interval(secs => $3) \
+            "UPDATE sessions \
+             SET state = $2, expires_at = now() + make_interval(secs => $3), login_id = $4 \
              WHERE key_hash = $1 AND expires_at > now()",
         )
         .bind(key_hash(&session_key))
         .bind(Json(&session_state))
         .bind(ttl_seconds(ttl))
+        .bind(login_id_in(&session_state))
         .execute(&self.pool)
         .await
         .map_err(|e| UpdateError::Other(anyhow::Error::new(e).context("updating a session")))?

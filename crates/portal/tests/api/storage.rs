@@ -347,10 +347,16 @@ async fn a_session_load_reads_its_login_and_tenant_in_one_query(pool: PgPool) {
 
     // Only a state naming that very login stashes it: another login's id,
     // or a value that is no UUID, stashes nothing (and loads as it is).
-    for kind in ["this login", "another login", "no uuid", "no string"] {
+    for kind in [
+        "this login",
+        "this login, but the column says another",
+        "another login",
+        "no uuid",
+        "no string",
+    ] {
         let id = login(&pool, "bob", None).await;
         let value = match kind {
-            "this login" => format!("\"{id}\""),
+            "this login" | "this login, but the column says another" => format!("\"{id}\""),
             "another login" => format!("\"{}\"", Uuid::new_v4()),
             "no uuid" => "\"x'); DROP TABLE logins; --\"".to_owned(),
             _ => "42".to_owned(),
@@ -359,6 +365,15 @@ async fn a_session_load_reads_its_login_and_tenant_in_one_query(pool: PgPool) {
             .save(state(&[("login_id", &value)]), &ttl)
             .await
             .unwrap();
+        if kind.contains("column") {
+            let other = login(&pool, "mallory", None).await;
+            sqlx::query("UPDATE sessions SET login_id = $1 WHERE key_hash = $2")
+                .bind(other)
+                .bind(sha256(k.as_ref().as_bytes()))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
         let seen = logins::prefetch::scope(None, async {
             assert_eq!(
                 store.load(&k).await.unwrap(),
@@ -396,7 +411,7 @@ async fn a_session_load_reads_its_login_and_tenant_in_one_query(pool: PgPool) {
                 .is_none()
         );
     }
-    assert_eq!(count(&pool, "logins").await, 0);
+    assert_eq!(count(&pool, "logins").await, 1, "mallory's");
 }
 
 #[sqlx::test(migrator = "portal::MIGRATOR")]
