@@ -316,6 +316,12 @@ fn bench(ws: &Path, pg: &Postgres, only: &[String]) -> Result<()> {
     let portal_pid = children
         .pid("portal")
         .ok_or_else(|| anyhow!("the portal is not running"))?;
+    let servers = Servers {
+        portal: portal_pid,
+        floor: children
+            .pid("bench_floor")
+            .ok_or_else(|| anyhow!("the floor server is not running"))?,
+    };
 
     let mut machine = probe_machine();
     eprintln!(
@@ -336,7 +342,7 @@ fn bench(ws: &Path, pg: &Postgres, only: &[String]) -> Result<()> {
         .map(postgres_processes)
         .unwrap_or_default();
     let priority = Priority::raise(&cpu.ours, &postgres);
-    let measured = runtime()?.block_on(drive(&ep, &cpu, &database_url, only));
+    let measured = runtime()?.block_on(drive(&ep, servers, &cpu, &database_url, only));
     let measured = measured.with_context(|| {
         format!(
             "the servers' logs are in {} (portal.log, bench_floor.log, logto-dev.log)",
@@ -481,6 +487,47 @@ impl CpuWatch {
             .filter_map(|s| process_ticks(&s))
             .sum();
         Some(CpuSample { busy, ours })
+    }
+}
+
+/// CPU ticks so far of the server under test, PostgreSQL and this process.
+struct SplitTicks([u64; 3]);
+
+/// Clock ticks per second of `/proc/<pid>/stat` (`USER_HZ`: 100 on Linux).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+impl SplitTicks {
+    /// The CPU time from `self` to `later`, in microseconds.
+    fn elapsed(&self, later: Self) -> report::CpuSplit {
+        let us = |i: usize| {
+            let (a, b) = (self.0.get(i).copied(), later.0.get(i).copied());
+            b.unwrap_or(0).saturating_sub(a.unwrap_or(0)) as f64 * 1e6 / TICKS_PER_SECOND
+        };
+        report::CpuSplit {
+            server: us(0),
+            postgres: us(1),
+            load_generator: us(2),
+        }
+    }
+}
+
+impl CpuWatch {
+    fn split(&self, server: u32) -> SplitTicks {
+        let ticks = |pids: &[u32]| -> u64 {
+            pids.iter()
+                .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+                .filter_map(|s| process_ticks(&s))
+                .sum()
+        };
+        let postgres = self
+            .postgres_port
+            .map(postgres_processes)
+            .unwrap_or_default();
+        SplitTicks([
+            ticks(&[server]),
+            ticks(&postgres),
+            ticks(&[std::process::id()]),
+        ])
     }
 }
 
@@ -765,13 +812,15 @@ struct Plan {
     name: &'static str,
     what: &'static str,
     load: Load,
+    /// The server under test (its CPU time is the scenario's `server` share).
+    server: u32,
     windows: Vec<Window>,
 }
 
 impl Plan {
     /// Untimed load, then one measured window with `logto-dev`'s counters
     /// read around it.
-    async fn measure(&mut self, warm_up: Duration, idp: &Idp) -> Result<()> {
+    async fn measure(&mut self, warm_up: Duration, idp: &Idp, cpu: &CpuWatch) -> Result<()> {
         if INTERRUPTED.load(Ordering::SeqCst) {
             bail!("interrupted");
         }
@@ -784,7 +833,9 @@ impl Plan {
         };
         run(warm_up).await;
         let before = idp.calls().await?;
+        let cpu_before = cpu.split(self.server);
         let mut w = run(WINDOW).await;
+        w.cpu = cpu_before.elapsed(cpu.split(self.server));
         w.idp_calls = idp.calls().await?.saturating_sub(before);
         if INTERRUPTED.load(Ordering::SeqCst) {
             bail!("interrupted");
@@ -998,8 +1049,16 @@ struct Measured {
     foreign_cpu_percent: Option<f64>,
 }
 
+/// The servers' process ids.
+#[derive(Clone, Copy)]
+struct Servers {
+    portal: u32,
+    floor: u32,
+}
+
 async fn drive(
     ep: &Endpoints,
+    servers: Servers,
     cpu: &CpuWatch,
     database_url: &str,
     only: &[String],
@@ -1084,6 +1143,7 @@ async fn drive(
                 let id = (w as u64 + n) % FLOOR_ROWS + 1;
                 client(&floor_clients, w).get(format!("{}floor/{id}", floor_base.as_str()))
             })),
+            server: servers.floor,
             windows: Vec::new(),
         },
         Plan {
@@ -1092,12 +1152,14 @@ async fn drive(
             load: Load::Requests(Arc::new(move |w, _| {
                 client(&s2, w).get(protected_url.clone())
             })),
+            server: servers.portal,
             windows: Vec::new(),
         },
         Plan {
             name: "tenant_warm",
             what: "3 GET /t/acme/ (warm organization token)",
             load: Load::Requests(Arc::new(move |w, _| client(&s3, w).get(tenant_url.clone()))),
+            server: servers.portal,
             windows: Vec::new(),
         },
         Plan {
@@ -1108,12 +1170,14 @@ async fn drive(
                     .get(whoami_url.clone())
                     .bearer_auth(&bearer)
             })),
+            server: servers.portal,
             windows: Vec::new(),
         },
         Plan {
             name: "sign_in_flow",
             what: "5 sign-in flows/s (8 at once)",
             load: Load::Flows(ep.portal.clone()),
+            server: servers.portal,
             windows: Vec::new(),
         },
     ];
@@ -1139,7 +1203,7 @@ async fn drive(
         for k in 0..n {
             let warm_up = if round == 0 { WARM_UP } else { SETTLE };
             if let Some(plan) = reads.get_mut((round + k) % n) {
-                plan.measure(warm_up, &idp).await?;
+                plan.measure(warm_up, &idp, cpu).await?;
             }
         }
     }
@@ -1147,7 +1211,7 @@ async fn drive(
         eprintln!("xtask: {}: {ROUNDS} × {WINDOW:?}", plan.name);
         for round in 0..ROUNDS {
             let warm_up = if round == 0 { WARM_UP } else { SETTLE };
-            plan.measure(warm_up, &idp).await?;
+            plan.measure(warm_up, &idp, cpu).await?;
         }
     }
     let foreign_cpu_percent = match (before, cpu.sample()) {

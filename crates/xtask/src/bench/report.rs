@@ -23,6 +23,38 @@ pub struct Window {
     pub first_error: Option<String>,
     /// Calls the identity provider counted during the window.
     pub idp_calls: u64,
+    /// CPU time the window cost, by process.
+    pub cpu: CpuSplit,
+}
+
+/// CPU time by process, in microseconds (from `/proc`, 10 ms resolution).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Serialize)]
+pub struct CpuSplit {
+    /// The server under test (the floor server or the portal).
+    pub server: f64,
+    /// PostgreSQL's backends and helpers.
+    pub postgres: f64,
+    /// This process: the load generator.
+    pub load_generator: f64,
+}
+
+impl CpuSplit {
+    fn plus(self, o: Self) -> Self {
+        Self {
+            server: self.server + o.server,
+            postgres: self.postgres + o.postgres,
+            load_generator: self.load_generator + o.load_generator,
+        }
+    }
+
+    fn per(self, n: u64) -> Self {
+        let n = n.max(1) as f64;
+        Self {
+            server: round(self.server / n, 1),
+            postgres: round(self.postgres / n, 1),
+            load_generator: round(self.load_generator / n, 1),
+        }
+    }
 }
 
 impl Window {
@@ -184,6 +216,8 @@ pub struct Scenario {
     pub round_rps: Vec<f64>,
     /// Each round's ratio to that round's floor.
     pub round_ratios: Vec<f64>,
+    /// CPU microseconds per successful request (flow), by process.
+    pub cpu_us_per_request: CpuSplit,
     /// The table's label.
     #[serde(skip)]
     pub what: &'static str,
@@ -221,6 +255,10 @@ impl Scenario {
             errors: windows.iter().map(|w| w.errors).sum(),
             round_rps: round_rps.iter().map(|v| round(*v, 1)).collect(),
             round_ratios: round_ratios.iter().map(|v| round(*v, 3)).collect(),
+            cpu_us_per_request: windows
+                .iter()
+                .fold(CpuSplit::default(), |acc, w| acc.plus(w.cpu))
+                .per(all.len() as u64),
         }
     }
 }
@@ -314,25 +352,30 @@ impl Report {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "| scenario | rps | p50 ms | p99 ms | × floor | ± rounds | IdP calls |"
+            "| scenario | rps | p50 ms | p99 ms | × floor | ± rounds | IdP calls \
+             | CPU µs/req: server · PostgreSQL · load |"
         );
-        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
         for s in &self.scenarios {
+            let c = s.cpu_us_per_request;
             let _ = writeln!(
                 out,
-                "| {} | {:.1} | {:.2} | {:.2} | {:.3} | {:.0} % | {} |",
+                "| {} | {:.1} | {:.2} | {:.2} | {:.3} | {:.0} % | {} | {:.0} · {:.0} · {:.0} |",
                 s.what,
                 s.rps,
                 s.p50_ms,
                 s.p99_ms,
                 s.ratio_to_floor,
                 spread_percent(&s.round_ratios),
-                s.idp_calls
+                s.idp_calls,
+                c.server,
+                c.postgres,
+                c.load_generator
             );
         }
         let _ = writeln!(
             out,
-            "| 6 portal peak RSS (VmHWM) | {:.1} MiB | | | | | |",
+            "| 6 portal peak RSS (VmHWM) | {:.1} MiB | | | | | | |",
             self.peak_rss_mib
         );
         let _ = writeln!(out);
@@ -373,6 +416,12 @@ mod tests {
             errors: 0,
             first_error: None,
             idp_calls,
+            // 100 µs of server, 50 of PostgreSQL and 10 of load per request.
+            cpu: CpuSplit {
+                server: 100.0 * latencies_ms.len() as f64,
+                postgres: 50.0 * latencies_ms.len() as f64,
+                load_generator: 10.0 * latencies_ms.len() as f64,
+            },
         }
     }
 
@@ -522,6 +571,11 @@ mod tests {
         assert_eq!(scenarios[1]["name"], "protected");
         assert_eq!(scenarios[1]["rps"], 70.0);
         assert_eq!(scenarios[1]["ratio_to_floor"], 0.7);
+        let cpu = &scenarios[1]["cpu_us_per_request"];
+        assert_eq!(
+            (&cpu["server"], &cpu["postgres"], &cpu["load_generator"]),
+            (&100.0.into(), &50.0.into(), &10.0.into())
+        );
         assert_eq!(json["aims"]["protected_ratio"], true);
         assert_eq!(json["aims"]["tenant_ratio"], false);
         assert_eq!(json["aims"]["tenant_no_idp_calls"], true);
