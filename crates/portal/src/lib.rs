@@ -9,6 +9,7 @@
 //! rest), [`tenants`], [`error`] (one error type, rendered in one place).
 
 pub mod auth;
+pub mod breaker;
 pub mod cli;
 pub mod config;
 pub mod crypto;

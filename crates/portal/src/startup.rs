@@ -19,6 +19,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tracing_actix_web::TracingLogger;
 
+use crate::breaker::{DbBreaker, needs_database};
 use crate::config::Settings;
 use crate::crypto::TokenCipher;
 use crate::error;
@@ -159,6 +160,7 @@ impl Application {
             client,
             templates,
             pool,
+            db_breaker: DbBreaker::new(),
             cipher,
             stylesheet,
             metrics: Metrics::default(),
@@ -222,8 +224,10 @@ fn security_headers(https: bool) -> DefaultHeaders {
 
 /// Errors raised by middleware (the session store failing to load or save)
 /// bypass `ErrorHandlers`: turn them into a rendered 503 ([`error::Outage`]).
-/// Only the path and the state are kept: holding a clone of the request
-/// while the router runs would make actix panic.
+/// Such errors, and handlers' database outages, trip the
+/// [`DbBreaker`]: while it is open, requests that need the database get the
+/// same 503 at once. Only the path and the state are kept: holding a clone
+/// of the request while the router runs would make actix panic.
 async fn middleware_errors(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -232,8 +236,11 @@ async fn middleware_errors(
     let method = req.method().to_string();
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let https = state.as_ref().is_some_and(|s| s.settings.is_https());
-    next.call(req).await.map_err(|e| {
-        tracing::error!(%method, %path, status = 503, error = %e, "request failed in middleware (session store unavailable?)");
+    let breaker = state
+        .as_ref()
+        .filter(|_| needs_database(&path))
+        .map(|s| (s.db_breaker.clone(), s.pool.clone()));
+    let outage = |state| {
         // An error passes `DefaultHeaders` by: the page gets its headers here.
         let outage = error::Outage::new(&path, state);
         let mut res = actix_web::ResponseError::error_response(&outage);
@@ -242,7 +249,33 @@ async fn middleware_errors(
                 .insert(name, header::HeaderValue::from_static(value));
         }
         actix_web::error::InternalError::from_response(outage, res).into()
-    })
+    };
+    if let Some((b, _)) = &breaker
+        && b.is_open()
+    {
+        tracing::warn!(%method, %path, status = 503, "PostgreSQL unreachable: failing fast");
+        return Err(outage(state));
+    }
+    match next.call(req).await {
+        Ok(res) => {
+            let database_down = res
+                .response()
+                .error()
+                .and_then(|e| e.as_error::<error::AppError>())
+                .is_some_and(|e| matches!(e, error::AppError::DatabaseUnavailable(_)));
+            if database_down && let Some((b, pool)) = &breaker {
+                b.trip(pool);
+            }
+            Ok(res)
+        }
+        Err(e) => {
+            tracing::error!(%method, %path, status = 503, error = %e, "request failed in middleware (session store unavailable?)");
+            if let Some((b, pool)) = &breaker {
+                b.trip(pool);
+            }
+            Err(outage(state))
+        }
+    }
 }
 
 /// Counts requests by route pattern and status.

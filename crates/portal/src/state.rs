@@ -5,6 +5,7 @@ use std::sync::Arc;
 use logto_client::LogtoClient;
 use sqlx::PgPool;
 
+use crate::breaker::DbBreaker;
 use crate::config::Settings;
 use crate::crypto::TokenCipher;
 use crate::metrics::Metrics;
@@ -20,6 +21,8 @@ pub struct AppState {
     pub templates: tera::Tera,
     /// PostgreSQL.
     pub pool: PgPool,
+    /// Open while PostgreSQL is unreachable: requests fail fast.
+    pub db_breaker: Arc<DbBreaker>,
     /// Encrypts tokens at rest.
     pub cipher: Arc<TokenCipher>,
     /// The stylesheet, read once at start-up.

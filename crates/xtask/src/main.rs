@@ -162,8 +162,10 @@ fn test(ws: &Path, long: bool, runner_args: &[String]) -> Result<()> {
     let result = (|| {
         let url = prepare_database(&pg, "portal_test")?;
         let browser_tests = browser::ensure_chromium()?;
+        let cluster_env = Postgres::cluster_env();
         let with_env = |cmd: &mut Command| {
             cmd.current_dir(ws).env("DATABASE_URL", &url);
+            cmd.envs(cluster_env.iter().map(|(k, v)| (*k, v.as_str())));
             browser_tests.apply(cmd);
             if long {
                 cmd.env("XTASK_LONG", "1");

@@ -103,6 +103,27 @@ impl Postgres {
         Ok(format!("{server}/{db}"))
     }
 
+    /// What a test needs to run PostgreSQL clusters of its own (to stop and
+    /// restart one under load): `XTASK_PG_BIN`, the server binaries'
+    /// directory, and, when we are root, `XTASK_PG_RUN_AS` (`uid:gid` of
+    /// the unprivileged user the servers run as). Empty when the binaries
+    /// cannot be found (a borrowed `DATABASE_URL` on a machine without them).
+    pub fn cluster_env() -> Vec<(&'static str, String)> {
+        let Ok(bin) = find_bin_dir() else {
+            return Vec::new();
+        };
+        let mut env = vec![("XTASK_PG_BIN", bin.display().to_string())];
+        match running_as_root() {
+            Ok(false) => {}
+            Ok(true) => match ensure_pg_user() {
+                Ok(r) => env.push(("XTASK_PG_RUN_AS", format!("{}:{}", r.uid, r.gid))),
+                Err(_) => return Vec::new(),
+            },
+            Err(_) => return Vec::new(),
+        }
+        env
+    }
+
     /// Deletes the cluster's files after stopping it (throw-away clusters).
     pub fn remove_on_stop(&mut self) {
         if let Some(m) = &mut self.managed {

@@ -791,3 +791,64 @@ async fn the_operator_can_end_every_session_of_a_user(pool: PgPool) {
         assert_eq!(res.status().as_u16(), 200, "{base}");
     }
 }
+
+/// PostgreSQL really stopped (`pg_ctl stop`) while a signed-in browser keeps
+/// asking: every request gets a 503 page, and after the first, at once
+/// (the breaker, not the pool's 3 s acquire timeout); started again, the
+/// portal serves within seconds, and the browser is still signed in. The
+/// cluster is the test's own.
+#[tokio::test]
+async fn postgres_stopped_and_restarted_fails_fast_then_serves_the_same_session() {
+    let cluster = PgCluster::create();
+    cluster.start();
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&cluster.url())
+        .await
+        .unwrap();
+    let app = spawn_app(pool).await;
+    app.sign_in_as("alice").await;
+    let res = app.get("/protected").await;
+    assert_eq!(res.status(), 200);
+
+    cluster.stop();
+    // The first request meets the outage (and may wait for the pool).
+    let res = app.get("/protected").await;
+    assert_eq!(res.status(), 503);
+    for i in 0..20 {
+        let started = Instant::now();
+        let res = app.get("/protected").await;
+        let took = started.elapsed();
+        assert_eq!(res.status(), 503, "request {i} during the outage");
+        assert_eq!(res.headers()["retry-after"], "5");
+        assert!(
+            res.text()
+                .await
+                .unwrap()
+                .contains("Temporarily unavailable"),
+            "a clear page"
+        );
+        assert!(
+            took < Duration::from_secs(1),
+            "request {i} failed fast: {took:?} (the pool's acquire timeout is 3 s)"
+        );
+    }
+    // Pages that need no database still answer.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+
+    cluster.start();
+    let body = eventually(
+        "the portal to serve again",
+        Duration::from_secs(15),
+        || async {
+            let res = app.get("/protected").await;
+            if res.status() == 200 {
+                Some(res.text().await.unwrap())
+            } else {
+                None
+            }
+        },
+    )
+    .await;
+    assert!(body.contains("alice"), "still signed in as alice");
+}

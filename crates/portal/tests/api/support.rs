@@ -522,3 +522,107 @@ pub async fn stored_refresh_tokens(pool: &PgPool) -> Vec<String> {
         })
         .collect()
 }
+
+/// A PostgreSQL cluster of the test's own, which it may stop and start
+/// (`cargo xtask test` passes `XTASK_PG_BIN`, and `XTASK_PG_RUN_AS` when it
+/// runs as root: PostgreSQL refuses to). Stopped and deleted when dropped.
+pub struct PgCluster {
+    bin: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    run_as: Option<(u32, u32)>,
+    port: u16,
+}
+
+impl PgCluster {
+    /// A fresh cluster (initdb), not started yet.
+    pub fn create() -> Self {
+        use std::os::unix::process::CommandExt;
+        let bin = std::env::var("XTASK_PG_BIN")
+            .expect("XTASK_PG_BIN: run the tests through `cargo xtask test`")
+            .into();
+        let run_as = std::env::var("XTASK_PG_RUN_AS").ok().map(|v| {
+            let (u, g) = v.split_once(':').expect("XTASK_PG_RUN_AS is uid:gid");
+            (u.parse().unwrap(), g.parse().unwrap())
+        });
+        let dir = std::env::temp_dir().join(format!("portal-test-pg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        if let Some((u, g)) = run_as {
+            std::os::unix::fs::chown(&dir, Some(u), Some(g)).unwrap();
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let cluster = Self {
+            bin,
+            dir,
+            run_as,
+            port,
+        };
+        let mut initdb = cluster.command("initdb");
+        initdb.arg("-D").arg(cluster.dir.join("data")).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+        ]);
+        if let Some((u, g)) = run_as {
+            initdb.uid(u).gid(g);
+        }
+        let out = initdb.output().unwrap();
+        assert!(out.status.success(), "initdb: {out:?}");
+        cluster
+    }
+
+    fn command(&self, program: &str) -> std::process::Command {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new(self.bin.join(program));
+        cmd.env("HOME", "/tmp")
+            .env("LC_ALL", "C.UTF-8")
+            .stdin(Stdio::null());
+        if let Some((u, g)) = self.run_as {
+            cmd.uid(u).gid(g);
+        }
+        cmd
+    }
+
+    fn pg_ctl(&self, args: &[&str]) -> std::process::Output {
+        self.command("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .arg("-l")
+            .arg(self.dir.join("log"))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Starts the server (always on the same port), waiting until it accepts.
+    pub fn start(&self) {
+        let opts = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off",
+            self.port
+        );
+        let out = self.pg_ctl(&["-w", "-t", "60", "-o", &opts, "start"]);
+        assert!(out.status.success(), "pg_ctl start: {out:?}");
+    }
+
+    /// Stops the server (fast shutdown: open connections are ended).
+    pub fn stop(&self) {
+        let out = self.pg_ctl(&["-m", "fast", "-w", "-t", "60", "stop"]);
+        assert!(out.status.success(), "pg_ctl stop: {out:?}");
+    }
+
+    /// The URL of the `postgres` database.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let _ = self.pg_ctl(&["-m", "immediate", "-w", "stop"]);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
