@@ -307,11 +307,7 @@ async fn a_session_load_reads_its_login_and_tenant_in_one_query(pool: PgPool) {
         assert!(store.load(&signed_in).await.unwrap().is_some());
         // Gone after the load: the check still sees what the load read (no
         // second query), once; the next check asks the database.
-        sqlx::query("DELETE FROM logins WHERE id = $1")
-            .bind(id)
-            .execute(&pool)
-            .await
-            .unwrap();
+        logins::delete(&pool, id).await.unwrap();
         sqlx::query("DELETE FROM tenants")
             .execute(&pool)
             .await
@@ -380,11 +376,7 @@ async fn a_session_load_reads_its_login_and_tenant_in_one_query(pool: PgPool) {
                 Some(state(&[("login_id", &value)])),
                 "{kind}"
             );
-            sqlx::query("DELETE FROM logins WHERE id = $1")
-                .bind(id)
-                .execute(&pool)
-                .await
-                .unwrap();
+            logins::delete(&pool, id).await.unwrap();
             logins::touch_loading_tokens(&pool, id, DAY).await.unwrap()
         })
         .await;
@@ -399,11 +391,7 @@ async fn a_session_load_reads_its_login_and_tenant_in_one_query(pool: PgPool) {
             .await
             .unwrap();
         assert!(store.load(&k).await.unwrap().is_some());
-        sqlx::query("DELETE FROM logins WHERE id = $1")
-            .bind(id)
-            .execute(&pool)
-            .await
-            .unwrap();
+        logins::delete(&pool, id).await.unwrap();
         assert!(
             logins::touch_loading_tokens(&pool, id, DAY)
                 .await
