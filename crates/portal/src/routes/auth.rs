@@ -110,7 +110,17 @@ async fn finish_sign_in(
                 logto_client::Error::Transport(_) | logto_client::Error::Storage(_) => {
                     AppError::from(e)
                 }
-                other => AppError::SignInFailed(other.to_string()),
+                other => {
+                    // The IdP's own failure (`server_error`,
+                    // `temporarily_unavailable`, a 5xx from the token
+                    // endpoint) is a 503 "try again"; anything else refuses
+                    // this callback.
+                    let message = other.to_string();
+                    match AppError::from(other) {
+                        unavailable @ AppError::IdpUnavailable(_) => unavailable,
+                        _ => AppError::SignInFailed(message),
+                    }
+                }
             };
             return Err(mapped);
         }
