@@ -1045,6 +1045,34 @@ async fn clear_deletes_the_login_and_cascades_to_access_tokens(pool: PgPool) {
 
 // ------------------------------------------------------------------ logins
 
+/// `last_seen_at` is rewritten only once it is older than
+/// `idle_timeout / LAST_SEEN_RESOLUTION` (10 s of 600 s here): most requests
+/// only read the login row.
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn touch_writes_last_seen_only_past_its_resolution(pool: PgPool) {
+    let idle = Duration::from_secs(600);
+    assert_eq!(logins::LAST_SEEN_RESOLUTION, 60);
+    let id = login(&pool, "alice", None).await;
+    let last_seen = || async {
+        sqlx::query_scalar::<_, time::OffsetDateTime>("SELECT last_seen_at FROM logins")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    for (age_s, written) in [(0, false), (9, false), (11, true)] {
+        sqlx::query("UPDATE logins SET last_seen_at = now() - make_interval(secs => $1)")
+            .bind(f64::from(age_s))
+            .execute(&pool)
+            .await
+            .unwrap();
+        let before = last_seen().await;
+        let record = logins::touch(&pool, id, idle).await.unwrap().unwrap();
+        let after = last_seen().await;
+        assert_eq!(after != before, written, "last seen {age_s} s ago");
+        assert_eq!(record.last_seen_at, after, "the record says what is stored");
+    }
+}
+
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn touch_bumps_last_seen_and_ends_idle_or_expired_logins(pool: PgPool) {
     let idle = Duration::from_secs(5);
