@@ -161,9 +161,34 @@ impl Key {
 }
 
 /// The usable keys of a JWKS. Keys of unsupported types are skipped.
+///
+/// A signature that verified is remembered (by the SHA-256 of the signing
+/// input and signature) for as long as this key set is in use: the same
+/// token presented again — a bearer token on every API call — costs a hash,
+/// not a signature verification (an ES384 verification takes most of a
+/// millisecond). Only valid signatures are remembered, so forged tokens
+/// cannot fill the memory; it holds at most [`MAX_REMEMBERED`] and starts
+/// afresh when full. A new JWKS (a re-fetch) starts with nothing remembered.
+/// Everything but the signature (algorithm pinning, claims, expiry) is
+/// checked on every use.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct KeySet {
     keys: Vec<Key>,
+    remembered: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<[u8; 32]>>>,
+    /// Signature verifications actually computed (not remembered).
+    computed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// The most signatures a key set remembers.
+const MAX_REMEMBERED: usize = 10_000;
+
+/// What identifies a signed token: its signing input and signature.
+fn signature_digest(jws: &Jws) -> [u8; 32] {
+    let mut h = sha2::Sha256::new();
+    h.update(jws.signing_input.as_bytes());
+    h.update([0u8]);
+    h.update(&jws.signature);
+    h.finalize().into()
 }
 
 fn jwk_str<'a>(jwk: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
@@ -232,6 +257,7 @@ impl KeySet {
                 .filter_map(Value::as_object)
                 .filter_map(parse_jwk)
                 .collect(),
+            ..Self::default()
         })
     }
 
@@ -251,6 +277,14 @@ impl KeySet {
         let alg = SigningAlgorithm::from_alg(&jws.alg)
             .filter(|a| allowed.contains(a))
             .ok_or_else(|| ValidationError::AlgorithmNotAllowed(jws.alg.clone()))?;
+        let digest = signature_digest(jws);
+        if self
+            .remembered
+            .lock()
+            .is_ok_and(|seen| seen.contains(&digest))
+        {
+            return Ok(alg);
+        }
         let key = match &jws.kid {
             Some(kid) => {
                 let mut with_kid = self
@@ -274,11 +308,24 @@ impl KeySet {
                 }
             }
         };
-        if key.verify(alg, jws.signing_input.as_bytes(), &jws.signature) {
-            Ok(alg)
-        } else {
-            Err(ValidationError::InvalidSignature)
+        self.computed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if !key.verify(alg, jws.signing_input.as_bytes(), &jws.signature) {
+            return Err(ValidationError::InvalidSignature);
         }
+        if let Ok(mut seen) = self.remembered.lock() {
+            if seen.len() >= MAX_REMEMBERED {
+                seen.clear();
+            }
+            seen.insert(digest);
+        }
+        Ok(alg)
+    }
+
+    /// Signature verifications computed so far (remembered ones not counted).
+    #[cfg(test)]
+    pub(crate) fn computed(&self) -> u64 {
+        self.computed.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

@@ -550,3 +550,37 @@ fn logout_token_rules() {
         Err(ValidationError::MissingClaim("jti"))
     );
 }
+
+#[test]
+fn a_verified_signature_is_remembered_and_a_bad_one_never() {
+    let keys = sample_keys();
+    let token = sample_str("code_exchange", "id_token");
+    for _ in 0..3 {
+        assert_eq!(
+            keys.verify(&decode(&token).unwrap(), ALL),
+            Ok(SigningAlgorithm::ES384)
+        );
+    }
+    assert_eq!(keys.computed(), 1, "verified once, then remembered");
+    // Algorithm pinning still applies to a remembered signature.
+    assert_eq!(
+        keys.verify(&decode(&token).unwrap(), &[SigningAlgorithm::RS256]),
+        Err(ValidationError::AlgorithmNotAllowed("ES384".into()))
+    );
+    // A bad signature is computed (and refused) every time.
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut sig = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+    sig[10] ^= 0x01;
+    let flipped = format!("{}.{}.{}", parts[0], parts[1], b64(&sig));
+    for _ in 0..2 {
+        assert_eq!(
+            keys.verify(&decode(&flipped).unwrap(), ALL),
+            Err(ValidationError::InvalidSignature)
+        );
+    }
+    assert_eq!(keys.computed(), 3);
+    // Another key set (a re-fetched JWKS) remembers nothing.
+    let fresh = sample_keys();
+    fresh.verify(&decode(&token).unwrap(), ALL).unwrap();
+    assert_eq!(fresh.computed(), 1);
+}
