@@ -909,14 +909,22 @@ fn plain_client() -> Result<reqwest::Client> {
 }
 
 /// A browser of its own: cookie jar, no automatic redirects.
-fn browser() -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+fn browser() -> Result<(reqwest::Client, Arc<reqwest::cookie::Jar>)> {
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let client = reqwest::Client::builder()
         .no_proxy()
-        .cookie_store(true)
+        .cookie_provider(Arc::clone(&jar))
         .redirect(reqwest::redirect::Policy::none())
         .timeout(REQUEST_TIMEOUT)
         .build()
-        .context("building an HTTP client")
+        .context("building an HTTP client")?;
+    Ok((client, jar))
+}
+
+/// A signed-in browser and the `Cookie` header it sends to the portal.
+struct SignedIn {
+    browser: reqwest::Client,
+    cookie: reqwest::header::HeaderValue,
 }
 
 fn location(resp: &reqwest::Response) -> Option<String> {
@@ -928,8 +936,8 @@ fn location(resp: &reqwest::Response) -> Option<String> {
 
 /// One complete sign-in through the portal with a fresh browser: `/sign-in`,
 /// `logto-dev`'s form, `/callback`. Returns the signed-in browser.
-async fn sign_in(portal: &Url, user: &str, password: &str) -> Result<reqwest::Client> {
-    let client = browser()?;
+async fn sign_in(portal: &Url, user: &str, password: &str) -> Result<SignedIn> {
+    let (client, jar) = browser()?;
     let resp = client.get(portal.join("/sign-in")?).send().await?;
     let authorize = location(&resp)
         .filter(|_| resp.status().is_redirection())
@@ -951,7 +959,14 @@ async fn sign_in(portal: &Url, user: &str, password: &str) -> Result<reqwest::Cl
     if next.contains("/sign-in") || next.contains("error") {
         bail!("GET /callback sent the browser to {next}");
     }
-    Ok(client)
+    use reqwest::cookie::CookieStore as _;
+    let cookie = jar
+        .cookies(portal)
+        .ok_or_else(|| anyhow!("no session cookie after signing {user} in"))?;
+    Ok(SignedIn {
+        browser: client,
+        cookie,
+    })
 }
 
 /// GET `url` with every browser once, `FLOW_CONCURRENCY` at a time,
@@ -1082,8 +1097,16 @@ async fn drive(
     })
     .await?;
     signed_in.sort_by_key(|(i, _)| *i);
+    // The load sends each session's cookie as a plain header (no cookie-jar
+    // matching per request: the load generator's cost is not the portal's).
+    let loaded: Arc<Vec<(reqwest::Client, reqwest::header::HeaderValue)>> = Arc::new(
+        signed_in
+            .iter()
+            .map(|(_, s)| Ok((plain_client()?, s.cookie.clone())))
+            .collect::<Result<_>>()?,
+    );
     let sessions: Arc<Vec<reqwest::Client>> =
-        Arc::new(signed_in.into_iter().map(|(_, c)| c).collect());
+        Arc::new(signed_in.into_iter().map(|(_, s)| s.browser).collect());
     let protected_url = ep.portal.join("/protected")?;
     visit_all(&sessions, &protected_url).await?;
     let tenant_url = ep.portal.join(&format!("/t/{TENANT}/"))?;
@@ -1134,7 +1157,7 @@ async fn drive(
             .map(|_| plain_client())
             .collect::<Result<Vec<_>>>()?,
     );
-    let (s2, s3) = (sessions.clone(), sessions.clone());
+    let (s2, s3) = (loaded.clone(), loaded.clone());
     let plans = [
         Plan {
             name: "floor",
@@ -1150,7 +1173,9 @@ async fn drive(
             name: "protected",
             what: "2 GET /protected (64 sessions)",
             load: Load::Requests(Arc::new(move |w, _| {
-                client(&s2, w).get(protected_url.clone())
+                let (c, cookie) = &s2[w % s2.len()];
+                c.get(protected_url.clone())
+                    .header(reqwest::header::COOKIE, cookie.clone())
             })),
             server: servers.portal,
             windows: Vec::new(),
@@ -1158,7 +1183,11 @@ async fn drive(
         Plan {
             name: "tenant_warm",
             what: "3 GET /t/acme/ (warm organization token)",
-            load: Load::Requests(Arc::new(move |w, _| client(&s3, w).get(tenant_url.clone()))),
+            load: Load::Requests(Arc::new(move |w, _| {
+                let (c, cookie) = &s3[w % s3.len()];
+                c.get(tenant_url.clone())
+                    .header(reqwest::header::COOKIE, cookie.clone())
+            })),
             server: servers.portal,
             windows: Vec::new(),
         },
