@@ -10,7 +10,8 @@
 //! 3. `tenant_warm`: `GET /t/acme/` with a warm organization token per session;
 //!    `logto-dev`'s counters are read around every window: no IdP call expected.
 //! 4. `api_whoami`: `GET /api/orgs/org-acme/whoami` with a bearer organization
-//!    token (signature and claims validation per request).
+//!    token (claims checked per request; the signature verified once, then
+//!    remembered by the key set).
 //! 5. `sign_in_flow`: whole sign-ins (`/sign-in` → `logto-dev`'s form →
 //!    `/callback`), 8 at a time; rps = flows per second.
 //! 6. The portal's peak resident memory (`VmHWM`) over the run.
