@@ -1038,6 +1038,10 @@ impl LogtoClient {
     /// Verifies a JWT access token for a resource server (bearer-protected API):
     /// signature, `typ: at+jwt`, `iss`, `aud` containing `expected_audience`, `exp`, `iat`.
     /// Check the permissions with [`AccessTokenClaims::has_scope`].
+    ///
+    /// A signature that verified is remembered while the JWKS stays the same, so
+    /// a token presented again costs a hash instead of a signature verification;
+    /// everything else is checked on every call.
     pub async fn verify_access_token(
         &self,
         token: &str,
