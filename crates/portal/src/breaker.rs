@@ -5,9 +5,10 @@
 //! acquire timeout: every request would wait seconds for its 503. The first
 //! request that meets a database outage trips the breaker instead; while it
 //! is open, requests that need the database get their 503 at once, and one
-//! background probe per process tries PostgreSQL every
-//! [`PROBE_INTERVAL`]: the first success closes the breaker, so the portal
-//! serves again within that interval of PostgreSQL coming back.
+//! background probe per process tries a connection of its own at once and
+//! then every [`PROBE_INTERVAL`]: the first success closes the breaker, so
+//! the portal serves again within that interval of PostgreSQL coming back
+//! (and a false alarm costs one connection attempt).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,29 +39,50 @@ impl DbBreaker {
         self.open.load(Ordering::Acquire)
     }
 
-    /// A request met a database outage: open the breaker and, unless one
-    /// runs already, start the probe that closes it again.
+    /// A request met what looks like a database outage: open the breaker
+    /// and, unless one runs already, start the probe that closes it again.
+    /// The probe starts at once, so a false alarm (PostgreSQL answers) keeps
+    /// the breaker open for one connection attempt only.
     pub fn trip(self: &Arc<Self>, pool: &PgPool) {
         if self.open.swap(true, Ordering::AcqRel) {
             return;
         }
-        tracing::warn!("PostgreSQL is unreachable: failing fast until it answers again");
         let (breaker, pool) = (Arc::clone(self), pool.clone());
         tokio::spawn(async move {
+            let mut reported = false;
             loop {
-                tokio::time::sleep(PROBE_INTERVAL).await;
-                let probe = sqlx::query("SELECT 1").execute(&pool);
-                if let Ok(Ok(_)) = tokio::time::timeout(PROBE_TIMEOUT, probe).await {
+                if answers(&pool).await {
                     breaker.open.store(false, Ordering::Release);
-                    tracing::info!("PostgreSQL answers again: serving");
+                    if reported {
+                        tracing::info!("PostgreSQL answers again: serving");
+                    }
                     return;
+                }
+                if !reported {
+                    tracing::warn!("PostgreSQL is unreachable: failing fast until it answers");
+                    reported = true;
                 }
                 if pool.is_closed() {
                     return;
                 }
+                tokio::time::sleep(PROBE_INTERVAL).await;
             }
         });
     }
+}
+
+/// Whether PostgreSQL accepts a new connection and answers on it: a
+/// connection of its own, not one from the pool, whose acquire would keep
+/// retrying a refused connection for seconds.
+async fn answers(pool: &PgPool) -> bool {
+    use sqlx::Connection as _;
+    let options = pool.connect_options();
+    let probe = async {
+        let mut conn = sqlx::PgConnection::connect_with(&options).await?;
+        sqlx::query("SELECT 1").execute(&mut conn).await?;
+        conn.close().await
+    };
+    matches!(tokio::time::timeout(PROBE_TIMEOUT, probe).await, Ok(Ok(())))
 }
 
 /// Whether a request to `path` needs the database (everything but the

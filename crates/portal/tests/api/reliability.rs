@@ -852,3 +852,19 @@ async fn postgres_stopped_and_restarted_fails_fast_then_serves_the_same_session(
     .await;
     assert!(body.contains("alice"), "still signed in as alice");
 }
+
+/// A breaker tripped while PostgreSQL answers (a false alarm) closes again
+/// after one probe.
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn a_false_alarm_closes_the_database_breaker_at_once(pool: PgPool) {
+    let breaker = portal::breaker::DbBreaker::new();
+    assert!(!breaker.is_open());
+    breaker.trip(&pool);
+    assert!(breaker.is_open(), "open at once: requests fail fast");
+    eventually(
+        "the probe to close the breaker",
+        Duration::from_secs(5),
+        || async { (!breaker.is_open()).then_some(()) },
+    )
+    .await;
+}
