@@ -66,9 +66,10 @@ pub struct Settings {
     pub sign_in_rate_per_minute: u32,
     /// `PORTAL_CLOCK_SKEW` (seconds, default 60): tolerance on `exp`/`iat`.
     pub clock_skew: Duration,
-    /// `PORTAL_BACKCHANNEL_RATE` (requests per minute per client IP on
-    /// `/backchannel-logout`, default 600; 0 disables the limit). Logto sends
-    /// one logout token per session, all from its own address: keep it generous.
+    /// `PORTAL_BACKCHANNEL_RATE` (refused requests per minute per client IP
+    /// on `/backchannel-logout` before every request from that IP is refused,
+    /// default 600; 0 disables the limit). Valid deliveries never count: Logto
+    /// sends one logout token per session, all from its own address.
     pub backchannel_rate_per_minute: u32,
     /// `LOGTO_SIGNING_ALGORITHMS` (space- or comma-separated, default every
     /// algorithm Logto signs with: `RS256 PS256 ES256 ES384 ES512`): the JWT

@@ -31,6 +31,20 @@ impl RateLimiter {
         self.allow(client_ip(req))
     }
 
+    /// Whether `ip` has used up its budget in the current window; counts
+    /// nothing (for limits that count only some outcomes).
+    pub fn exhausted(&self, ip: IpAddr) -> bool {
+        if self.limit == 0 {
+            return false;
+        }
+        let now = Instant::now();
+        let Ok(hits) = self.hits.lock() else {
+            return false;
+        };
+        hits.get(&ip)
+            .is_some_and(|(start, n)| now.duration_since(*start) < self.window && *n >= self.limit)
+    }
+
     /// Counts a request from `ip`; false when over the limit.
     pub fn allow(&self, ip: IpAddr) -> bool {
         if self.limit == 0 {

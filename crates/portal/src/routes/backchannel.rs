@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::error::AppError;
 use crate::logins;
+use crate::rate_limit::client_ip;
 use crate::state::AppState;
 
 /// The form field.
@@ -20,8 +21,11 @@ pub struct LogoutForm {
     logout_token: String,
 }
 
-/// The handler. Rate-limited per client IP before anything is parsed; the
-/// body is limited to 64 KiB (the app's `FormConfig`).
+/// The handler. Refused deliveries (a malformed request, an invalid token)
+/// are limited per client IP: over the limit, requests are refused before
+/// anything is parsed or verified. Valid deliveries never count, so an
+/// identity provider ending many sessions at once is never turned away.
+/// The body is limited to 64 KiB (the app's `FormConfig`).
 pub async fn receive(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -29,17 +33,25 @@ pub async fn receive(
     // like any other bad logout request, not actix's default 415.
     form: Result<web::Form<LogoutForm>, actix_web::Error>,
 ) -> Result<HttpResponse, AppError> {
-    if !state.backchannel_limiter.allow_request(&req) {
+    let ip = client_ip(&req);
+    let limiter = &state.backchannel_limiter;
+    if limiter.exhausted(ip) {
         return Err(AppError::RateLimited);
     }
+    let refused = |e: AppError| {
+        limiter.allow(ip);
+        e
+    };
     let form = form.map_err(|e| {
-        AppError::BadRequest(format!("a logout token is sent as a form field: {e}"))
+        refused(AppError::BadRequest(format!(
+            "a logout token is sent as a form field: {e}"
+        )))
     })?;
     let claims = state
         .client
         .verify_logout_token(&form.logout_token)
         .await
-        .map_err(|e| AppError::BadRequest(format!("invalid logout token: {e}")))?;
+        .map_err(|e| refused(AppError::BadRequest(format!("invalid logout token: {e}"))))?;
     let expires = time::OffsetDateTime::from_unix_timestamp(claims.exp)
         .unwrap_or_else(|_| time::OffsetDateTime::now_utc() + time::Duration::hours(1));
     let first_time = logins::remember_logout_jti(&state.pool, &claims.jti, expires).await?;
