@@ -86,7 +86,8 @@ macro_rules! session_with_login {
 }
 
 /// The session, its login, and the tenant `$4` with the login's cached
-/// organization token for it.
+/// organization token for it (cached under `@#{organization id}`, the
+/// Logto SDKs' key: [`organization_token_key`]).
 const SESSION_LOGIN_TENANT: &str = session_with_login!(
     ", t.slug IS NOT NULL AS has_tenant, \
        t.slug, t.display_name, t.organization_id, t.sso_connector_id, t.login_hint, \
@@ -100,6 +101,11 @@ const SESSION_LOGIN_TENANT: &str = session_with_login!(
 /// The session and its login.
 const SESSION_LOGIN: &str =
     session_with_login!(" FROM sessions s LEFT JOIN logins l ON l.id = s.login_id");
+
+/// The cache key of `organization`'s token, as the SQL above builds it.
+fn organization_token_key(organization: &str) -> String {
+    logto_client::AccessTokenKey::organization(organization).cache_key()
+}
 
 fn load_error(e: sqlx::Error) -> LoadError {
     LoadError::Other(anyhow::Error::new(e).context("loading a session"))
@@ -181,7 +187,7 @@ impl PgSessionStore {
                         cached.extend(
                             organization
                                 .zip(token)
-                                .map(|(org, token)| (format!("@#{org}"), token)),
+                                .map(|(org, token)| (organization_token_key(&org), token)),
                         );
                     }
                     logins::prefetch::stash_login(login_id, Some(login), cached);
@@ -295,5 +301,14 @@ impl SessionStore for PgSessionStore {
             .await
             .map_err(|e| anyhow::Error::new(e).context("deleting a session"))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// `SESSION_LOGIN_TENANT` builds the key in SQL as `'@#' || organization_id`.
+    #[test]
+    fn organization_token_keys_are_what_the_query_builds() {
+        assert_eq!(super::organization_token_key("org-acme"), "@#org-acme");
     }
 }
