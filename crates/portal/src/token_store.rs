@@ -32,7 +32,8 @@
 //! again) instead of presenting it.
 //!
 //! The request's login check ([`crate::logins::touch_loading_tokens`]) reads
-//! the login's encrypted tokens and cached access tokens along with the row;
+//! the login's encrypted tokens along with the row, and on a tenant page the
+//! tenant's cached organization token ([`crate::logins::prefetch`]);
 //! [`PgTokenStorage::with_loaded`] serves those instead of querying again,
 //! until this storage writes anything (then every read goes to the database).
 
