@@ -66,6 +66,9 @@ pub struct Settings {
     pub sign_in_rate_per_minute: u32,
     /// `PORTAL_CLOCK_SKEW` (seconds, default 60): tolerance on `exp`/`iat`.
     pub clock_skew: Duration,
+    /// `LOGTO_HTTP_TIMEOUT` (seconds, default 30): the longest one request to
+    /// Logto (discovery, JWKS, token, userinfo, revocation) may take.
+    pub idp_timeout: Duration,
     /// `PORTAL_BACKCHANNEL_RATE` (refused requests per minute per client IP
     /// on `/backchannel-logout` before every request from that IP is refused,
     /// default 600; 0 disables the limit). Valid deliveries never count: Logto
@@ -116,6 +119,7 @@ impl std::fmt::Debug for Settings {
             .field("templates_dir", &self.templates_dir)
             .field("sign_in_rate_per_minute", &self.sign_in_rate_per_minute)
             .field("clock_skew", &self.clock_skew)
+            .field("idp_timeout", &self.idp_timeout)
             .field(
                 "backchannel_rate_per_minute",
                 &self.backchannel_rate_per_minute,
@@ -226,6 +230,7 @@ impl Settings {
         let sign_in_rate_per_minute = rate("PORTAL_SIGN_IN_RATE", 60)?;
         let backchannel_rate_per_minute = rate("PORTAL_BACKCHANNEL_RATE", 600)?;
         let clock_skew = seconds("PORTAL_CLOCK_SKEW", 60)?;
+        let idp_timeout = seconds("LOGTO_HTTP_TIMEOUT", 30)?;
         let signing_algorithms = match get("LOGTO_SIGNING_ALGORITHMS") {
             None => SigningAlgorithm::ALL.to_vec(),
             Some(v) => {
@@ -279,6 +284,7 @@ impl Settings {
             templates_dir,
             sign_in_rate_per_minute,
             clock_skew,
+            idp_timeout,
             backchannel_rate_per_minute,
             signing_algorithms,
         })
@@ -366,6 +372,9 @@ mod tests {
         assert_eq!(s.absolute_timeout, Duration::from_secs(12 * 3600));
         assert_eq!(s.signing_algorithms, SigningAlgorithm::ALL.to_vec());
         assert_eq!(s.sign_in_rate_per_minute, 60);
+        assert_eq!(s.idp_timeout, Duration::from_secs(30));
+        let s = load(&[("LOGTO_HTTP_TIMEOUT", Some("5"))]).unwrap();
+        assert_eq!(s.idp_timeout, Duration::from_secs(5));
     }
 
     #[test]
@@ -378,6 +387,7 @@ mod tests {
             ("PORTAL_TOKEN_KEY", Some("c2hvcnQ=")),
             ("PORTAL_IDLE_TIMEOUT", Some("soon")),
             ("PORTAL_SIGN_IN_RATE", Some("-1")),
+            ("LOGTO_HTTP_TIMEOUT", Some("0")),
             ("LOGTO_SIGNING_ALGORITHMS", Some("HS256")),
             ("LOGTO_SIGNING_ALGORITHMS", Some("none")),
             ("LOGTO_SIGNING_ALGORITHMS", Some("ES384, es256")),

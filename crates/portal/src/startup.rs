@@ -103,6 +103,7 @@ pub fn logto_client(settings: &Settings) -> anyhow::Result<LogtoClient> {
     .with_resources(resources);
     let mut config = config;
     config.clock_skew = settings.clock_skew;
+    config.http_timeout = settings.idp_timeout;
     config.allowed_algorithms = settings.signing_algorithms.clone();
     Ok(LogtoClient::new(config)?)
 }

@@ -868,3 +868,22 @@ async fn a_false_alarm_closes_the_database_breaker_at_once(pool: PgPool) {
     )
     .await;
 }
+
+/// `LOGTO_HTTP_TIMEOUT` bounds every request to the IdP: a userinfo call the
+/// IdP holds for 10 s ends after 1 s with the 503 page, the session intact.
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn a_slow_idp_is_given_up_on_after_logto_http_timeout(pool: PgPool) {
+    let app = spawn_app_with_env(pool, &[("LOGTO_HTTP_TIMEOUT", "1")]).await;
+    app.sign_in_as("alice").await;
+    app.idp
+        .delay_next(Endpoint::UserInfo, Duration::from_secs(10));
+    let res = app.get("/protected/userinfo").await;
+    assert_eq!(res.status().as_u16(), 503);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Temporarily unavailable")
+    );
+    assert_eq!(app.get("/protected").await.status().as_u16(), 200);
+}
