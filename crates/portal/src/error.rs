@@ -184,8 +184,14 @@ impl ResponseError for AppError {
                 res.insert_header((header::WWW_AUTHENTICATE, v));
             }
         }
-        if matches!(self, Self::RateLimited) {
-            res.insert_header((header::RETRY_AFTER, "60"));
+        match self {
+            Self::RateLimited => {
+                res.insert_header((header::RETRY_AFTER, "60"));
+            }
+            Self::DatabaseUnavailable(_) | Self::IdpUnavailable(_) => {
+                res.insert_header((header::RETRY_AFTER, OUTAGE_RETRY_AFTER));
+            }
+            _ => {}
         }
         res.finish()
     }
@@ -330,6 +336,9 @@ pub fn urlencode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
+/// `Retry-After` of every 503 (seconds): outages of PostgreSQL or the IdP.
+const OUTAGE_RETRY_AFTER: &str = "5";
+
 /// A request that failed in middleware (the session store cannot reach
 /// PostgreSQL): rendered as a 503 page, or JSON under `/api/`.
 pub struct Outage {
@@ -370,7 +379,7 @@ impl ResponseError for Outage {
         let message = "the service is temporarily unavailable; please try again shortly";
         let mut res = HttpResponse::ServiceUnavailable();
         res.insert_header((header::CACHE_CONTROL, "no-store"))
-            .insert_header((header::RETRY_AFTER, "5"))
+            .insert_header((header::RETRY_AFTER, OUTAGE_RETRY_AFTER))
             .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
         if self.is_api {
             return res.json(serde_json::json!({"error": "unavailable", "message": message}));

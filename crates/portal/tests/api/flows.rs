@@ -360,13 +360,7 @@ async fn the_database_going_away_gives_503_not_a_panic(pool: PgPool) {
     app.sign_in_as("bob").await;
     app.state.pool.close().await;
     let res = app.get("/protected").await;
-    assert_eq!(res.status().as_u16(), 503);
-    assert!(
-        res.text()
-            .await
-            .unwrap()
-            .contains("Temporarily unavailable")
-    );
+    assert_unavailable_page(res, "/protected").await;
     let res = app.get("/api/me").await;
     assert_eq!(res.status().as_u16(), 503);
     assert_eq!(app.get("/readyz").await.status().as_u16(), 503);

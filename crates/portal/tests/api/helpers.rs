@@ -167,6 +167,14 @@ pub fn location(res: &reqwest::Response) -> String {
         .to_owned()
 }
 
+/// A 503 with the "temporarily unavailable" page; `what` names the case.
+pub async fn assert_unavailable_page(res: reqwest::Response, what: &str) {
+    assert_eq!(res.status().as_u16(), 503, "{what}");
+    assert_eq!(res.headers()["retry-after"], "5", "{what}");
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Temporarily unavailable"), "{what}: {body}");
+}
+
 pub fn assert_redirect_to(res: &reqwest::Response, expected: &str) {
     assert!(res.status().is_redirection(), "status {}", res.status());
     assert_eq!(location(res), expected);

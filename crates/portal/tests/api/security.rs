@@ -751,15 +751,7 @@ async fn with_the_idp_down_sign_in_is_a_clear_503_and_sessions_keep_working(pool
         .unwrap();
     assert_eq!(res.status().as_u16(), 200);
     for path in ["/protected/userinfo", "/t/acme/", "/protected/resource"] {
-        let res = app.get(path).await;
-        assert_eq!(res.status().as_u16(), 503, "{path}");
-        assert!(
-            res.text()
-                .await
-                .unwrap()
-                .contains("Temporarily unavailable"),
-            "{path}"
-        );
+        assert_unavailable_page(app.get(path).await, path).await;
     }
     assert_eq!(app.get("/protected").await.status().as_u16(), 200);
     assert_eq!(app.logins().await, 1, "nobody was signed out");
