@@ -96,13 +96,19 @@ const SCENARIOS: [&str; 5] = [
     "sign_in_flow",
 ];
 
-pub fn run(ws: &Path, only: &[String]) -> Result<()> {
-    if let Some(unknown) = only.iter().find(|n| !SCENARIOS.contains(&n.as_str())) {
-        bail!(
+/// Refuses a name `--only` does not know, naming the ones it does.
+fn check_only(only: &[String]) -> Result<()> {
+    match only.iter().find(|n| !SCENARIOS.contains(&n.as_str())) {
+        Some(unknown) => bail!(
             "no scenario {unknown:?}: the scenarios are {}",
             SCENARIOS.join(", ")
-        );
+        ),
+        None => Ok(()),
     }
+}
+
+pub fn run(ws: &Path, only: &[String]) -> Result<()> {
+    check_only(only)?;
     eprintln!("xtask: building the portal, the floor server and logto-dev (release)");
     let status = cargo()
         .current_dir(ws)
@@ -819,6 +825,16 @@ struct Plan {
 }
 
 impl Plan {
+    fn new(name: &'static str, what: &'static str, server: u32, load: Load) -> Self {
+        Self {
+            name,
+            what,
+            load,
+            server,
+            windows: Vec::new(),
+        }
+    }
+
     /// Untimed load, then one measured window with `logto-dev`'s counters
     /// read around it.
     async fn measure(&mut self, warm_up: Duration, idp: &Idp, cpu: &CpuWatch) -> Result<()> {
@@ -1098,8 +1114,7 @@ async fn drive(
     })
     .await?;
     signed_in.sort_by_key(|(i, _)| *i);
-    // The load sends each session's cookie as a plain header (no cookie-jar
-    // matching per request: the load generator's cost is not the portal's).
+    // The load sends each session's cookie itself (see `signed_in_gets`).
     let loaded: Arc<Vec<(reqwest::Client, reqwest::header::HeaderValue)>> = Arc::new(
         signed_in
             .iter()
@@ -1158,58 +1173,44 @@ async fn drive(
             .map(|_| plain_client())
             .collect::<Result<Vec<_>>>()?,
     );
-    let (s2, s3) = (loaded.clone(), loaded.clone());
     let plans = [
-        Plan {
-            name: "floor",
-            what: "1 floor: GET /floor/{id} (PK lookup + Tera)",
-            load: Load::Requests(Arc::new(move |w, n| {
+        Plan::new(
+            "floor",
+            "1 floor: GET /floor/{id} (PK lookup + Tera)",
+            servers.floor,
+            Load::Requests(Arc::new(move |w, n| {
                 let id = (w as u64 + n) % FLOOR_ROWS + 1;
                 client(&floor_clients, w).get(format!("{}floor/{id}", floor_base.as_str()))
             })),
-            server: servers.floor,
-            windows: Vec::new(),
-        },
-        Plan {
-            name: "protected",
-            what: "2 GET /protected (64 sessions)",
-            load: Load::Requests(Arc::new(move |w, _| {
-                let (c, cookie) = &s2[w % s2.len()];
-                c.get(protected_url.clone())
-                    .header(reqwest::header::COOKIE, cookie.clone())
-            })),
-            server: servers.portal,
-            windows: Vec::new(),
-        },
-        Plan {
-            name: "tenant_warm",
-            what: "3 GET /t/acme/ (warm organization token)",
-            load: Load::Requests(Arc::new(move |w, _| {
-                let (c, cookie) = &s3[w % s3.len()];
-                c.get(tenant_url.clone())
-                    .header(reqwest::header::COOKIE, cookie.clone())
-            })),
-            server: servers.portal,
-            windows: Vec::new(),
-        },
-        Plan {
-            name: "api_whoami",
-            what: "4 GET /api/orgs/{id}/whoami (bearer)",
-            load: Load::Requests(Arc::new(move |w, _| {
+        ),
+        Plan::new(
+            "protected",
+            "2 GET /protected (64 sessions)",
+            servers.portal,
+            signed_in_gets(loaded.clone(), protected_url),
+        ),
+        Plan::new(
+            "tenant_warm",
+            "3 GET /t/acme/ (warm organization token)",
+            servers.portal,
+            signed_in_gets(loaded, tenant_url),
+        ),
+        Plan::new(
+            "api_whoami",
+            "4 GET /api/orgs/{id}/whoami (bearer)",
+            servers.portal,
+            Load::Requests(Arc::new(move |w, _| {
                 client(&api_clients, w)
                     .get(whoami_url.clone())
                     .bearer_auth(&bearer)
             })),
-            server: servers.portal,
-            windows: Vec::new(),
-        },
-        Plan {
-            name: "sign_in_flow",
-            what: "5 sign-in flows/s (8 at once)",
-            load: Load::Flows(ep.portal.clone()),
-            server: servers.portal,
-            windows: Vec::new(),
-        },
+        ),
+        Plan::new(
+            "sign_in_flow",
+            "5 sign-in flows/s (8 at once)",
+            servers.portal,
+            Load::Flows(ep.portal.clone()),
+        ),
     ];
 
     let wanted =
@@ -1277,10 +1278,25 @@ fn user(i: u64) -> (&'static str, &'static str) {
     }
 }
 
-/// Worker `w`'s client: one connection (and session) per simulated user.
-fn client(clients: &[reqwest::Client], w: usize) -> &reqwest::Client {
+/// Worker `w`'s client (or signed-in session): one connection per simulated
+/// user.
+fn client<T>(clients: &[T], w: usize) -> &T {
     // `clients` is never empty: CONCURRENCY and SESSIONS are both 64.
     &clients[w % clients.len()]
+}
+
+/// GETs of `url`, worker `w` as signed-in session `w`: its cookie goes as a
+/// plain header (no cookie-jar matching per request: the load generator's
+/// cost is not the portal's).
+fn signed_in_gets(
+    sessions: Arc<Vec<(reqwest::Client, reqwest::header::HeaderValue)>>,
+    url: Url,
+) -> Load {
+    Load::Requests(Arc::new(move |w, _| {
+        let (c, cookie) = client(&sessions, w);
+        c.get(url.clone())
+            .header(reqwest::header::COOKIE, cookie.clone())
+    }))
 }
 
 #[cfg(test)]
@@ -1324,6 +1340,29 @@ mod tests {
                 }
             ),
             Some(0.0)
+        );
+    }
+
+    #[test]
+    fn only_knows_the_scenarios() {
+        let names = |n: &[&str]| n.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(check_only(&[]).is_ok());
+        assert!(check_only(&names(&["protected", "tenant_warm"])).is_ok());
+        let e = check_only(&names(&["protected", "tenant"])).unwrap_err();
+        assert!(e.to_string().contains("\"tenant\"") && e.to_string().contains("tenant_warm"));
+    }
+
+    #[test]
+    fn cpu_ticks_become_microseconds_by_process() {
+        let split = SplitTicks([10, 20, 30]).elapsed(SplitTicks([12, 25, 30]));
+        assert_eq!(
+            (split.server, split.postgres, split.load_generator),
+            (20_000.0, 50_000.0, 0.0)
+        );
+        // A process gone meanwhile (fewer ticks) counts nothing, not a negative.
+        assert_eq!(
+            SplitTicks([10, 0, 0]).elapsed(SplitTicks([5, 0, 0])).server,
+            0.0
         );
     }
 
