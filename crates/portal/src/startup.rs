@@ -237,25 +237,11 @@ async fn middleware_errors(
     let method = req.method().to_string();
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let https = state.as_ref().is_some_and(|s| s.settings.is_https());
-    let breaker = state
-        .as_ref()
-        .filter(|_| needs_database(&path))
-        .map(|s| (s.db_breaker.clone(), s.pool.clone()));
-    let outage = |state| {
-        // An error passes `DefaultHeaders` by: the page gets its headers here.
-        let outage = error::Outage::new(&path, state);
-        let mut res = actix_web::ResponseError::error_response(&outage);
-        for (name, value) in security_header_values(https) {
-            res.headers_mut()
-                .insert(name, header::HeaderValue::from_static(value));
-        }
-        actix_web::error::InternalError::from_response(outage, res).into()
-    };
-    if let Some((b, _)) = &breaker
-        && b.is_open()
-    {
+    // The breaker guards the routes that need PostgreSQL.
+    let guarded = state.as_ref().filter(|_| needs_database(&path));
+    if guarded.is_some_and(|s| s.db_breaker.is_open()) {
         tracing::warn!(%method, %path, status = 503, "PostgreSQL unreachable: failing fast");
-        return Err(outage(state));
+        return Err(outage(&path, state.clone(), https));
     }
     match next.call(req).await {
         Ok(res) => {
@@ -264,19 +250,32 @@ async fn middleware_errors(
                 .error()
                 .and_then(|e| e.as_error::<error::AppError>())
                 .is_some_and(|e| matches!(e, error::AppError::DatabaseUnavailable(_)));
-            if database_down && let Some((b, pool)) = &breaker {
-                b.trip(pool);
+            if let Some(s) = guarded.filter(|_| database_down) {
+                s.db_breaker.trip(&s.pool);
             }
             Ok(res)
         }
         Err(e) => {
             tracing::error!(%method, %path, status = 503, error = %e, "request failed in middleware (session store unavailable?)");
-            if let Some((b, pool)) = &breaker {
-                b.trip(pool);
+            if let Some(s) = guarded {
+                s.db_breaker.trip(&s.pool);
             }
-            Err(outage(state))
+            Err(outage(&path, state.clone(), https))
         }
     }
+}
+
+/// The 503 page of a request that failed in middleware or met an open
+/// breaker. An error passes `DefaultHeaders` by: the page gets its headers
+/// here.
+fn outage(path: &str, state: Option<web::Data<AppState>>, https: bool) -> actix_web::Error {
+    let outage = error::Outage::new(path, state);
+    let mut res = actix_web::ResponseError::error_response(&outage);
+    for (name, value) in security_header_values(https) {
+        res.headers_mut()
+            .insert(name, header::HeaderValue::from_static(value));
+    }
+    actix_web::error::InternalError::from_response(outage, res).into()
 }
 
 /// Counts requests by route pattern and status.
