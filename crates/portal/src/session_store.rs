@@ -163,34 +163,33 @@ impl PgSessionStore {
         let row: Option<PgRow> = query.fetch_optional(&self.pool).await.map_err(load_error)?;
         let Some(row) = row else { return Ok(None) };
         let state = decode_state(&row, "state")?;
-        if let Some(slug) = tenant.clone() {
-            let has_tenant: bool = row.try_get("has_tenant").map_err(load_error)?;
-            let found = if has_tenant {
+        // The tenant the request names, if it exists.
+        let found = match tenant {
+            Some(_) if row.try_get::<bool, _>("has_tenant").map_err(load_error)? => {
                 Some(Tenant::from_row(&row).map_err(load_error)?)
-            } else {
-                None
-            };
-            logins::prefetch::stash_tenant(slug, found);
-        }
+            }
+            _ => None,
+        };
         if let Some(login_id) = login_id_in(&state) {
             let joined: Option<Uuid> = row.try_get("id").map_err(load_error)?;
             match joined {
-                // The login the state names (the column is written with it).
+                // The login the state names (the column is written with it),
+                // with its cached token for the tenant's organization.
                 Some(id) if id == login_id => {
                     let login = CheckedLogin::from_row(&row).map_err(load_error)?;
-                    let mut cached = Vec::new();
-                    if tenant.is_some() {
-                        let organization: Option<String> =
-                            row.try_get("organization_id").map_err(load_error)?;
-                        let token: Option<Vec<u8>> =
-                            row.try_get("organization_token").map_err(load_error)?;
-                        cached.extend(
-                            organization
-                                .zip(token)
-                                .map(|(org, token)| (organization_token_key(&org), token)),
-                        );
-                    }
-                    logins::prefetch::stash_login(login_id, Some(login), cached);
+                    let token: Option<Vec<u8>> = match &found {
+                        Some(_) => row.try_get("organization_token").map_err(load_error)?,
+                        None => None,
+                    };
+                    let cached = found
+                        .as_ref()
+                        .zip(token)
+                        .map(|(t, token)| (organization_token_key(&t.organization_id), token));
+                    logins::prefetch::stash_login(
+                        login_id,
+                        Some(login),
+                        cached.into_iter().collect(),
+                    );
                 }
                 // No such login (any more).
                 None => logins::prefetch::stash_login(login_id, None, Vec::new()),
@@ -198,6 +197,9 @@ impl PgSessionStore {
                 // check reads the state's login itself.
                 Some(_) => {}
             }
+        }
+        if let Some(slug) = tenant {
+            logins::prefetch::stash_tenant(slug, found);
         }
         Ok(Some(state))
     }
