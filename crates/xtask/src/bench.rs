@@ -760,6 +760,11 @@ async fn phase(make: &MakeRequest, workers: usize, duration: Duration, cap: u64)
             m
         });
     }
+    gather(set, started).await
+}
+
+/// The workers' windows merged into one, timed from `started`.
+async fn gather(mut set: tokio::task::JoinSet<Window>, started: Instant) -> Window {
     let mut total = Window::default();
     while let Some(done) = set.join_next().await {
         if let Ok(m) = done {
@@ -799,14 +804,7 @@ async fn flow_phase(portal: &Url, duration: Duration, cap: u64) -> Window {
             m
         });
     }
-    let mut total = Window::default();
-    while let Some(done) = set.join_next().await {
-        if let Ok(m) = done {
-            total = merge(total, m);
-        }
-    }
-    total.elapsed = started.elapsed();
-    total
+    gather(set, started).await
 }
 
 /// What a scenario sends.
