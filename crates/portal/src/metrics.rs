@@ -15,10 +15,24 @@ struct Histogram {
     sum: f64,
 }
 
+/// Request histograms by route pattern, then by method and status.
+type RequestHistograms = BTreeMap<String, BTreeMap<(&'static str, u16), Histogram>>;
+
+/// The method as a label: the standard ones by name, any other as `OTHER`
+/// (a client must not be able to mint labels).
+fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    KNOWN.into_iter().find(|m| *m == method).unwrap_or("OTHER")
+}
+
 /// The portal's counters.
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), Histogram>>,
+    /// Looked up by borrowed route: recording a request allocates nothing
+    /// once its route, method and status have been seen.
+    requests: Mutex<RequestHistograms>,
     token_calls: Mutex<BTreeMap<(String, String), u64>>,
     /// Back-channel logouts processed.
     pub backchannel_logouts: AtomicU64,
@@ -30,9 +44,11 @@ impl Metrics {
         let Ok(mut map) = self.requests.lock() else {
             return;
         };
-        let h = map
-            .entry((method.to_owned(), route.to_owned(), status))
-            .or_default();
+        let by_route = match map.get_mut(route) {
+            Some(m) => m,
+            None => map.entry(route.to_owned()).or_default(),
+        };
+        let h = by_route.entry((method_label(method), status)).or_default();
         h.count += 1;
         h.sum += seconds;
         for (i, b) in BUCKETS.iter().enumerate() {
@@ -59,7 +75,11 @@ impl Metrics {
         out.push_str("# TYPE portal_http_requests_total counter\n");
         let requests = self.requests.lock().map(|m| {
             m.iter()
-                .map(|(k, h)| (k.clone(), h.count, h.sum, h.counts))
+                .flat_map(|(route, by)| {
+                    by.iter().map(move |((method, status), h)| {
+                        ((*method, route.clone(), *status), h.count, h.sum, h.counts)
+                    })
+                })
                 .collect::<Vec<_>>()
         });
         let requests = requests.unwrap_or_default();
@@ -139,5 +159,31 @@ impl Metrics {
         out.push_str("# TYPE portal_sessions_alive gauge\n");
         let _ = writeln!(out, "portal_sessions_alive {sessions_alive}");
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Metrics;
+
+    #[test]
+    fn requests_are_counted_by_method_route_and_status_and_odd_methods_share_one_label() {
+        let m = Metrics::default();
+        m.observe_request("GET", "/protected", 200, 0.003);
+        m.observe_request("GET", "/protected", 200, 0.3);
+        m.observe_request("POST", "/protected", 200, 0.003);
+        m.observe_request("BREW", "/protected", 405, 0.003);
+        m.observe_request("PURGE", "/protected", 405, 0.003);
+        let text = m.render(0, logto_client::ClientStats::default());
+        for line in [
+            "portal_http_requests_total{method=\"GET\",route=\"/protected\",status=\"200\"} 2",
+            "portal_http_requests_total{method=\"POST\",route=\"/protected\",status=\"200\"} 1",
+            "portal_http_requests_total{method=\"OTHER\",route=\"/protected\",status=\"405\"} 2",
+            "portal_http_request_duration_seconds_bucket{method=\"GET\",route=\"/protected\",status=\"200\",le=\"0.005\"} 1",
+            "portal_http_request_duration_seconds_bucket{method=\"GET\",route=\"/protected\",status=\"200\",le=\"0.5\"} 2",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+        }
+        assert!(!text.contains("BREW"), "{text}");
     }
 }

@@ -111,10 +111,15 @@ fn load_error(e: sqlx::Error) -> LoadError {
     LoadError::Other(anyhow::Error::new(e).context("loading a session"))
 }
 
-/// The session state in column `column` of `row`.
+/// The session state in column `column` of `row` (straight from the JSON
+/// text; a state that is not an object of strings is a deserialization
+/// error, not an outage).
 fn decode_state(row: &PgRow, column: &str) -> Result<SessionState, LoadError> {
-    let Json(value): Json<serde_json::Value> = row.try_get(column).map_err(load_error)?;
-    serde_json::from_value(value).map_err(|e| LoadError::Deserialization(e.into()))
+    match row.try_get::<Json<SessionState>, _>(column) {
+        Ok(Json(state)) => Ok(state),
+        Err(e @ sqlx::Error::ColumnDecode { .. }) => Err(LoadError::Deserialization(e.into())),
+        Err(e) => Err(load_error(e)),
+    }
 }
 
 /// A TTL in seconds for `make_interval`, never negative.

@@ -284,17 +284,13 @@ async fn record_metrics(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let method = req.method().to_string();
-    let state = req.app_data::<web::Data<AppState>>().cloned();
     let res = next.call(req).await?;
-    let route = res
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
-    if let Some(s) = state {
+    let req = res.request();
+    if let Some(s) = req.app_data::<web::Data<AppState>>() {
+        let route = req.match_pattern();
         s.metrics.observe_request(
-            &method,
-            &route,
+            req.method().as_str(),
+            route.as_deref().unwrap_or("unmatched"),
             res.status().as_u16(),
             started.elapsed().as_secs_f64(),
         );

@@ -9,10 +9,14 @@ use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber: `RUST_LOG` (default `info`), human-readable
-/// output, or JSON lines when `PORTAL_LOG_FORMAT=json`.
+/// output (coloured on a terminal only), or JSON lines when
+/// `PORTAL_LOG_FORMAT=json`.
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colours only for a terminal: a log file or collector gets plain text.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     let result = if std::env::var("PORTAL_LOG_FORMAT").as_deref() == Ok("json") {
         builder.json().try_init()
     } else {
@@ -38,8 +42,13 @@ impl RootSpanBuilder for QuietRootSpan {
         let route = request
             .match_pattern()
             .unwrap_or_else(|| "unmatched".into());
-        // A random (v4) id from the thread's CSPRNG: no system call per request.
-        let request_id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+        // The id tracing-actix-web gave the request (a v4 UUID from the
+        // thread's CSPRNG, uuid's `fast-rng`: no system call per request).
+        let request_id = request
+            .extensions()
+            .get::<tracing_actix_web::RequestId>()
+            .map(|id| uuid::Uuid::from(*id))
+            .unwrap_or_default();
         tracing::info_span!(
             "http_request",
             method = %request.method(),

@@ -301,6 +301,43 @@ fn malformed_tokens_never_panic() {
     assert_eq!(decode(&t).unwrap_err(), ValidationError::CriticalHeader);
 }
 
+/// `decode_claims` reads the payload alone, but only of a token shaped
+/// like a JWT whose payload is an object.
+#[test]
+fn decode_claims_takes_only_an_object_payload_of_a_three_part_token() {
+    #[derive(serde::Deserialize, Debug)]
+    struct Sub {
+        #[allow(dead_code)]
+        sub: String,
+    }
+    let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let good = format!("e30.{}.AA", b64(&json!({"sub": "u1", "extra": 1})));
+    assert_eq!(decode_claims::<Sub>(&good).unwrap().sub, "u1");
+    let array = format!("e30.{}.AA", b64(&json!(["u1"])));
+    for (t, want) in [
+        (array.as_str(), "payload is not an object"),
+        ("e30.!!!.AA", "payload is not base64url"),
+        ("e30.e30.AA", "claims: missing field `sub`"),
+    ] {
+        match decode_claims::<Sub>(t) {
+            Err(ValidationError::Malformed(m)) => assert!(m.starts_with(want), "{t}: {m}"),
+            other => panic!("{t}: {other:?}"),
+        }
+    }
+    for t in ["", "a.b", "a.b.c.d", &format!("{good}.x")] {
+        assert_eq!(
+            decode_claims::<Sub>(t).unwrap_err(),
+            ValidationError::NotAJwt,
+            "{t}"
+        );
+    }
+    let huge = "a".repeat(MAX_TOKEN_LEN + 1);
+    assert!(matches!(
+        decode_claims::<Sub>(&huge),
+        Err(ValidationError::Malformed(_))
+    ));
+}
+
 fn id_claims(now: i64) -> Value {
     json!({"iss": SAMPLE_ISSUER, "sub": "u1", "aud": SAMPLE_APP_ID, "exp": now + 3600, "iat": now, "nonce": "n"})
 }
