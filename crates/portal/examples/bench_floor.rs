@@ -5,9 +5,10 @@
 //! throughput as a ratio to this server's, measured in the same run on the
 //! same machine, so that machine noise cancels out.
 //!
-//! Same stack and settings as the portal: actix-web with its default worker
-//! count, the portal's pool settings (`portal::startup::pool_options`), Tera
-//! with autoescaping.
+//! Same stack and settings as the portal: actix-web with one worker per CPU,
+//! each with a pool of its own, sized as the portal's
+//! (`portal::startup::worker_connections`) and with the portal's pool
+//! settings (`portal::startup::pool_options`); Tera with autoescaping.
 //!
 //! ```sh
 //! DATABASE_URL=postgres://… cargo run --release -p portal --example bench_floor -- 127.0.0.1:8081
@@ -34,7 +35,7 @@ const TEMPLATE: &str = r#"<!doctype html>
 
 struct Floor {
     pool: PgPool,
-    tera: tera::Tera,
+    tera: std::sync::Arc<tera::Tera>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -102,13 +103,25 @@ async fn main() -> anyhow::Result<()> {
     tera.add_raw_template("floor.html", TEMPLATE)
         .context("parsing the template")?;
     tera.autoescape_on(vec![".html"]);
-    let state = web::Data::new(Floor { pool, tera });
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let per_worker =
+        portal::startup::worker_connections(pool.options().get_max_connections(), workers);
+    let connect = pool.connect_options();
+    let tera = std::sync::Arc::new(tera);
     eprintln!("bench_floor: listening on http://{bind}/floor/{{1..={ROWS}}}");
     HttpServer::new(move || {
+        let pool = portal::startup::pool_options()
+            .max_connections(per_worker)
+            .connect_lazy_with((*connect).clone());
+        let state = web::Data::new(Floor {
+            pool,
+            tera: tera.clone(),
+        });
         App::new()
-            .app_data(state.clone())
+            .app_data(state)
             .route("/floor/{id}", web::get().to(floor))
     })
+    .workers(workers)
     .bind(bind)
     .with_context(|| format!("binding {bind}"))?
     .run()

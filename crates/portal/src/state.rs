@@ -1,7 +1,8 @@
 //! What every handler shares: settings, the Logto client, templates, the pool.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use actix_web::web::Bytes;
 use logto_client::LogtoClient;
 use sqlx::PgPool;
 
@@ -11,26 +12,100 @@ use crate::crypto::TokenCipher;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
 
-/// Shared application state (`web::Data<AppState>`).
+/// Application state (`web::Data<AppState>`). Each actix worker has its own
+/// copy ([`AppState::for_worker`]) that differs only in [`AppState::pool`];
+/// everything else is shared by the whole process.
+#[derive(Clone)]
 pub struct AppState {
     /// The settings read at start-up.
     pub settings: Settings,
     /// One Logto client for every user of this process.
     pub client: LogtoClient,
     /// Templates, parsed once.
-    pub templates: tera::Tera,
-    /// PostgreSQL.
+    pub templates: Arc<tera::Tera>,
+    /// PostgreSQL: in a worker's state, that worker's own pool; in the
+    /// state [`crate::startup::Application::state`] returns, the pool for
+    /// start-up and background work.
     pub pool: PgPool,
+    /// The workers' pools, for [`AppState::close_database`].
+    worker_pools: Arc<Mutex<Vec<PgPool>>>,
     /// Open while PostgreSQL is unreachable: requests fail fast.
     pub db_breaker: Arc<DbBreaker>,
     /// Encrypts tokens at rest.
     pub cipher: Arc<TokenCipher>,
     /// The stylesheet, read once at start-up.
-    pub stylesheet: String,
+    pub stylesheet: Bytes,
     /// Prometheus counters.
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     /// Per-IP limit of sign-in and callback requests.
-    pub sign_in_limiter: RateLimiter,
+    pub sign_in_limiter: Arc<RateLimiter>,
     /// Per-IP limit of back-channel logout requests.
-    pub backchannel_limiter: RateLimiter,
+    pub backchannel_limiter: Arc<RateLimiter>,
+}
+
+/// The parts of [`AppState`] that are built at start-up.
+pub struct Parts {
+    /// See [`AppState::settings`].
+    pub settings: Settings,
+    /// See [`AppState::client`].
+    pub client: LogtoClient,
+    /// See [`AppState::templates`].
+    pub templates: tera::Tera,
+    /// The pool for start-up and background work.
+    pub pool: PgPool,
+    /// See [`AppState::cipher`].
+    pub cipher: Arc<TokenCipher>,
+    /// See [`AppState::stylesheet`].
+    pub stylesheet: String,
+}
+
+impl AppState {
+    /// The process's state, with fresh counters, limiters and breaker.
+    pub fn new(parts: Parts) -> Self {
+        let per_minute = std::time::Duration::from_secs(60);
+        Self {
+            sign_in_limiter: Arc::new(RateLimiter::new(
+                parts.settings.sign_in_rate_per_minute,
+                per_minute,
+            )),
+            backchannel_limiter: Arc::new(RateLimiter::new(
+                parts.settings.backchannel_rate_per_minute,
+                per_minute,
+            )),
+            settings: parts.settings,
+            client: parts.client,
+            templates: Arc::new(parts.templates),
+            pool: parts.pool,
+            worker_pools: Arc::default(),
+            db_breaker: DbBreaker::new(),
+            cipher: parts.cipher,
+            stylesheet: Bytes::from(parts.stylesheet),
+            metrics: Arc::default(),
+        }
+    }
+
+    /// The state of one worker, whose requests use `pool`.
+    pub fn for_worker(&self, pool: PgPool) -> Self {
+        if let Ok(mut pools) = self.worker_pools.lock() {
+            pools.push(pool.clone());
+        }
+        Self {
+            pool,
+            ..self.clone()
+        }
+    }
+
+    /// Closes every pool of the process, the workers' and the background
+    /// one: from then on the portal meets PostgreSQL as gone. Tests use it
+    /// to cut the database off, and to let their database be dropped.
+    pub async fn close_database(&self) {
+        let workers: Vec<PgPool> = self
+            .worker_pools
+            .lock()
+            .map(|pools| pools.clone())
+            .unwrap_or_default();
+        for pool in workers.iter().chain([&self.pool]) {
+            pool.close().await;
+        }
+    }
 }

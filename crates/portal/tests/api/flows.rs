@@ -358,7 +358,7 @@ async fn a_deleted_or_tampered_session_is_signed_out_cleanly(pool: PgPool) {
 async fn the_database_going_away_gives_503_not_a_panic(pool: PgPool) {
     let app = spawn_app(pool).await;
     app.sign_in_as("bob").await;
-    app.state.pool.close().await;
+    app.state.close_database().await;
     let res = app.get("/protected").await;
     assert_unavailable_page(res, "/protected").await;
     let res = app.get("/api/me").await;
@@ -409,6 +409,13 @@ async fn concurrent_first_uses_of_a_token_share_one_refresh_and_the_metrics_say_
     let app = spawn_app(pool).await;
     app.sign_in_as("alice").await;
     let grants_before = app.idp.counters().refresh_token_grants;
+    // The refresh is held for a second, so that all eight are waiting on it
+    // when it lands (a request that started after it would simply find the
+    // new token, and not count as coalesced).
+    app.idp.delay_next(
+        logto_dev::Endpoint::Token,
+        std::time::Duration::from_secs(1),
+    );
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let (browser, url) = (app.browser.clone(), app.url("/protected/resource"));

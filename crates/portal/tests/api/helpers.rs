@@ -142,18 +142,19 @@ pub async fn spawn_portal(
     let pool = portal::startup::pool_options()
         .max_connections(10)
         .connect_lazy_with((*test_pool.connect_options()).clone());
-    // sqlx::test closes the test's pool when the test ends, then drops the
-    // database, which waits (5 s) for every other connection to it to go:
-    // the instance's connections go with the test's pool.
-    let instance_pool = pool.clone();
-    tokio::spawn(async move {
-        test_pool.close_event().await;
-        instance_pool.close().await;
-    });
     let application = Application::build_with(settings, pool, listener)
         .await
         .unwrap();
     let state = application.state();
+    // sqlx::test closes the test's pool when the test ends, then drops the
+    // database, which waits (5 s) for every other connection to it to go:
+    // the instance's connections (its workers' pools too) go with the
+    // test's pool.
+    let instance = state.clone();
+    tokio::spawn(async move {
+        test_pool.close_event().await;
+        instance.close_database().await;
+    });
     tokio::spawn(application.run_until_stopped());
     (format!("http://127.0.0.1:{port}"), state)
 }

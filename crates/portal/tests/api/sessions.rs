@@ -693,7 +693,7 @@ async fn every_html_response_carries_the_security_headers(pool: PgPool) {
         }
     }
     // The outage page.
-    portal.state.pool.close().await;
+    portal.state.close_database().await;
     for (path, c) in [("/protected", Some(cookie.as_str())), ("/", None)] {
         let res = portal.get(path, c).await;
         assert_eq!(res.status().as_u16(), 503);
