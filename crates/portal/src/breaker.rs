@@ -22,6 +22,18 @@ pub const PROBE_INTERVAL: Duration = Duration::from_millis(250);
 /// The longest one probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The error of a request refused at once because the breaker is open
+/// (the portal renders it as its 503 page).
+#[derive(Debug, thiserror::Error)]
+#[error("PostgreSQL is unreachable: failing fast")]
+pub struct BreakerOpen;
+
+impl actix_web::ResponseError for BreakerOpen {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        actix_web::http::StatusCode::SERVICE_UNAVAILABLE
+    }
+}
+
 /// Open while PostgreSQL is known to be unreachable.
 #[derive(Debug, Default)]
 pub struct DbBreaker {
@@ -83,40 +95,4 @@ async fn answers(pool: &PgPool) -> bool {
         conn.close().await
     };
     matches!(tokio::time::timeout(PROBE_TIMEOUT, probe).await, Ok(Ok(())))
-}
-
-/// Whether a request to `path` needs the database (everything but the
-/// health, metrics and static routes and the bearer-token API, which
-/// validates tokens without it).
-pub fn needs_database(path: &str) -> bool {
-    !(matches!(path, "/healthz" | "/readyz" | "/metrics" | "/api/reports")
-        || path.starts_with("/static/")
-        || path.starts_with("/api/orgs/"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::needs_database;
-
-    #[test]
-    fn which_routes_need_the_database() {
-        for path in [
-            "/",
-            "/protected",
-            "/t/acme/",
-            "/api/me",
-            "/backchannel-logout",
-        ] {
-            assert!(needs_database(path), "{path}");
-        }
-        for path in [
-            "/healthz",
-            "/readyz",
-            "/metrics",
-            "/static/portal.css",
-            "/api/orgs/o/whoami",
-        ] {
-            assert!(!needs_database(path), "{path}");
-        }
-    }
 }

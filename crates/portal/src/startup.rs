@@ -19,7 +19,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tracing_actix_web::TracingLogger;
 
-use crate::breaker::needs_database;
+use crate::breaker::BreakerOpen;
 use crate::config::Settings;
 use crate::crypto::TokenCipher;
 use crate::error;
@@ -231,46 +231,57 @@ fn security_headers(https: bool) -> DefaultHeaders {
         .fold(DefaultHeaders::new(), |h, pair| h.add(pair))
 }
 
-/// Errors raised by middleware (the session store failing to load or save)
-/// bypass `ErrorHandlers`: turn them into a rendered 503 ([`error::Outage`]).
-/// Such errors, and handlers' database outages, trip the
-/// [`DbBreaker`]: while it is open, requests that need the database get the
-/// same 503 at once. Only the path and the state are kept: holding a clone
-/// of the request while the router runs would make actix panic.
+/// Errors raised by middleware (the session store failing to load or save,
+/// [`database_guard`] failing fast) bypass `ErrorHandlers`: turn them into a
+/// rendered 503 ([`error::Outage`]), with one log line. Only the path and
+/// the method are kept: holding a clone of the request while the router
+/// runs would make actix panic.
 async fn middleware_errors(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let path = req.path().to_owned();
-    let method = req.method().to_string();
+    let method = req.method().clone();
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let https = state.as_ref().is_some_and(|s| s.settings.is_https());
-    // The breaker guards the routes that need PostgreSQL.
-    let guarded = state.as_ref().filter(|_| needs_database(&path));
-    if guarded.is_some_and(|s| s.db_breaker.is_open()) {
-        tracing::warn!(%method, %path, status = 503, "PostgreSQL unreachable: failing fast");
-        return Err(outage(&path, state.clone(), https));
-    }
-    match next.call(req).await {
-        Ok(res) => {
-            let database_down = res
-                .response()
-                .error()
-                .and_then(|e| e.as_error::<error::AppError>())
-                .is_some_and(|e| matches!(e, error::AppError::DatabaseUnavailable(_)));
-            if let Some(s) = guarded.filter(|_| database_down) {
-                s.db_breaker.trip(&s.pool);
-            }
-            Ok(res)
-        }
-        Err(e) => {
+    next.call(req).await.map_err(|e| {
+        if e.as_error::<BreakerOpen>().is_some() {
+            tracing::warn!(%method, %path, status = 503, "PostgreSQL unreachable: failing fast");
+        } else {
             tracing::error!(%method, %path, status = 503, error = %e, "request failed in middleware (session store unavailable?)");
-            if let Some(s) = guarded {
-                s.db_breaker.trip(&s.pool);
-            }
-            Err(outage(&path, state.clone(), https))
         }
+        let https = state.as_ref().is_some_and(|s| s.settings.is_https());
+        outage(&path, state, https)
+    })
+}
+
+/// The [`crate::breaker::DbBreaker`] around what needs PostgreSQL (the
+/// routes with a session, the back-channel receiver): a session-store
+/// failure or a handler's `DatabaseUnavailable` trips it, and while it is
+/// open, requests fail at once with [`BreakerOpen`] (rendered by
+/// [`middleware_errors`]).
+async fn database_guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return next.call(req).await;
+    };
+    if state.db_breaker.is_open() {
+        return Err(BreakerOpen.into());
     }
+    let result = next.call(req).await;
+    let database_down = match &result {
+        Ok(res) => res
+            .response()
+            .error()
+            .and_then(|e| e.as_error::<error::AppError>())
+            .is_some_and(|e| matches!(e, error::AppError::DatabaseUnavailable(_))),
+        Err(_) => true,
+    };
+    if database_down {
+        state.db_breaker.trip(&state.pool);
+    }
+    result
 }
 
 /// The 503 page of a request that failed in middleware or met an open
@@ -359,8 +370,9 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .wrap(security_headers(https))
             .wrap(from_fn(record_metrics))
             .wrap(TracingLogger::<QuietRootSpan>::new())
-            // Outside the session: they must answer while PostgreSQL is down,
-            // and the logout receiver ignores cookies.
+            // Outside the session: they must answer while PostgreSQL is down
+            // (only the logout receiver needs it), and the logout receiver
+            // ignores cookies.
             .route("/healthz", web::get().to(routes::health::healthz))
             .route("/readyz", web::get().to(routes::health::readyz))
             .route("/metrics", web::get().to(routes::health::metrics))
@@ -370,6 +382,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             )
             .service(
                 web::resource("/backchannel-logout")
+                    .wrap(from_fn(database_guard))
                     .route(web::post().to(routes::backchannel::receive)),
             )
             .route(
@@ -383,6 +396,8 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                     // Outside the session middleware: the slot where its
                     // store leaves what it read for the handlers.
                     .wrap(from_fn(prefetch_slot))
+                    // Outermost: it sees the session store's failures too.
+                    .wrap(from_fn(database_guard))
                     .route("/", web::get().to(routes::pages::home))
                     .route("/sign-in", web::get().to(routes::auth::sign_in))
                     .route("/callback", web::get().to(routes::auth::callback))

@@ -1,41 +1,8 @@
 //! Bearer-protected API routes.
 
-use logto_client::{AppSecret, InMemoryStorage, LogtoClient, LogtoConfig, SignInOptions};
 use sqlx::PgPool;
 
 use crate::helpers::*;
-
-/// A second relying party (a script, another service) that holds its own
-/// tokens for `username`.
-async fn tokens_for(app: &TestApp, username: &str) -> (LogtoClient, InMemoryStorage) {
-    let config = LogtoConfig::new(
-        app.idp.endpoint().as_str(),
-        "portal-demo",
-        Some(AppSecret::new("portal-demo-secret".to_owned())),
-    )
-    .unwrap()
-    .with_scopes([
-        "urn:logto:scope:organizations",
-        "urn:logto:scope:organization_roles",
-        "read:members",
-        "read:reports",
-    ])
-    .with_resources([API_RESOURCE]);
-    let client = LogtoClient::new(config).unwrap();
-    let storage = InMemoryStorage::new();
-    let url = client
-        .sign_in(&storage, SignInOptions::new(app.url("/callback")))
-        .await
-        .unwrap();
-    let callback = logto_dev::testing::complete_sign_in(&url, username, &password(username))
-        .await
-        .unwrap();
-    client
-        .handle_sign_in_callback(&storage, callback.as_str())
-        .await
-        .unwrap();
-    (client, storage)
-}
 
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn whoami_accepts_only_an_organization_token_for_that_organization(pool: PgPool) {

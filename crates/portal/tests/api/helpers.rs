@@ -304,3 +304,43 @@ pub fn extract_csrf(html: &str) -> String {
 pub fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+/// A second relying party (a script, another service) that holds its own
+/// tokens for `username`.
+pub async fn tokens_for(
+    app: &TestApp,
+    username: &str,
+) -> (logto_client::LogtoClient, logto_client::InMemoryStorage) {
+    let config = logto_client::LogtoConfig::new(
+        app.idp.endpoint().as_str(),
+        "portal-demo",
+        Some(logto_client::AppSecret::new(
+            "portal-demo-secret".to_owned(),
+        )),
+    )
+    .unwrap()
+    .with_scopes([
+        "urn:logto:scope:organizations",
+        "urn:logto:scope:organization_roles",
+        "read:members",
+        "read:reports",
+    ])
+    .with_resources([API_RESOURCE]);
+    let client = logto_client::LogtoClient::new(config).unwrap();
+    let storage = logto_client::InMemoryStorage::new();
+    let url = client
+        .sign_in(
+            &storage,
+            logto_client::SignInOptions::new(app.url("/callback")),
+        )
+        .await
+        .unwrap();
+    let callback = logto_dev::testing::complete_sign_in(&url, username, &password(username))
+        .await
+        .unwrap();
+    client
+        .handle_sign_in_callback(&storage, callback.as_str())
+        .await
+        .unwrap();
+    (client, storage)
+}

@@ -810,6 +810,12 @@ async fn postgres_stopped_and_restarted_fails_fast_then_serves_the_same_session(
     app.sign_in_as("alice").await;
     let res = app.get("/protected").await;
     assert_eq!(res.status(), 200);
+    // A script's organization token, for the bearer API.
+    let (client, storage) = tokens_for(&app, "alice").await;
+    let bearer = client
+        .get_organization_token(&storage, "org-acme")
+        .await
+        .unwrap();
 
     cluster.stop();
     // The first request meets the outage (and may wait for the pool).
@@ -825,8 +831,24 @@ async fn postgres_stopped_and_restarted_fails_fast_then_serves_the_same_session(
             "request {i} failed fast: {took:?} (the pool's acquire timeout is 3 s)"
         );
     }
-    // Pages that need no database still answer.
+    // What needs no database still answers: health, and the bearer API
+    // (tokens are checked against the JWKS, not the database).
     assert_eq!(app.get("/healthz").await.status(), 200);
+    let res = app
+        .get_with_bearer("/api/orgs/org-acme/whoami", bearer.secret())
+        .await;
+    assert_eq!(res.status(), 200, "the bearer API during the outage");
+    // The back-channel receiver needs the database: it fails fast too.
+    let started = Instant::now();
+    let res = app
+        .browser
+        .post(app.url("/backchannel-logout"))
+        .form(&[("logout_token", "not-a-token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503, "the logout receiver during the outage");
+    assert!(started.elapsed() < Duration::from_secs(1));
 
     cluster.start();
     let body = eventually(
