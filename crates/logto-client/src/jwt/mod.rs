@@ -34,17 +34,22 @@ fn b64_decode(part: &str, what: &str) -> Result<Vec<u8>, ValidationError> {
         .map_err(|_| ValidationError::Malformed(format!("{what} is not base64url")))
 }
 
-/// Splits and decodes a compact JWS. Checks nothing but the shape.
-pub(crate) fn decode(token: &str) -> Result<Jws, ValidationError> {
+/// The three parts of a compact JWS (header, payload, signature), still
+/// encoded; an overlong token is refused before it is looked at.
+fn split_compact(token: &str) -> Result<[&str; 3], ValidationError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(ValidationError::Malformed("token too long".into()));
     }
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(ValidationError::NotAJwt);
-    };
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(h), Some(p), Some(s), None) => Ok([h, p, s]),
+        _ => Err(ValidationError::NotAJwt),
+    }
+}
+
+/// Splits and decodes a compact JWS. Checks nothing but the shape.
+pub(crate) fn decode(token: &str) -> Result<Jws, ValidationError> {
+    let [h, p, s] = split_compact(token)?;
     let header: Value = serde_json::from_slice(&b64_decode(h, "header")?)
         .map_err(|_| ValidationError::Malformed("header is not JSON".into()))?;
     let Value::Object(header) = header else {
@@ -88,15 +93,7 @@ pub(crate) fn decode(token: &str) -> Result<Jws, ValidationError> {
 pub(crate) fn decode_claims<T: serde::de::DeserializeOwned>(
     token: &str,
 ) -> Result<T, ValidationError> {
-    if token.len() > MAX_TOKEN_LEN {
-        return Err(ValidationError::Malformed("token too long".into()));
-    }
-    let mut parts = token.split('.');
-    let (Some(_), Some(payload), Some(_), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(ValidationError::NotAJwt);
-    };
+    let [_, payload, _] = split_compact(token)?;
     let payload = b64_decode(payload, "payload")?;
     // A struct would also take a JSON array, field by field.
     if payload.trim_ascii_start().first() != Some(&b'{') {
