@@ -476,6 +476,33 @@ async fn an_expired_session_is_not_loaded_and_its_update_gets_a_new_key(pool: Pg
     assert_ne!(forged, "attacker-chosen");
 }
 
+/// A stored state that is not an object of strings is a deserialization
+/// error (actix-session then starts an empty session), never an outage:
+/// with or without the login read alongside.
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn a_malformed_stored_state_is_a_deserialization_error(pool: PgPool) {
+    let ttl = actix_web::cookie::time::Duration::minutes(30);
+    for store in [
+        PgSessionStore::new(pool.clone()),
+        PgSessionStore::new(pool.clone()).prefetching_logins(DAY),
+    ] {
+        let k = store.save(state(&[("a", "1")]), &ttl).await.unwrap();
+        for bad in [r#"{"a": 1}"#, "[1, 2]", r#""text""#] {
+            sqlx::query("UPDATE sessions SET state = $1::jsonb")
+                .bind(bad)
+                .execute(&pool)
+                .await
+                .unwrap();
+            let loaded = store.load(&k).await;
+            assert!(
+                matches!(loaded, Err(LoadError::Deserialization(_))),
+                "{bad}: {loaded:?}"
+            );
+        }
+        store.delete(&k).await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn session_store_reports_an_unreachable_database_as_other() {
     // Nothing listens on port 1.
