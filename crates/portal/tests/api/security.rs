@@ -7,7 +7,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use logto_client::{AppSecret, InMemoryStorage, LogtoClient, LogtoConfig, SignInOptions};
 use serde_json::{Value, json};
 use sha2::Digest;
 use sqlx::PgPool;
@@ -757,32 +756,10 @@ async fn with_the_idp_down_sign_in_is_a_clear_503_and_sessions_keep_working(pool
     assert_eq!(app.logins().await, 1, "nobody was signed out");
 }
 
-/// Alice's organization token for Acme, obtained the ordinary way.
+/// Alice's organization token for Acme, obtained the ordinary way, and her
+/// ID token.
 pub(crate) async fn acme_token_of_alice(app: &TestApp) -> (String, String) {
-    let config = LogtoConfig::new(
-        app.idp.endpoint().as_str(),
-        APP_ID,
-        Some(AppSecret::new(app_secret(app))),
-    )
-    .unwrap()
-    .with_scopes([
-        "urn:logto:scope:organizations",
-        "urn:logto:scope:organization_roles",
-        "read:members",
-    ]);
-    let client = LogtoClient::new(config).unwrap();
-    let storage = InMemoryStorage::new();
-    let url = client
-        .sign_in(&storage, SignInOptions::new(app.url("/callback")))
-        .await
-        .unwrap();
-    let cb = logto_dev::testing::complete_sign_in(&url, "alice", "alice-password")
-        .await
-        .unwrap();
-    client
-        .handle_sign_in_callback(&storage, cb.as_str())
-        .await
-        .unwrap();
+    let (client, storage) = tokens_for(app, "alice").await;
     let org = client
         .get_organization_token(&storage, "org-acme")
         .await
