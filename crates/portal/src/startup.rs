@@ -19,7 +19,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tracing_actix_web::TracingLogger;
 
-use crate::breaker::BreakerOpen;
+use crate::breaker::{self, BreakerOpen};
 use crate::config::Settings;
 use crate::crypto::TokenCipher;
 use crate::error;
@@ -232,7 +232,7 @@ fn security_headers(https: bool) -> DefaultHeaders {
 }
 
 /// Errors raised by middleware (the session store failing to load or save,
-/// [`database_guard`] failing fast) bypass `ErrorHandlers`: turn them into a
+/// [`breaker::guard`] failing fast) bypass `ErrorHandlers`: turn them into a
 /// rendered 503 ([`error::Outage`]), with one log line. Only the path and
 /// the method are kept: holding a clone of the request while the router
 /// runs would make actix panic.
@@ -252,36 +252,6 @@ async fn middleware_errors(
         let https = state.as_ref().is_some_and(|s| s.settings.is_https());
         outage(&path, state, https)
     })
-}
-
-/// The [`crate::breaker::DbBreaker`] around what needs PostgreSQL (the
-/// routes with a session, the back-channel receiver): a session-store
-/// failure or a handler's `DatabaseUnavailable` trips it, and while it is
-/// open, requests fail at once with [`BreakerOpen`] (rendered by
-/// [`middleware_errors`]).
-async fn database_guard(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        return next.call(req).await;
-    };
-    if state.db_breaker.is_open() {
-        return Err(BreakerOpen.into());
-    }
-    let result = next.call(req).await;
-    let database_down = match &result {
-        Ok(res) => res
-            .response()
-            .error()
-            .and_then(|e| e.as_error::<error::AppError>())
-            .is_some_and(|e| matches!(e, error::AppError::DatabaseUnavailable(_))),
-        Err(_) => true,
-    };
-    if database_down {
-        state.db_breaker.trip(&state.pool);
-    }
-    result
 }
 
 /// The 503 page of a request that failed in middleware or met an open
@@ -382,7 +352,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             )
             .service(
                 web::resource("/backchannel-logout")
-                    .wrap(from_fn(database_guard))
+                    .wrap(from_fn(breaker::guard))
                     .route(web::post().to(routes::backchannel::receive)),
             )
             .route(
@@ -397,7 +367,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                     // store leaves what it read for the handlers.
                     .wrap(from_fn(prefetch_slot))
                     // Outermost: it sees the session store's failures too.
-                    .wrap(from_fn(database_guard))
+                    .wrap(from_fn(breaker::guard))
                     .route("/", web::get().to(routes::pages::home))
                     .route("/sign-in", web::get().to(routes::auth::sign_in))
                     .route("/callback", web::get().to(routes::auth::callback))

@@ -1,4 +1,5 @@
-//! What every handler shares: settings, the Logto client, templates, the pool.
+//! What every handler shares: settings, the Logto client, templates,
+//! counters, and its worker's pool.
 
 use std::sync::{Arc, Mutex};
 
