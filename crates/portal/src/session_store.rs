@@ -152,7 +152,7 @@ impl PgSessionStore {
         idle_timeout: StdDuration,
     ) -> Result<Option<SessionState>, LoadError> {
         let idle = logins::interval_secs(idle_timeout);
-        let tenant = logins::prefetch::wanted_tenant();
+        let tenant = logins::prefetch::take_wanted_tenant();
         let sql = if tenant.is_some() {
             SESSION_LOGIN_TENANT
         } else {
@@ -163,7 +163,7 @@ impl PgSessionStore {
             .bind(idle)
             .bind(idle / f64::from(LAST_SEEN_RESOLUTION));
         if let Some(slug) = &tenant {
-            query = query.bind(slug.clone());
+            query = query.bind(slug.as_str());
         }
         let row: Option<PgRow> = query.fetch_optional(&self.pool).await.map_err(load_error)?;
         let Some(row) = row else { return Ok(None) };

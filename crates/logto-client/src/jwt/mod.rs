@@ -3,6 +3,10 @@
 //! A small verifier of our own: openidconnect 4 does not verify ES512, does not
 //! re-fetch the JWKS, does not check `at_hash`, and widens algorithms from discovery.
 
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
@@ -187,9 +191,9 @@ impl Key {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct KeySet {
     keys: Vec<Key>,
-    remembered: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<[u8; 32]>>>,
+    remembered: Arc<Mutex<HashSet<[u8; 32]>>>,
     /// Signature verifications actually computed (not remembered).
-    computed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    computed: Arc<AtomicU64>,
 }
 
 /// The most signatures a key set remembers.
@@ -321,8 +325,7 @@ impl KeySet {
                 }
             }
         };
-        self.computed
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.computed.fetch_add(1, Ordering::Relaxed);
         if !key.verify(alg, jws.signing_input.as_bytes(), &jws.signature) {
             return Err(ValidationError::InvalidSignature);
         }
@@ -338,7 +341,7 @@ impl KeySet {
     /// Signature verifications computed so far (remembered ones not counted).
     #[cfg(test)]
     pub(crate) fn computed(&self) -> u64 {
-        self.computed.load(std::sync::atomic::Ordering::Relaxed)
+        self.computed.load(Ordering::Relaxed)
     }
 }
 

@@ -51,9 +51,10 @@ pub async fn scope<F: Future>(tenant: Option<String>, request: F) -> F::Output {
     SLOT.scope(RefCell::new(slot), request).await
 }
 
-/// The tenant slug the request names (outside [`scope`]: none).
-pub(crate) fn wanted_tenant() -> Option<String> {
-    SLOT.try_with(|slot| slot.borrow().wanted_tenant.clone())
+/// The tenant slug the request names, handed out once: the session store
+/// reads it as it loads the session (outside [`scope`]: none).
+pub(crate) fn take_wanted_tenant() -> Option<String> {
+    SLOT.try_with(|slot| slot.borrow_mut().wanted_tenant.take())
         .ok()
         .flatten()
 }
