@@ -621,6 +621,11 @@ async fn session_ids_never_reach_the_logs_or_a_url(pool: PgPool) {
         log.contains("DEBUG") && log.contains("signed in"),
         "the capture works: {log}"
     );
+    // Written to a file, not a terminal: plain text, no colour codes.
+    assert!(
+        !log.contains('\u{1b}'),
+        "terminal escape codes in a log file"
+    );
     for secret in &secrets {
         assert!(secret.len() >= 40);
         assert!(!log.contains(secret.as_str()), "a session id in the log");
