@@ -3,13 +3,14 @@
 //! customer organization (tenant).
 //!
 //! Layout: [`config`] (settings read once), [`startup`] (the server),
-//! [`routes`] (handlers), [`auth`] (the `Authenticated` extractor),
+//! [`routes`] (handlers, with [`claims_table`]), [`auth`] (the `Authenticated` extractor),
 //! [`session`] (typed session access), [`session_store`] / [`token_store`] /
 //! [`logins`] (PostgreSQL persistence), [`crypto`] (tokens encrypted at
 //! rest), [`tenants`], [`error`] (one error type, rendered in one place).
 
 pub mod auth;
 pub mod breaker;
+pub mod claims_table;
 pub mod cli;
 pub mod config;
 pub mod crypto;

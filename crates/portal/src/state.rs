@@ -8,6 +8,7 @@ use logto_client::LogtoClient;
 use sqlx::PgPool;
 
 use crate::breaker::DbBreaker;
+use crate::claims_table::ClaimsTables;
 use crate::config::Settings;
 use crate::crypto::TokenCipher;
 use crate::metrics::Metrics;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub client: LogtoClient,
     /// Templates, parsed once.
     pub templates: Arc<tera::Tera>,
+    /// The claims tables rendered lately, for the signed-in pages.
+    pub claims_tables: Arc<ClaimsTables>,
     /// PostgreSQL: in a worker's state, that worker's own pool; in the
     /// state [`crate::startup::Application::state`] returns, the pool for
     /// start-up and background work.
@@ -76,6 +79,7 @@ impl AppState {
             settings: parts.settings,
             client: parts.client,
             templates: Arc::new(parts.templates),
+            claims_tables: Arc::default(),
             pool: parts.pool,
             worker_pools: Arc::default(),
             db_breaker: DbBreaker::new(),

@@ -9,49 +9,19 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::tenants;
 
-/// One row of a claims table: the value as compact JSON (escaped by Tera),
-/// and for timestamps the date it stands for.
-#[derive(Serialize)]
-pub(crate) struct ClaimRow {
-    name: String,
-    value: String,
-    hint: Option<String>,
-}
-
-/// `2026-11-24 19:49:28 UTC` for the timestamp claims: seconds for the JWT
-/// ones, milliseconds for Logto's `created_at`/`updated_at`.
-fn time_hint(name: &str, value: &serde_json::Value) -> Option<String> {
-    let n = value.as_i64()?;
-    let seconds = match name {
-        "exp" | "iat" | "nbf" | "auth_time" => n,
-        "created_at" | "updated_at" => n / 1000,
-        _ => return None,
-    };
-    let t = time::OffsetDateTime::from_unix_timestamp(seconds).ok()?;
-    let format =
-        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
-    t.format(&format).ok()
-}
-
-/// Claims of any serializable value, sorted by name. Never contains a raw token.
-pub(crate) fn claim_rows<T: Serialize>(value: &T) -> Vec<ClaimRow> {
-    let mut rows: Vec<ClaimRow> = match serde_json::to_value(value) {
-        Ok(serde_json::Value::Object(map)) => map
-            .into_iter()
-            .filter(|(_, v)| !v.is_null())
-            .map(|(name, v)| ClaimRow {
-                hint: time_hint(&name, &v),
-                name,
-                value: match v {
-                    serde_json::Value::String(s) => s,
-                    other => other.to_string(),
-                },
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    rows.sort_by(|a, b| a.name.cmp(&b.name));
-    rows
+/// Puts the table of `claims` in `ctx` as `claims_table` (rendered HTML,
+/// from [`crate::claims_table::ClaimsTables`]).
+pub(crate) fn insert_claims_table<T: Serialize>(
+    state: &AppState,
+    ctx: &mut tera::Context,
+    claims: &T,
+) -> Result<(), AppError> {
+    let html = state
+        .claims_tables
+        .html(&state.templates, claims)
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("rendering a claims table: {e:?}")))?;
+    ctx.insert("claims_table", &*html);
+    Ok(())
 }
 
 /// An organization the user belongs to, with their roles there.
@@ -158,7 +128,7 @@ pub async fn protected(
     auth: Authenticated,
 ) -> Result<HttpResponse, AppError> {
     let mut ctx = tera::Context::new();
-    ctx.insert("claims", &claim_rows(&auth.claims));
+    insert_claims_table(&state, &mut ctx, &auth.claims)?;
     ctx.insert("signed_in_since", &auth.login.created_at.to_string());
     render_page(&state, "protected.html", ctx, Some(&auth))
 }
@@ -169,7 +139,7 @@ pub async fn userinfo(
     auth: AuthenticatedWithUserInfo,
 ) -> Result<HttpResponse, AppError> {
     let mut ctx = tera::Context::new();
-    ctx.insert("claims", &claim_rows(&auth.user_info));
+    insert_claims_table(&state, &mut ctx, &auth.user_info)?;
     render_page(&state, "userinfo.html", ctx, Some(&auth.auth))
 }
 
@@ -193,7 +163,7 @@ pub async fn resource(
         "scopes",
         &claims.scope.split_whitespace().collect::<Vec<_>>(),
     );
-    ctx.insert("claims", &claim_rows(&claims));
+    insert_claims_table(&state, &mut ctx, &claims)?;
     render_page(&state, "resource.html", ctx, Some(&auth))
 }
 
@@ -205,33 +175,4 @@ pub async fn organizations(
     let mut ctx = tera::Context::new();
     ctx.insert("organizations", &org_views(&state, &auth).await?);
     render_page(&state, "organizations.html", ctx, Some(&auth))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamp_claims_get_a_readable_date_and_others_do_not() {
-        let rows = claim_rows(&serde_json::json!({
-            "exp": 1_795_549_768,
-            "created_at": 1_795_549_768_000_i64,
-            "sub": "1795549768",
-            "scope": "read:members",
-            "iat": "not a number",
-        }));
-        let hint = |n: &str| {
-            rows.iter()
-                .find(|r| r.name == n)
-                .and_then(|r| r.hint.clone())
-        };
-        assert_eq!(hint("exp").as_deref(), Some("2026-11-24 19:49:28 UTC"));
-        assert_eq!(
-            hint("created_at").as_deref(),
-            Some("2026-11-24 19:49:28 UTC")
-        );
-        assert_eq!(hint("sub"), None);
-        assert_eq!(hint("scope"), None);
-        assert_eq!(hint("iat"), None);
-    }
 }

@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use logto_client::{DirectSignIn, SignInOptions};
 
-use super::pages::{claim_rows, organizations_of};
+use super::pages::{insert_claims_table, organizations_of};
 use super::{redirect, render_page};
 use crate::auth::MaybeAuthenticated;
 use crate::error::{AppError, TenantRef};
@@ -72,7 +72,7 @@ pub async fn home(
     ctx.insert("tenant", &tenant);
     ctx.insert("roles", &my_roles);
     ctx.insert("permissions", &permissions);
-    ctx.insert("claims", &claim_rows(&claims.claims));
+    insert_claims_table(&state, &mut ctx, &claims.claims)?;
     render_page(&state, "tenant.html", ctx, Some(&auth))
 }
 

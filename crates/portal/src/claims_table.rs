@@ -1,0 +1,214 @@
+//! The claims tables of the signed-in pages (`templates/claims_table.html`),
+//! and the memo that renders each distinct table once.
+//!
+//! A page shows the same token on every visit until the token is refreshed,
+//! and rendering its table was about a tenth of the cost of such a page.
+//! [`ClaimsTables`] keeps the HTML of the tables rendered last, keyed by
+//! their rows, in a bounded least-recently-used map: a refreshed token has
+//! other rows (`iat`, `exp` at least) and gets a table of its own. The rows
+//! are claims, never raw tokens, and never reach a log.
+
+use std::sync::{Arc, Mutex};
+
+use hashlink::LruCache;
+use serde::Serialize;
+
+/// The template of a claims table (context: `claims`, the rows).
+const TEMPLATE: &str = "claims_table.html";
+
+/// Tables kept by default: one per signed-in user and page, for the users
+/// active at once on one instance; each is a few KiB.
+pub const DEFAULT_CAPACITY: usize = 1024;
+
+/// One row of a claims table: the value as compact JSON (escaped by Tera),
+/// and for timestamps the date it stands for.
+#[derive(Serialize, Clone, PartialEq, Eq, Hash, Debug)]
+pub struct ClaimRow {
+    name: String,
+    value: String,
+    hint: Option<String>,
+}
+
+impl ClaimRow {
+    /// The claim's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The readable date of a timestamp claim.
+    pub fn hint(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+}
+
+/// `2026-11-24 19:49:28 UTC` for the timestamp claims: seconds for the JWT
+/// ones, milliseconds for Logto's `created_at`/`updated_at`.
+fn time_hint(name: &str, value: &serde_json::Value) -> Option<String> {
+    let n = value.as_i64()?;
+    let seconds = match name {
+        "exp" | "iat" | "nbf" | "auth_time" => n,
+        "created_at" | "updated_at" => n / 1000,
+        _ => return None,
+    };
+    let t = time::OffsetDateTime::from_unix_timestamp(seconds).ok()?;
+    let format =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+    t.format(&format).ok()
+}
+
+/// Claims of any serializable value, sorted by name, without the null ones.
+/// Never contains a raw token.
+pub fn claim_rows<T: Serialize>(value: &T) -> Vec<ClaimRow> {
+    let mut rows: Vec<ClaimRow> = match serde_json::to_value(value) {
+        Ok(serde_json::Value::Object(map)) => map
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(name, v)| ClaimRow {
+                hint: time_hint(&name, &v),
+                name,
+                value: match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                },
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    rows
+}
+
+/// Rendered claims tables, by their rows (shared by the workers).
+pub struct ClaimsTables {
+    memo: Mutex<LruCache<Vec<ClaimRow>, Arc<str>>>,
+}
+
+impl std::fmt::Debug for ClaimsTables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClaimsTables").finish_non_exhaustive()
+    }
+}
+
+impl Default for ClaimsTables {
+    fn default() -> Self {
+        Self::new(DEFAULT_CAPACITY)
+    }
+}
+
+impl ClaimsTables {
+    /// A memo of at most `capacity` tables (at least one).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            memo: Mutex::new(LruCache::new(capacity.max(1))),
+        }
+    }
+
+    /// The HTML of the table of `value`'s claims: from the memo when the
+    /// same rows were rendered lately, otherwise rendered by `templates`
+    /// (and kept). Escaped by Tera, for `{{ claims_table | safe }}`.
+    pub fn html<T: Serialize>(
+        &self,
+        templates: &tera::Tera,
+        value: &T,
+    ) -> Result<Arc<str>, tera::Error> {
+        let rows = claim_rows(value);
+        // A poisoned lock only means another request panicked while holding
+        // it; the map itself is still sound.
+        let cached = self
+            .memo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&rows)
+            .cloned();
+        if let Some(html) = cached {
+            return Ok(html);
+        }
+        let mut ctx = tera::Context::new();
+        ctx.insert("claims", &rows);
+        let html: Arc<str> = templates.render(TEMPLATE, &ctx)?.into();
+        self.memo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(rows, Arc::clone(&html));
+        Ok(html)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamp_claims_get_a_readable_date_and_others_do_not() {
+        let rows = claim_rows(&serde_json::json!({
+            "exp": 1_795_549_768,
+            "created_at": 1_795_549_768_000_i64,
+            "sub": "1795549768",
+            "scope": "read:members",
+            "iat": "not a number",
+        }));
+        let hint = |n: &str| rows.iter().find(|r| r.name() == n).and_then(ClaimRow::hint);
+        assert_eq!(hint("exp"), Some("2026-11-24 19:49:28 UTC"));
+        assert_eq!(hint("created_at"), Some("2026-11-24 19:49:28 UTC"));
+        assert_eq!(hint("sub"), None);
+        assert_eq!(hint("scope"), None);
+        assert_eq!(hint("iat"), None);
+    }
+
+    /// The workspace's templates, escaping as the portal does.
+    fn templates() -> tera::Tera {
+        let glob = concat!(env!("CARGO_MANIFEST_DIR"), "/../../templates/**/*.html");
+        let mut t = tera::Tera::new(glob).unwrap();
+        t.autoescape_on(vec![".html"]);
+        t
+    }
+
+    #[test]
+    fn a_table_is_the_template_rendered_with_its_claims_escaped() {
+        let claims = serde_json::json!({
+            "sub": "u1",
+            "name": "<script>alert(1)</script>",
+            "exp": 1_795_549_768,
+            "absent": null,
+        });
+        let html = ClaimsTables::new(4).html(&templates(), &claims).unwrap();
+        let mut ctx = tera::Context::new();
+        ctx.insert("claims", &claim_rows(&claims));
+        assert_eq!(
+            &*html,
+            templates().render(TEMPLATE, &ctx).unwrap(),
+            "the memo's HTML is the template's"
+        );
+        assert!(html.contains("&lt;script&gt;") && !html.contains("<script>"));
+        assert!(html.contains("2026-11-24 19:49:28 UTC") && !html.contains("absent"));
+        assert!(
+            html.find(">exp<") < html.find(">name<") && html.find(">name<") < html.find(">sub<")
+        );
+    }
+
+    #[test]
+    fn the_same_claims_are_rendered_once_and_the_least_recent_table_leaves_first() {
+        let full = templates();
+        // Templates without the table: rendering with them fails, so a
+        // success proves the memo answered.
+        let none = tera::Tera::default();
+        let tables = ClaimsTables::new(2);
+        let a = serde_json::json!({"sub": "a", "iat": 1});
+        let b = serde_json::json!({"sub": "b", "iat": 1});
+        let c = serde_json::json!({"sub": "c", "iat": 1});
+        let first = tables.html(&full, &a).unwrap();
+        assert!(Arc::ptr_eq(&first, &tables.html(&none, &a).unwrap()));
+        // Other claims (a refreshed token's `iat`) are another table.
+        assert!(
+            tables
+                .html(&none, &serde_json::json!({"sub": "a", "iat": 2}))
+                .is_err()
+        );
+        tables.html(&full, &b).unwrap();
+        tables.html(&none, &a).unwrap(); // a is now the most recent
+        tables.html(&full, &c).unwrap(); // evicts b
+        assert!(tables.html(&none, &a).is_ok());
+        assert!(tables.html(&none, &c).is_ok());
+        assert!(tables.html(&none, &b).is_err(), "b was evicted");
+    }
+}
