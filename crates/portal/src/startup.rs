@@ -42,13 +42,16 @@ pub struct Application {
 /// its connect options and its size as the template and the budget of its
 /// workers' own pools ([`worker_connections`]).
 pub fn pool(settings: &Settings) -> anyhow::Result<PgPool> {
-    Ok(pool_options().connect_lazy(settings.database_url())?)
+    Ok(pool_options()
+        .max_connections(settings.database_connections)
+        .connect_lazy(settings.database_url())?)
 }
 
 /// A connection idle for less than this is taken as alive without a ping.
 pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
-/// The portal's pool settings. sqlx pings every connection it hands out
+/// The portal's pool settings, sized [`crate::config::default_database_connections`]
+/// unless the caller sizes it (`PORTAL_DATABASE_CONNECTIONS`). sqlx pings every connection it hands out
 /// (`test_before_acquire`): one more round trip per query. Like most pools
 /// (HikariCP's `aliveBypassWindowMs`), ping only a connection that sat idle
 /// for a while — the ones a PostgreSQL restart or an idle-session timeout
@@ -56,7 +59,7 @@ pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 /// and is discarded.
 pub fn pool_options() -> PgPoolOptions {
     PgPoolOptions::new()
-        .max_connections(32)
+        .max_connections(crate::config::default_database_connections())
         .acquire_timeout(Duration::from_secs(3))
         // No idle reaping and no maximum lifetime: either one starts sqlx's
         // pool maintenance task, whose idle counter can underflow under
