@@ -20,6 +20,12 @@ const TEMPLATE: &str = "claims_table.html";
 /// active at once on one instance; each is a few KiB.
 pub const DEFAULT_CAPACITY: usize = 1024;
 
+/// The largest table kept (bytes of HTML). User info can carry any amount
+/// of `custom_data`; such a table is rendered every time instead, so that
+/// the memo stays within `DEFAULT_CAPACITY × MAX_KEPT` of HTML (16 MiB),
+/// and about as much again for the rows that key it.
+pub const MAX_KEPT: usize = 16 * 1024;
+
 /// One row of a claims table: the value as compact JSON (escaped by Tera),
 /// and for timestamps the date it stands for.
 #[derive(Serialize, Clone, PartialEq, Eq, Hash, Debug)]
@@ -126,6 +132,9 @@ impl ClaimsTables {
         let mut ctx = tera::Context::new();
         ctx.insert("claims", &rows);
         let html: Arc<str> = templates.render(TEMPLATE, &ctx)?.into();
+        if html.len() > MAX_KEPT {
+            return Ok(html);
+        }
         self.memo
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -210,5 +219,16 @@ mod tests {
         assert!(tables.html(&none, &a).is_ok());
         assert!(tables.html(&none, &c).is_ok());
         assert!(tables.html(&none, &b).is_err(), "b was evicted");
+    }
+
+    #[test]
+    fn a_table_larger_than_the_limit_is_rendered_every_time() {
+        let big = serde_json::json!({"sub": "a", "custom_data": "x".repeat(MAX_KEPT)});
+        let tables = ClaimsTables::new(4);
+        assert!(tables.html(&templates(), &big).unwrap().len() > MAX_KEPT);
+        assert!(
+            tables.html(&tera::Tera::default(), &big).is_err(),
+            "not kept"
+        );
     }
 }
