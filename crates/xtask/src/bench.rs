@@ -72,7 +72,7 @@ const MAX_ERROR_RATE: f64 = 0.01;
 /// both are members of Acme.
 const USERS: [(&str, &str); 2] = [("alice", "alice-password"), ("bob", "bob-password")];
 /// Rows of the floor's table (see bench_floor.rs).
-const FLOOR_ROWS: u64 = 16;
+const FLOOR_ROWS: u64 = 10_000;
 /// The tenant and organization of scenarios 3 and 4
 /// (crates/xtask/demo/tenants.toml).
 const TENANT: &str = "acme";
