@@ -75,3 +75,85 @@ impl RootSpanBuilder for QuietRootSpan {
         DefaultRootSpanBuilder::on_request_end(span, outcome);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    use actix_web::{App, HttpResponse, test, web};
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing_actix_web::TracingLogger;
+    use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
+
+    use super::QuietRootSpan;
+
+    /// The fields of the `http_request` spans, as recorded.
+    #[derive(Clone, Default)]
+    struct Fields(Arc<Mutex<HashMap<String, String>>>);
+
+    impl Visit for Fields {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            self.0
+                .lock()
+                .unwrap()
+                .insert(field.name().to_owned(), format!("{value:?}"));
+        }
+    }
+
+    impl<S: tracing::Subscriber> Layer<S> for Fields {
+        fn on_new_span(&self, attrs: &Attributes<'_>, _: &Id, _: Context<'_, S>) {
+            if attrs.metadata().name() == "http_request" {
+                attrs.record(&mut self.clone());
+            }
+        }
+
+        fn on_record(&self, _: &Id, values: &Record<'_>, _: Context<'_, S>) {
+            values.record(&mut self.clone());
+        }
+    }
+
+    #[actix_web::test]
+    async fn the_request_span_has_route_status_latency_and_id_and_never_the_query() {
+        let fields = Fields::default();
+        let _default =
+            tracing::subscriber::set_default(tracing_subscriber::registry().with(fields.clone()));
+        let app = test::init_service(
+            App::new()
+                .wrap(TracingLogger::<QuietRootSpan>::new())
+                .route(
+                    "/t/{slug}/",
+                    web::get().to(|| async { HttpResponse::NoContent().finish() }),
+                ),
+        )
+        .await;
+        let res = test::call_service(
+            &app,
+            test::TestRequest::get()
+                .uri("/t/acme/?code=the-authorization-code")
+                .to_request(),
+        )
+        .await;
+        assert_eq!(res.status().as_u16(), 204);
+
+        let seen = fields.0.lock().unwrap().clone();
+        let field = |name: &str| {
+            seen.get(name)
+                .cloned()
+                .unwrap_or_else(|| panic!("no {name} in {seen:?}"))
+        };
+        assert_eq!(field("method"), "GET");
+        assert_eq!(field("route"), "/t/{slug}/");
+        assert_eq!(field("path"), "/t/acme/");
+        assert_eq!(field("status"), "204");
+        let latency: f64 = field("latency_ms").parse().unwrap();
+        assert!((0.0..10_000.0).contains(&latency), "{latency}");
+        let id: uuid::Uuid = field("request_id").parse().unwrap();
+        assert_eq!(id.get_version_num(), 4, "a random request id");
+        assert!(
+            seen.values().all(|v| !v.contains("the-authorization-code")),
+            "the query string reached the span: {seen:?}"
+        );
+    }
+}
