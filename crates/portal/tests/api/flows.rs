@@ -304,12 +304,7 @@ async fn backchannel_logout_ends_the_users_sessions(pool: PgPool) {
     );
 
     // Garbage is refused with 400 and ends nothing.
-    let res = reqwest::Client::new()
-        .post(app.url("/backchannel-logout"))
-        .form(&[("logout_token", "not.a.jwt")])
-        .send()
-        .await
-        .unwrap();
+    let res = app.post_logout_token("not.a.jwt").await;
     assert_eq!(res.status().as_u16(), 400);
     assert_eq!(res.headers()["cache-control"], "no-store");
     assert_eq!(app.logins().await, 1);

@@ -245,6 +245,17 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Delivers `token` to the back-channel logout receiver as Logto does
+    /// (a form POST, no cookie); the portal's answer.
+    pub async fn post_logout_token(&self, token: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(self.url("/backchannel-logout"))
+            .form(&[("logout_token", token)])
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// The CSRF token from a signed-in page.
     pub async fn csrf(&self) -> String {
         let html = self.get("/protected").await.text().await.unwrap();

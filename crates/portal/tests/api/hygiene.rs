@@ -17,7 +17,7 @@ use url::Url;
 use uuid::Uuid;
 
 use crate::helpers::*;
-use crate::security::{LOGS, logout_claims, logs, post_logout_token, sign, stored_tokens};
+use crate::security::{LOGS, logout_claims, logs, sign, stored_tokens};
 
 const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
@@ -212,15 +212,9 @@ async fn every_answer_carries_the_security_headers(pool: PgPool) {
         let res = app.get(path).await;
         answers.push((format!("signed-in GET {path}"), res));
     }
-    let client = reqwest::Client::new();
     answers.push((
         "POST /backchannel-logout (garbage)".into(),
-        client
-            .post(app.url("/backchannel-logout"))
-            .form(&[("logout_token", "x")])
-            .send()
-            .await
-            .unwrap(),
+        app.post_logout_token("x").await,
     ));
     answers.push((
         "cross-site POST /sign-out".into(),
@@ -797,12 +791,12 @@ async fn backchannel_logout_is_rate_limited_and_its_body_capped(pool: PgPool) {
     }
     // Garbage, refused one by one: with the oversized one, 5 refusals.
     for _ in 0..4 {
-        let res = post_logout_token(&app, "garbage").await;
+        let res = app.post_logout_token("garbage").await;
         assert_eq!(res.status().as_u16(), 400);
     }
     // Over the limit, even with a valid token: 429, bob stays.
     let bob_token = sign(&app, &logout_claims(&app, &app.sub_of("bob")));
-    let res = post_logout_token(&app, &bob_token).await;
+    let res = app.post_logout_token(&bob_token).await;
     assert_eq!(res.status().as_u16(), 429);
     assert_eq!(res.headers()["cache-control"], "no-store");
     assert!(res.headers().contains_key("retry-after"));

@@ -840,13 +840,7 @@ async fn postgres_stopped_and_restarted_fails_fast_then_serves_the_same_session(
     assert_eq!(res.status(), 200, "the bearer API during the outage");
     // The back-channel receiver needs the database: it fails fast too.
     let started = Instant::now();
-    let res = app
-        .browser
-        .post(app.url("/backchannel-logout"))
-        .form(&[("logout_token", "not-a-token")])
-        .send()
-        .await
-        .unwrap();
+    let res = app.post_logout_token("not-a-token").await;
     assert_eq!(res.status(), 503, "the logout receiver during the outage");
     assert!(started.elapsed() < Duration::from_secs(1));
 

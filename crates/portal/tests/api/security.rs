@@ -135,15 +135,6 @@ fn collect_strings(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-pub(crate) async fn post_logout_token(app: &TestApp, token: &str) -> reqwest::Response {
-    reqwest::Client::new()
-        .post(app.url("/backchannel-logout"))
-        .form(&[("logout_token", token)])
-        .send()
-        .await
-        .unwrap()
-}
-
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn forged_logout_tokens_get_400_no_store_and_end_nothing(pool: PgPool) {
     let app = spawn_app(pool).await;
@@ -293,7 +284,7 @@ async fn forged_logout_tokens_get_400_no_store_and_end_nothing(pool: PgPool) {
         ("empty", String::new()),
     ];
     for (name, token) in &cases {
-        let res = post_logout_token(&app, token).await;
+        let res = app.post_logout_token(token).await;
         assert_eq!(res.status().as_u16(), 400, "{name}");
         assert_eq!(res.headers()["cache-control"], "no-store", "{name}");
         assert_eq!(app.logins().await, 2, "{name}: nothing deleted");
@@ -338,7 +329,7 @@ async fn forged_logout_tokens_get_400_no_store_and_end_nothing(pool: PgPool) {
     assert_eq!(app.get("/protected").await.status().as_u16(), 200);
 
     // The control: the same claims, genuinely signed, do end alice's login.
-    let res = post_logout_token(&app, &valid).await;
+    let res = app.post_logout_token(&valid).await;
     assert_eq!(res.status().as_u16(), 200);
     assert_eq!(res.headers()["cache-control"], "no-store");
     assert_eq!(app.logins().await, 1);
@@ -360,14 +351,14 @@ async fn unknown_sid_or_sub_and_replays_touch_nothing_and_cookies_are_ignored(po
         "sid",
         json!("no-such-session-id"),
     );
-    let res = post_logout_token(&app, &sign(&app, &unknown_sid)).await;
+    let res = app.post_logout_token(&sign(&app, &unknown_sid)).await;
     assert_eq!(res.status().as_u16(), 200);
     let unknown_sub = logout_claims(&app, "no-such-user");
-    let res = post_logout_token(&app, &sign(&app, &unknown_sub)).await;
+    let res = app.post_logout_token(&sign(&app, &unknown_sub)).await;
     assert_eq!(res.status().as_u16(), 200);
     assert_eq!(app.logins().await, 2);
 
-    // A4.8: no cookie needed (post_logout_token has none); and a cookie sent
+    // A4.8: no cookie needed (`post_logout_token` sends none); and a cookie sent
     // along changes nothing: bob's own session cookie does not make the
     // token for alice end bob's login.
     let token = sign(&app, &logout_claims(&app, &alice));
@@ -396,7 +387,7 @@ async fn unknown_sid_or_sub_and_replays_touch_nothing_and_cookies_are_ignored(po
     // afresh: documented 200, and no side effect — her new login survives.
     app.sign_in_as("alice").await;
     assert_eq!(app.logins().await, 2);
-    let res = post_logout_token(&app, &token).await;
+    let res = app.post_logout_token(&token).await;
     assert_eq!(res.status().as_u16(), 200, "a replay is answered 200");
     assert_eq!(app.logins().await, 2, "a replay ends nothing");
     assert_eq!(app.get("/protected").await.status().as_u16(), 200);
