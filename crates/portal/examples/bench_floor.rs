@@ -111,7 +111,7 @@ async fn main() -> anyhow::Result<()> {
     tera.add_raw_template("floor.html", TEMPLATE)
         .context("parsing the template")?;
     tera.autoescape_on(vec![".html"]);
-    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let workers = portal::config::cpus();
     let per_worker =
         portal::startup::worker_connections(pool.options().get_max_connections(), workers);
     let connect = pool.connect_options();

@@ -338,6 +338,12 @@ impl Settings {
     }
 }
 
+/// The CPUs this process may use (at least one): the portal runs one actix
+/// worker per CPU, and its default connection budget is counted per CPU.
+pub fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
 /// The highest `PORTAL_DATABASE_CONNECTIONS` accepted.
 pub const MAX_DATABASE_CONNECTIONS: u32 = 1000;
 
@@ -353,8 +359,7 @@ const DATABASE_CONNECTIONS_PER_CPU: u32 = 8;
 /// measured 30 to 60 % more PostgreSQL CPU time per signed-in page with 32
 /// connections than with 8 or 16, and fewer requests per second.
 pub fn default_database_connections() -> u32 {
-    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    u32::try_from(cpus)
+    u32::try_from(cpus())
         .unwrap_or(u32::MAX)
         .saturating_mul(DATABASE_CONNECTIONS_PER_CPU)
         .min(MAX_DATABASE_CONNECTIONS)
@@ -414,6 +419,11 @@ mod tests {
         assert_eq!(s.idp_timeout, Duration::from_secs(30));
         assert_eq!(s.database_connections, default_database_connections());
         assert!(s.database_connections >= DATABASE_CONNECTIONS_PER_CPU);
+        assert_eq!(
+            usize::try_from(s.database_connections).unwrap(),
+            (cpus() * 8).min(1000),
+            "8 per CPU"
+        );
         let s = load(&[("LOGTO_HTTP_TIMEOUT", Some("5"))]).unwrap();
         assert_eq!(s.idp_timeout, Duration::from_secs(5));
         let s = load(&[("PORTAL_DATABASE_CONNECTIONS", Some(" 12 "))]).unwrap();

@@ -50,9 +50,10 @@ pub fn pool(settings: &Settings) -> anyhow::Result<PgPool> {
 /// A connection idle for less than this is taken as alive without a ping.
 pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
-/// The portal's pool settings, sized [`crate::config::default_database_connections`]
-/// unless the caller sizes it (`PORTAL_DATABASE_CONNECTIONS`). sqlx pings every connection it hands out
-/// (`test_before_acquire`): one more round trip per query. Like most pools
+/// The portal's pool settings, sized
+/// [`crate::config::default_database_connections`] unless the caller sizes
+/// it (`PORTAL_DATABASE_CONNECTIONS`). sqlx pings every connection it hands
+/// out (`test_before_acquire`): one more round trip per query. Like most pools
 /// (HikariCP's `aliveBypassWindowMs`), ping only a connection that sat idle
 /// for a while — the ones a PostgreSQL restart or an idle-session timeout
 /// may have broken. A broken connection that is not pinged fails its query
@@ -312,7 +313,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
     let session_ttl = time::Duration::seconds(
         i64::try_from(state.settings.absolute_timeout.as_secs()).unwrap_or(i64::MAX / 2),
     );
-    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let workers = crate::config::cpus();
     let per_worker = worker_connections(state.pool.options().get_max_connections(), workers);
     let connect = state.pool.connect_options();
     let server = HttpServer::new(move || {
