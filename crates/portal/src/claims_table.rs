@@ -7,6 +7,9 @@
 //! their rows, in a bounded least-recently-used map: a refreshed token has
 //! other rows (`iat`, `exp` at least) and gets a table of its own. The rows
 //! are claims, never raw tokens, and never reach a log.
+//!
+//! The handlers put a table in their page with
+//! `routes::insert_claims_table`, beside `routes::render_page`.
 
 use std::sync::{Arc, Mutex};
 
@@ -29,22 +32,10 @@ pub const MAX_KEPT: usize = 16 * 1024;
 /// One row of a claims table: the value as compact JSON (escaped by Tera),
 /// and for timestamps the date it stands for.
 #[derive(Serialize, Clone, PartialEq, Eq, Hash, Debug)]
-pub struct ClaimRow {
+struct ClaimRow {
     name: String,
     value: String,
     hint: Option<String>,
-}
-
-impl ClaimRow {
-    /// The claim's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The readable date of a timestamp claim.
-    pub fn hint(&self) -> Option<&str> {
-        self.hint.as_deref()
-    }
 }
 
 /// `2026-11-24 19:49:28 UTC` for the timestamp claims: seconds for the JWT
@@ -64,7 +55,7 @@ fn time_hint(name: &str, value: &serde_json::Value) -> Option<String> {
 
 /// Claims of any serializable value, sorted by name, without the null ones.
 /// Never contains a raw token.
-pub fn claim_rows<T: Serialize>(value: &T) -> Vec<ClaimRow> {
+fn claim_rows<T: Serialize>(value: &T) -> Vec<ClaimRow> {
     let mut rows: Vec<ClaimRow> = match serde_json::to_value(value) {
         Ok(serde_json::Value::Object(map)) => map
             .into_iter()
@@ -156,7 +147,11 @@ mod tests {
             "scope": "read:members",
             "iat": "not a number",
         }));
-        let hint = |n: &str| rows.iter().find(|r| r.name() == n).and_then(ClaimRow::hint);
+        let hint = |n: &str| {
+            rows.iter()
+                .find(|r| r.name == n)
+                .and_then(|r| r.hint.as_deref())
+        };
         assert_eq!(hint("exp"), Some("2026-11-24 19:49:28 UTC"));
         assert_eq!(hint("created_at"), Some("2026-11-24 19:49:28 UTC"));
         assert_eq!(hint("sub"), None);

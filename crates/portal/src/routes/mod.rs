@@ -45,6 +45,21 @@ pub(crate) fn render_page(
         .body(html))
 }
 
+/// Puts the table of `claims` in `ctx` as `claims_table` (rendered HTML,
+/// from [`crate::claims_table::ClaimsTables`]).
+pub(crate) fn insert_claims_table<T: serde::Serialize>(
+    state: &AppState,
+    ctx: &mut tera::Context,
+    claims: &T,
+) -> Result<(), AppError> {
+    let html = state
+        .claims_tables
+        .html(&state.templates, claims)
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("rendering a claims table: {e:?}")))?;
+    ctx.insert("claims_table", &*html);
+    Ok(())
+}
+
 /// The best human name in the claims.
 pub(crate) fn display_name(c: &logto_client::IdTokenClaims) -> String {
     c.name

@@ -3,26 +3,11 @@
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
-use super::render_page;
+use super::{insert_claims_table, render_page};
 use crate::auth::{Authenticated, AuthenticatedWithUserInfo, MaybeAuthenticated};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::tenants;
-
-/// Puts the table of `claims` in `ctx` as `claims_table` (rendered HTML,
-/// from [`crate::claims_table::ClaimsTables`]).
-pub(crate) fn insert_claims_table<T: Serialize>(
-    state: &AppState,
-    ctx: &mut tera::Context,
-    claims: &T,
-) -> Result<(), AppError> {
-    let html = state
-        .claims_tables
-        .html(&state.templates, claims)
-        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("rendering a claims table: {e:?}")))?;
-    ctx.insert("claims_table", &*html);
-    Ok(())
-}
 
 /// An organization the user belongs to, with their roles there.
 #[derive(Serialize)]

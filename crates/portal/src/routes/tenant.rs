@@ -3,8 +3,8 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use logto_client::{DirectSignIn, SignInOptions};
 
-use super::pages::{insert_claims_table, organizations_of};
-use super::{redirect, render_page};
+use super::pages::organizations_of;
+use super::{insert_claims_table, redirect, render_page};
 use crate::auth::MaybeAuthenticated;
 use crate::error::{AppError, TenantRef};
 use crate::session::TypedSession;
