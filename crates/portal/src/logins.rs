@@ -1,5 +1,5 @@
 //! The `logins` table: one row per signed-in browser, the truth of "signed
-//! in". Rows are created by [`crate::token_store::PgTokenStorage::save_tokens`]
+//! in". Rows are created by `save_tokens` of [`crate::token_store::PgTokenStorage`]
 //! at the callback; sign-out, back-channel logout, timeouts and the sweeper
 //! delete them (their cached access tokens go with them, `ON DELETE CASCADE`).
 
