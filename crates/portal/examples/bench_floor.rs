@@ -19,6 +19,11 @@
 //! `bench_floor(id int primary key, name text)` with [`ROWS`] rows, and
 //! analyzes it.
 
+/// The portal's allocator (see its `main.rs`), so that the ratio compares
+/// like with like.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::net::SocketAddr;
 
 use actix_web::http::header;
