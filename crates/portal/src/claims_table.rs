@@ -10,11 +10,19 @@
 //!
 //! The handlers put a table in their page with
 //! `routes::insert_claims_table`, beside `routes::render_page`.
+//!
+//! A tenant page goes one step further: the same organization token always
+//! decodes to the same claims, so [`ClaimsTables::organization_token`] keeps
+//! what the page shows of it (its permissions and its table) by the token's
+//! SHA-256 digest, and a page with a token seen before neither decodes it nor
+//! builds its rows. The digest, not the token, is kept: the memo holds no
+//! secret.
 
 use std::sync::{Arc, Mutex};
 
 use hashlink::LruCache;
 use serde::Serialize;
+use sha2::Digest as _;
 
 /// The template of a claims table (context: `claims`, the rows).
 const TEMPLATE: &str = "claims_table.html";
@@ -75,9 +83,37 @@ fn claim_rows<T: Serialize>(value: &T) -> Vec<ClaimRow> {
     rows
 }
 
-/// Rendered claims tables, by their rows (shared by the workers).
+/// What a tenant page shows of an organization token.
+#[derive(Debug)]
+pub struct OrganizationTokenView {
+    /// The granted organization permissions (`scope`), in order.
+    pub permissions: Vec<String>,
+    /// The claims table's HTML (escaped by Tera).
+    pub claims_table: Arc<str>,
+}
+
+/// Rendered claims tables, by their rows, and organization tokens' views, by
+/// the token's digest (shared by the workers).
 pub struct ClaimsTables {
     memo: Mutex<LruCache<Vec<ClaimRow>, Arc<str>>>,
+    by_token: Mutex<LruCache<[u8; 32], Arc<OrganizationTokenView>>>,
+}
+
+/// A memo's map; a poisoned lock only means another request panicked while
+/// holding it, and the map itself is still sound.
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Why an organization token's view could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+    /// The token is not an organization token's JWT.
+    #[error(transparent)]
+    Decode(#[from] logto_client::Error),
+    /// The claims table did not render.
+    #[error("rendering a claims table: {0:?}")]
+    Render(#[from] tera::Error),
 }
 
 impl std::fmt::Debug for ClaimsTables {
@@ -97,7 +133,32 @@ impl ClaimsTables {
     pub fn new(capacity: usize) -> Self {
         Self {
             memo: Mutex::new(LruCache::new(capacity.max(1))),
+            by_token: Mutex::new(LruCache::new(capacity.max(1))),
         }
+    }
+
+    /// The permissions and claims table of organization token `token`: from
+    /// the memo when this very token was shown lately, otherwise decoded
+    /// ([`logto_client::OrganizationTokenClaims::decode`]) and rendered by
+    /// `templates` (and kept, unless its table is over [`MAX_KEPT`]).
+    pub fn organization_token(
+        &self,
+        templates: &tera::Tera,
+        token: &logto_client::AccessToken,
+    ) -> Result<Arc<OrganizationTokenView>, ViewError> {
+        let digest: [u8; 32] = sha2::Sha256::digest(token.secret().as_bytes()).into();
+        if let Some(view) = locked(&self.by_token).get(&digest).cloned() {
+            return Ok(view);
+        }
+        let claims = logto_client::OrganizationTokenClaims::decode(token)?;
+        let view = Arc::new(OrganizationTokenView {
+            permissions: claims.scopes().map(str::to_owned).collect(),
+            claims_table: self.html(templates, &claims.claims)?,
+        });
+        if view.claims_table.len() <= MAX_KEPT {
+            locked(&self.by_token).insert(digest, Arc::clone(&view));
+        }
+        Ok(view)
     }
 
     /// The HTML of the table of `value`'s claims: from the memo when the
@@ -109,14 +170,7 @@ impl ClaimsTables {
         value: &T,
     ) -> Result<Arc<str>, tera::Error> {
         let rows = claim_rows(value);
-        // A poisoned lock only means another request panicked while holding
-        // it; the map itself is still sound.
-        let cached = self
-            .memo
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&rows)
-            .cloned();
+        let cached = locked(&self.memo).get(&rows).cloned();
         if let Some(html) = cached {
             return Ok(html);
         }
@@ -126,10 +180,7 @@ impl ClaimsTables {
         if html.len() > MAX_KEPT {
             return Ok(html);
         }
-        self.memo
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(rows, Arc::clone(&html));
+        locked(&self.memo).insert(rows, Arc::clone(&html));
         Ok(html)
     }
 }
@@ -225,5 +276,60 @@ mod tests {
             tables.html(&tera::Tera::default(), &big).is_err(),
             "not kept"
         );
+    }
+
+    /// An unsigned JWT with `payload` (decoding never looks at the signature).
+    fn jwt(payload: &serde_json::Value) -> logto_client::AccessToken {
+        use base64::Engine as _;
+        let part = |v: &serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        logto_client::AccessToken::new(format!(
+            "{}.{}.sig",
+            part(&serde_json::json!({"alg": "ES384", "typ": "at+jwt"})),
+            part(payload)
+        ))
+    }
+
+    fn organization_token(jti: &str) -> logto_client::AccessToken {
+        jwt(&serde_json::json!({
+            "iss": "https://auth.example.com/oidc", "sub": "u1",
+            "aud": "urn:logto:organization:org-acme", "exp": 1_900_000_000,
+            "iat": 1_800_000_000, "jti": jti, "scope": "read:members invite:members",
+        }))
+    }
+
+    #[test]
+    fn an_organization_tokens_view_is_made_once_per_token_and_holds_no_token() {
+        let tables = ClaimsTables::new(4);
+        let token = organization_token("t1");
+        let view = tables.organization_token(&templates(), &token).unwrap();
+        assert_eq!(view.permissions, ["read:members", "invite:members"]);
+        assert!(view.claims_table.contains("org-acme") && view.claims_table.contains(">t1<"));
+        assert!(!view.claims_table.contains(token.secret()));
+        // Templates without the table: a success proves the memo answered.
+        let none = tera::Tera::default();
+        let again = tables.organization_token(&none, &token).unwrap();
+        assert!(Arc::ptr_eq(&view, &again));
+        assert!(
+            tables
+                .organization_token(&none, &organization_token("t2"))
+                .is_err(),
+            "another token is decoded and rendered"
+        );
+    }
+
+    #[test]
+    fn a_token_that_is_not_an_organization_token_is_refused() {
+        let tables = ClaimsTables::new(4);
+        let api = jwt(&serde_json::json!({
+            "iss": "i", "sub": "u1", "aud": "https://api.example.com", "exp": 1, "iat": 1,
+        }));
+        for bad in [api, logto_client::AccessToken::new("not-a-jwt")] {
+            assert!(matches!(
+                tables.organization_token(&templates(), &bad),
+                Err(ViewError::Decode(_))
+            ));
+        }
     }
 }

@@ -106,6 +106,16 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
     }
 }
 
+impl From<crate::claims_table::ViewError> for AppError {
+    fn from(e: crate::claims_table::ViewError) -> Self {
+        use crate::claims_table::ViewError as V;
+        match e {
+            V::Decode(e) => e.into(),
+            V::Render(e) => Self::Unexpected(anyhow::anyhow!("rendering a claims table: {e:?}")),
+        }
+    }
+}
+
 impl From<logto_client::Error> for AppError {
     fn from(e: logto_client::Error) -> Self {
         use logto_client::Error as E;

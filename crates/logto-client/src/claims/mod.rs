@@ -336,6 +336,41 @@ impl OrganizationTokenClaims {
             claims,
         })
     }
+    /// Decodes an organization token's claims, without verifying its
+    /// signature: for a token straight from the token endpoint, as
+    /// [`crate::LogtoClient::get_organization_token`] returns it (a bearer
+    /// token presented to an API is checked with
+    /// [`crate::LogtoClient::verify_organization_token`] instead).
+    ///
+    /// Fails with [`crate::ValidationError::Malformed`] when it is not a JWT
+    /// with a JSON object as payload, and with
+    /// [`crate::ValidationError::AudienceMismatch`] when its `aud` names no
+    /// organization.
+    ///
+    /// ```
+    /// use base64::Engine as _;
+    /// use logto_client::{AccessToken, OrganizationTokenClaims};
+    ///
+    /// let part = |json: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
+    /// let payload = r#"{"iss":"https://auth.example.com/oidc","sub":"user-1",
+    ///     "aud":"urn:logto:organization:org-acme","exp":1900000000,"iat":1800000000,
+    ///     "scope":"read:members invite:members"}"#;
+    /// let token = AccessToken::new(format!(
+    ///     "{}.{}.signature",
+    ///     part(r#"{"alg":"ES384","typ":"at+jwt"}"#),
+    ///     part(payload)
+    /// ));
+    ///
+    /// let claims = OrganizationTokenClaims::decode(&token)?;
+    /// assert_eq!(claims.organization_id, "org-acme");
+    /// assert!(claims.has_scope("invite:members"));
+    /// # Ok::<(), logto_client::Error>(())
+    /// ```
+    pub fn decode(token: &crate::AccessToken) -> Result<Self, crate::Error> {
+        let claims: AccessTokenClaims = crate::jwt::decode_claims(token.secret())?;
+        Self::from_access_token_claims(claims)
+            .ok_or_else(|| crate::ValidationError::AudienceMismatch.into())
+    }
     /// The granted organization permissions.
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
         self.claims.scopes()

@@ -636,9 +636,7 @@ impl LogtoClient {
         let token = self
             .get_organization_token(storage, organization_id)
             .await?;
-        let claims: AccessTokenClaims = jwt::decode_claims(token.secret())?;
-        OrganizationTokenClaims::from_access_token_claims(claims)
-            .ok_or_else(|| ValidationError::AudienceMismatch.into())
+        OrganizationTokenClaims::decode(&token)
     }
 
     /// An organization-scoped API resource token (`resource` and `organization_id`):

@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use logto_client::{DirectSignIn, SignInOptions};
 
 use super::pages::organizations_of;
-use super::{insert_claims_table, redirect, render_page};
+use super::{redirect, render_page};
 use crate::auth::MaybeAuthenticated;
 use crate::error::{AppError, TenantRef};
 use crate::session::TypedSession;
@@ -48,12 +48,12 @@ pub async fn home(
             format!("You are not a member of {}", tenant.display_name),
         ));
     }
-    let claims = match state
+    let token = match state
         .client
-        .get_organization_token_claims(&auth.storage, &tenant.organization_id)
+        .get_organization_token(&auth.storage, &tenant.organization_id)
         .await
     {
-        Ok(c) => c,
+        Ok(t) => t,
         Err(logto_client::Error::Oidc(o)) if o.is_access_denied() => {
             return Err(refused(
                 &tenant,
@@ -67,12 +67,15 @@ pub async fn home(
         .iter()
         .filter_map(|r| r.strip_prefix(&prefix))
         .collect();
-    let permissions: Vec<&str> = claims.scopes().collect();
+    // Decoded and rendered once per token.
+    let token = state
+        .claims_tables
+        .organization_token(&state.templates, &token)?;
     let mut ctx = tera::Context::new();
     ctx.insert("tenant", &tenant);
     ctx.insert("roles", &my_roles);
-    ctx.insert("permissions", &permissions);
-    insert_claims_table(&state, &mut ctx, &claims.claims)?;
+    ctx.insert("permissions", &token.permissions);
+    ctx.insert("claims_table", &*token.claims_table);
     render_page(&state, "tenant.html", ctx, Some(&auth))
 }
 
