@@ -70,7 +70,8 @@ pub fn storage_for(
         session.browser_binding()?,
         login_id,
         state.settings.absolute_timeout,
-    ))
+    )
+    .with_local_cache(Arc::clone(&state.local_cache)))
 }
 
 async fn authenticate(req: HttpRequest) -> Result<Option<Authenticated>, AppError> {

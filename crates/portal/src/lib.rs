@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod local_cache;
 pub mod logins;
 pub mod metrics;
 pub mod rate_limit;

@@ -15,6 +15,7 @@
 //! errors (the portal answers 503); the key is never logged.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
@@ -28,6 +29,7 @@ use sqlx::{FromRow as _, PgPool, Row as _};
 use uuid::Uuid;
 
 use crate::crypto::sha256;
+use crate::local_cache::LocalCache;
 use crate::logins::{self, CheckedLogin, LAST_SEEN_RESOLUTION, login_check_columns};
 use crate::tenants::Tenant;
 
@@ -43,6 +45,8 @@ pub struct PgSessionStore {
     pool: PgPool,
     /// The idle timeout of logins, when loads read the session's login too.
     login_prefetch: Option<StdDuration>,
+    /// Where a tenant page's tenant and token are taken from first.
+    local_cache: Option<Arc<LocalCache>>,
 }
 
 impl std::fmt::Debug for PgSessionStore {
@@ -133,7 +137,16 @@ impl PgSessionStore {
         Self {
             pool,
             login_prefetch: None,
+            local_cache: None,
         }
+    }
+
+    /// Loads of a tenant page take the tenant and the login's organization
+    /// token from `cache` when it has them, and read only the session and
+    /// its login.
+    pub fn with_local_cache(mut self, cache: Arc<LocalCache>) -> Self {
+        self.local_cache = Some(cache);
+        self
     }
 
     /// Loads also read the login the session names (with logins' idle
@@ -153,7 +166,14 @@ impl PgSessionStore {
     ) -> Result<Option<SessionState>, LoadError> {
         let idle = logins::interval_secs(idle_timeout);
         let tenant = logins::prefetch::take_wanted_tenant();
-        let sql = if tenant.is_some() {
+        // The tenant from this instance's copy, when it can say: then the
+        // statement reads neither tenants nor access_tokens.
+        let cache = self.local_cache.as_deref();
+        let copied = tenant
+            .as_deref()
+            .zip(cache)
+            .and_then(|(slug, cache)| cache.tenant(slug));
+        let sql = if tenant.is_some() && copied.is_none() {
             SESSION_LOGIN_TENANT
         } else {
             SESSION_LOGIN
@@ -162,15 +182,17 @@ impl PgSessionStore {
             .bind(key_hash(session_key))
             .bind(idle)
             .bind(idle / f64::from(LAST_SEEN_RESOLUTION));
-        if let Some(slug) = &tenant {
+        if let (Some(slug), None) = (&tenant, &copied) {
             query = query.bind(slug.as_str());
         }
         let row: Option<PgRow> = query.fetch_optional(&self.pool).await.map_err(load_error)?;
         let Some(row) = row else { return Ok(None) };
         let state = decode_state(&row, "state")?;
         // The tenant the request names, if it exists.
-        let found = match tenant {
-            Some(_) if row.try_get::<bool, _>("has_tenant").map_err(load_error)? => {
+        let from_copy = copied.is_some();
+        let found = match (&tenant, copied) {
+            (Some(_), Some(copied)) => copied,
+            (Some(_), None) if row.try_get::<bool, _>("has_tenant").map_err(load_error)? => {
                 Some(Tenant::from_row(&row).map_err(load_error)?)
             }
             _ => None,
@@ -182,14 +204,17 @@ impl PgSessionStore {
                 // with its cached token for the tenant's organization.
                 Some(id) if id == login_id => {
                     let login = CheckedLogin::from_row(&row).map_err(load_error)?;
-                    let token: Option<Vec<u8>> = match &found {
-                        Some(_) => row.try_get("organization_token").map_err(load_error)?,
+                    let cached = match &found {
+                        Some(t) => {
+                            let key = organization_token_key(&t.organization_id);
+                            let token: Option<Vec<u8>> = match cache {
+                                Some(cache) if from_copy => cache.access_token(login_id, &key),
+                                _ => row.try_get("organization_token").map_err(load_error)?,
+                            };
+                            token.map(|token| (key, token))
+                        }
                         None => None,
                     };
-                    let cached = found
-                        .as_ref()
-                        .zip(token)
-                        .map(|(t, token)| (organization_token_key(&t.organization_id), token));
                     logins::prefetch::stash_login(
                         login_id,
                         Some(login),

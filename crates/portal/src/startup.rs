@@ -178,6 +178,17 @@ impl Application {
             cipher,
             stylesheet,
         }));
+        // One connection of its own for the change notifications, beside
+        // the budget: it is held for as long as the portal runs.
+        let notifications = pool_options()
+            .max_connections(1)
+            .connect_lazy_with((*state.pool.connect_options()).clone());
+        state.adopt_pool(notifications.clone());
+        crate::local_cache::spawn(
+            notifications,
+            state.pool.clone(),
+            Arc::clone(&state.local_cache),
+        );
         let server = run(listener, state.clone())?;
         Ok(Self {
             port,
@@ -324,8 +335,9 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .max_connections(per_worker)
             .connect_lazy_with((*connect).clone());
         let state = web::Data::new(state.for_worker(pool));
-        let store =
-            PgSessionStore::new(state.pool.clone()).prefetching_logins(state.settings.idle_timeout);
+        let store = PgSessionStore::new(state.pool.clone())
+            .prefetching_logins(state.settings.idle_timeout)
+            .with_local_cache(Arc::clone(&state.local_cache));
         let session = SessionMiddleware::builder(store.clone(), key.clone())
             .cookie_name(cookie_name.to_owned())
             .cookie_secure(https)

@@ -11,6 +11,7 @@ use crate::breaker::DbBreaker;
 use crate::claims_table::ClaimsTables;
 use crate::config::Settings;
 use crate::crypto::TokenCipher;
+use crate::local_cache::LocalCache;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
 
@@ -27,11 +28,14 @@ pub struct AppState {
     pub templates: Arc<tera::Tera>,
     /// The claims tables rendered lately, for the signed-in pages.
     pub claims_tables: Arc<ClaimsTables>,
+    /// Tenants and organization tokens, kept current by change
+    /// notifications (see [`crate::local_cache`]).
+    pub local_cache: Arc<LocalCache>,
     /// PostgreSQL: in a worker's state, that worker's own pool; in the
     /// state [`crate::startup::Application::state`] returns, the pool for
     /// start-up and background work.
     pub pool: PgPool,
-    /// The workers' pools, for [`AppState::close_database`].
+    /// The workers' pools and the listener's, for [`AppState::close_database`].
     worker_pools: Arc<Mutex<Vec<PgPool>>>,
     /// Open while PostgreSQL is unreachable: requests fail fast.
     pub db_breaker: Arc<DbBreaker>,
@@ -80,6 +84,7 @@ impl AppState {
             client: parts.client,
             templates: Arc::new(parts.templates),
             claims_tables: Arc::default(),
+            local_cache: Arc::default(),
             pool: parts.pool,
             worker_pools: Arc::default(),
             db_breaker: DbBreaker::new(),
@@ -91,12 +96,17 @@ impl AppState {
 
     /// The state of one worker, whose requests use `pool`.
     pub fn for_worker(&self, pool: PgPool) -> Self {
-        if let Ok(mut pools) = self.worker_pools.lock() {
-            pools.push(pool.clone());
-        }
+        self.adopt_pool(pool.clone());
         Self {
             pool,
             ..self.clone()
+        }
+    }
+
+    /// Makes [`AppState::close_database`] close `pool` too.
+    pub fn adopt_pool(&self, pool: PgPool) {
+        if let Ok(mut pools) = self.worker_pools.lock() {
+            pools.push(pool);
         }
     }
 

@@ -56,6 +56,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::crypto::{TokenCipher, sha256};
+use crate::local_cache::LocalCache;
 use crate::logins::{SealedLoginTokens, interval_secs, login_aad};
 
 /// How long a started sign-in stays valid.
@@ -78,6 +79,8 @@ pub struct PgTokenStorage {
     login_ttl: Duration,
     /// Ciphertexts read by the request's login check; see [`Self::with_loaded`].
     loaded: Mutex<Option<Loaded>>,
+    /// Where organization tokens read from the database are kept.
+    local_cache: Option<Arc<LocalCache>>,
 }
 
 /// What [`PgTokenStorage::with_loaded`] was given.
@@ -116,7 +119,16 @@ impl PgTokenStorage {
             login_id,
             login_ttl,
             loaded: Mutex::new(None),
+            local_cache: None,
         }
+    }
+
+    /// Organization tokens read from the database are left in `cache` for
+    /// the next pages (see [`crate::local_cache`]).
+    #[must_use]
+    pub fn with_local_cache(mut self, cache: Arc<LocalCache>) -> Self {
+        self.local_cache = Some(cache);
+        self
     }
 
     /// Serves the tokens just read with the login row (still encrypted;
@@ -499,12 +511,22 @@ impl Storage for PgTokenStorage {
                 Some(sealed),
             ));
         }
+        // Taken before the read: a change heard after it voids the read.
+        let keep = match &self.local_cache {
+            Some(cache) if key.organization_id.is_some() && key.resource.is_none() => {
+                Some((cache, cache.epoch()))
+            }
+            _ => None,
+        };
         let sealed: Option<Vec<u8>> = sqlx::query_scalar(SELECT_ACCESS_TOKEN)
             .bind(self.login_id)
-            .bind(cache_key)
+            .bind(&cache_key)
             .fetch_optional(&self.pool)
             .await
             .map_err(db("loading an access token"))?;
+        if let (Some((cache, epoch)), Some(sealed)) = (keep, &sealed) {
+            cache.keep_access_token(epoch, self.login_id, &cache_key, sealed.clone());
+        }
         Ok(open_access_token(&self.cipher, self.login_id, key, sealed))
     }
 

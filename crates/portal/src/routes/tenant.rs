@@ -15,7 +15,10 @@ async fn tenant_or_404(state: &AppState, slug: &str) -> Result<Tenant, AppError>
     // Read with the session, when there is one.
     let found = match crate::logins::prefetch::take_tenant(slug) {
         Some(found) => found,
-        None => tenants::find(&state.pool, slug).await?,
+        None => match state.local_cache.tenant(slug) {
+            Some(found) => found,
+            None => tenants::find(&state.pool, slug).await?,
+        },
     };
     found.ok_or_else(|| AppError::NotFound(format!("there is no tenant called {slug:?}")))
 }

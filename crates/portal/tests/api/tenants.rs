@@ -142,3 +142,109 @@ async fn a_revoked_grant_ends_the_session_with_a_sign_in_again_page(pool: PgPool
     assert_eq!(app.logins().await, 0);
     assert_eq!(app.get("/protected").await.status().as_u16(), 302);
 }
+
+/// Until the instance hears change notifications, tenant pages read tenants
+/// and tokens from PostgreSQL; from then on, from its copy.
+async fn hearing_changes(app: &TestApp) {
+    let cache = app.state.local_cache.clone();
+    crate::support::eventually("the change notifications to be heard", HEAR_WITHIN, || {
+        let known = cache.knows_tenants();
+        async move { known.then_some(()) }
+    })
+    .await;
+}
+
+const HEAR_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
+
+async fn status_of(app: &TestApp, path: &str) -> u16 {
+    app.get(path).await.status().as_u16()
+}
+
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn tenant_pages_follow_tenant_and_token_changes_made_elsewhere(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    app.sign_in_as("alice").await;
+    hearing_changes(&app).await;
+    // The first visit fetches the organization token and stores it; a later
+    // one reads it from the database and keeps it (once the store's own
+    // notification is heard); from then on it comes from the copy.
+    assert_eq!(status_of(&app, "/t/acme/").await, 200);
+    let login: uuid::Uuid = sqlx::query_scalar("SELECT id FROM logins")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let key = logto_client::AccessTokenKey::organization("org-acme").cache_key();
+    let cache = app.state.local_cache.clone();
+    crate::support::eventually("the token to be kept", HEAR_WITHIN, || async {
+        assert_eq!(status_of(&app, "/t/acme/").await, 200);
+        cache.access_token(login, &key).map(|_| ())
+    })
+    .await;
+    let grants = app.idp.counters().refresh_token_grants;
+    assert_eq!(status_of(&app, "/t/acme/").await, 200);
+    assert_eq!(app.idp.counters().refresh_token_grants, grants);
+
+    // Another instance drops the login's tokens: the copy must not serve
+    // the dropped one; the page fetches a new token.
+    sqlx::query("DELETE FROM access_tokens")
+        .execute(&pool)
+        .await
+        .unwrap();
+    crate::support::eventually("a new token for the dropped one", HEAR_WITHIN, || async {
+        (status_of(&app, "/t/acme/").await == 200
+            && app.idp.counters().refresh_token_grants > grants)
+            .then_some(())
+    })
+    .await;
+
+    // `portal tenants remove` runs elsewhere: the tenant is gone here too,
+    // and back once it is added again.
+    let acme = portal::tenants::find(&pool, "acme").await.unwrap().unwrap();
+    assert!(portal::tenants::remove(&pool, "acme").await.unwrap());
+    crate::support::eventually("the removed tenant to be gone", HEAR_WITHIN, || async {
+        (status_of(&app, "/t/acme/").await == 404).then_some(())
+    })
+    .await;
+    portal::tenants::upsert(&pool, &acme).await.unwrap();
+    crate::support::eventually("the tenant to be back", HEAR_WITHIN, || async {
+        (status_of(&app, "/t/acme/").await == 200).then_some(())
+    })
+    .await;
+    // The copy answers again once the reload is done.
+    hearing_changes(&app).await;
+    assert_eq!(status_of(&app, "/t/acme/").await, 200);
+}
+
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn a_lost_listener_leaves_the_copy_unused_until_it_hears_again(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    app.sign_in_as("alice").await;
+    hearing_changes(&app).await;
+    assert_eq!(status_of(&app, "/t/acme/").await, 200);
+
+    // The listening connection dies (PostgreSQL restarted, say), and the
+    // tenant is removed before the listener is back: that notification is
+    // never heard, yet the page must not show the tenant.
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(killed, [true], "one listening connection");
+    let acme = portal::tenants::find(&pool, "acme").await.unwrap().unwrap();
+    assert!(portal::tenants::remove(&pool, "acme").await.unwrap());
+    crate::support::eventually("the removed tenant to be gone", HEAR_WITHIN, || async {
+        (status_of(&app, "/t/acme/").await == 404).then_some(())
+    })
+    .await;
+    // The listener connects again and reloads; the copy answers again.
+    hearing_changes(&app).await;
+    assert_eq!(status_of(&app, "/t/acme/").await, 404);
+    portal::tenants::upsert(&pool, &acme).await.unwrap();
+    crate::support::eventually("the tenant to be back", HEAR_WITHIN, || async {
+        (status_of(&app, "/t/acme/").await == 200).then_some(())
+    })
+    .await;
+}

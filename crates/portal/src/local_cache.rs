@@ -1,0 +1,354 @@
+//! This instance's copy of two tables, current to within a notification's
+//! delay: every tenant, and the organization-token ciphertexts read lately.
+//!
+//! A tenant page needs its tenant and its login's organization token. Read
+//! with the session (see [`crate::logins::prefetch`]), they cost PostgreSQL
+//! two more index lookups on every such page, about a fifth of its work for
+//! the page. Both change rarely: tenants when an operator edits them, a
+//! login's tokens when they are fetched, refreshed or dropped. Triggers
+//! (migration `20261203000001_change_notifications.sql`) announce every change
+//! with `NOTIFY`, whoever makes it, and [`spawn`]'s listener applies it here:
+//! a change of tenants reloads the tenants, a change of a login's tokens drops
+//! that login's tokens.
+//!
+//! The copy answers only while changes are heard. Until the listener has
+//! connected, heard its own test notification and loaded the tenants, and
+//! from the moment its connection fails until all of that has happened again,
+//! every read goes to the database as before: notifications sent meanwhile
+//! are lost, so a reconnection starts from an empty copy. A ciphertext read
+//! from the database is kept only if no token change was heard since the read
+//! began ([`LocalCache::epoch`]), so a change that lands during the read is
+//! never undone by it. Ciphertexts stay encrypted here, as in the table.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use hashlink::LruCache;
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::tenants::{self, Tenant};
+
+/// The channel of tenant changes (the payload says nothing).
+pub const TENANTS_CHANNEL: &str = "portal_tenants";
+/// The channel of access-token changes (the payload is the login's id;
+/// empty: every login's).
+pub const ACCESS_TOKENS_CHANNEL: &str = "portal_access_tokens";
+/// Logins whose organization tokens are kept, by default: the users active
+/// at once on one instance.
+pub const DEFAULT_LOGINS: usize = 4096;
+/// How long the listener waits to hear its own test notification. One that
+/// is not heard (a transaction-pooling proxy between the portal and
+/// PostgreSQL drops them) leaves the copy unused.
+const HEARING_TEST_WAIT: Duration = Duration::from_secs(5);
+/// The wait before connecting again after a failure, doubled after each
+/// failure in a row up to [`RECONNECT_DELAY_MAX`].
+const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+const RECONNECT_DELAY_MAX: Duration = Duration::from_secs(30);
+
+/// A login's organization-token ciphertexts, by cache key.
+type Sealed = Vec<(String, Vec<u8>)>;
+
+/// See the module documentation. Shared by the workers and the listener.
+pub struct LocalCache {
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    /// Every tenant by slug; `None` while the copy is not known current.
+    tenants: Option<HashMap<String, Tenant>>,
+    /// Whether token changes are heard (the listener is connected).
+    hearing: bool,
+    /// Counts the token changes heard and the losses of the listener.
+    epoch: u64,
+    tokens: LruCache<Uuid, Sealed>,
+}
+
+impl std::fmt::Debug for LocalCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalCache").finish_non_exhaustive()
+    }
+}
+
+impl Default for LocalCache {
+    fn default() -> Self {
+        Self::new(DEFAULT_LOGINS)
+    }
+}
+
+impl LocalCache {
+    /// An empty copy that keeps the tokens of at most `logins` logins (at
+    /// least one). It answers nothing until [`spawn`]'s listener is heard.
+    pub fn new(logins: usize) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                tenants: None,
+                hearing: false,
+                epoch: 0,
+                tokens: LruCache::new(logins.max(1)),
+            }),
+        }
+    }
+
+    /// A poisoned lock only means a thread panicked while holding it; every
+    /// change below leaves the copy consistent at each step.
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The tenant `slug` from the copy: `Some(None)` when there is no such
+    /// tenant, `None` when the copy cannot say (ask the database).
+    pub fn tenant(&self, slug: &str) -> Option<Option<Tenant>> {
+        let inner = self.inner();
+        inner.tenants.as_ref().map(|all| all.get(slug).cloned())
+    }
+
+    /// Whether the copy answers for tenants.
+    pub fn knows_tenants(&self) -> bool {
+        self.inner().tenants.is_some()
+    }
+
+    /// The kept ciphertext of `login`'s access token under `cache_key`
+    /// (`None`: ask the database).
+    pub fn access_token(&self, login: Uuid, cache_key: &str) -> Option<Vec<u8>> {
+        let mut inner = self.inner();
+        if !inner.hearing {
+            return None;
+        }
+        inner
+            .tokens
+            .get(&login)?
+            .iter()
+            .find(|(key, _)| key == cache_key)
+            .map(|(_, sealed)| sealed.clone())
+    }
+
+    /// Take it before reading a token from the database, for
+    /// [`LocalCache::keep_access_token`].
+    pub fn epoch(&self) -> u64 {
+        self.inner().epoch
+    }
+
+    /// Keeps `sealed`, the ciphertext of `login`'s token under `cache_key`
+    /// as read from the database after [`LocalCache::epoch`] answered
+    /// `epoch`. Dropped when a token change (or a loss of the listener) came
+    /// since: the read may predate it.
+    pub fn keep_access_token(&self, epoch: u64, login: Uuid, cache_key: &str, sealed: Vec<u8>) {
+        let mut inner = self.inner();
+        if !inner.hearing || inner.epoch != epoch {
+            return;
+        }
+        let mut kept = inner.tokens.remove(&login).unwrap_or_default();
+        kept.retain(|(key, _)| key != cache_key);
+        kept.push((cache_key.to_owned(), sealed));
+        inner.tokens.insert(login, kept);
+    }
+
+    /// A change of `login`'s tokens was heard (`None`: of every login's).
+    fn tokens_changed(&self, login: Option<Uuid>) {
+        let mut inner = self.inner();
+        inner.epoch += 1;
+        match login {
+            Some(id) => {
+                inner.tokens.remove(&id);
+            }
+            None => inner.tokens.clear(),
+        }
+    }
+
+    /// Changes are heard from now on: the tokens start empty, and the
+    /// tenants are loaded next.
+    fn hearing(&self) {
+        let mut inner = self.inner();
+        inner.epoch += 1;
+        inner.tokens.clear();
+        inner.tenants = None;
+        inner.hearing = true;
+    }
+
+    /// Changes are no longer heard: nothing is answered from the copy.
+    fn deaf(&self) {
+        let mut inner = self.inner();
+        inner.epoch += 1;
+        inner.hearing = false;
+        inner.tokens.clear();
+        inner.tenants = None;
+    }
+
+    /// The tenants, as just read (after the listener began to listen).
+    fn tenants_loaded(&self, all: Vec<Tenant>) {
+        let mut inner = self.inner();
+        if inner.hearing {
+            inner.tenants = Some(all.into_iter().map(|t| (t.slug.clone(), t)).collect());
+        }
+    }
+}
+
+/// Keeps `cache` current while `pool` is open: listens on both channels
+/// through a connection of `pool` (keep one for it), reads the tenants
+/// through `reads`, and connects again after a failure. Stops when `pool` is
+/// closed.
+pub fn spawn(pool: PgPool, reads: PgPool, cache: Arc<LocalCache>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut delay = RECONNECT_DELAY;
+        let mut warned = false;
+        while !pool.is_closed() {
+            let mut heard = false;
+            let result = listen(&pool, &reads, &cache, &mut heard).await;
+            cache.deaf();
+            if pool.is_closed() {
+                break;
+            }
+            if heard {
+                (delay, warned) = (RECONNECT_DELAY, false);
+            }
+            // Said once per outage, not at every attempt.
+            if !warned {
+                warned = true;
+                match &result {
+                    Ok(()) => tracing::warn!(
+                        "change notifications lost: reading tenants and tokens from PostgreSQL until they are heard again"
+                    ),
+                    Err(e) => tracing::warn!(
+                        error = %e,
+                        "change notifications not heard: reading tenants and tokens from PostgreSQL until they are"
+                    ),
+                }
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(RECONNECT_DELAY_MAX);
+        }
+    })
+}
+
+/// One connection's life: `Ok` when it was lost; `heard` tells whether it
+/// was ever heard.
+async fn listen(
+    pool: &PgPool,
+    reads: &PgPool,
+    cache: &LocalCache,
+    heard: &mut bool,
+) -> anyhow::Result<()> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener
+        .listen_all([TENANTS_CHANNEL, ACCESS_TOKENS_CHANNEL])
+        .await?;
+    // Hear a notification of our own before trusting the channel.
+    sqlx::query("SELECT pg_notify($1, 'hello')")
+        .bind(TENANTS_CHANNEL)
+        .execute(reads)
+        .await?;
+    match tokio::time::timeout(HEARING_TEST_WAIT, listener.try_recv()).await {
+        Ok(Ok(Some(_))) => {}
+        Ok(Ok(None)) => return Ok(()),
+        Ok(Err(e)) => return Err(e.into()),
+        Err(_) => anyhow::bail!(
+            "a test notification was not heard within {HEARING_TEST_WAIT:?} (is a transaction-pooling proxy in the way?)"
+        ),
+    }
+    *heard = true;
+    cache.hearing();
+    cache.tenants_loaded(tenants::list(reads).await?);
+    tracing::info!("hearing changes to tenants and tokens: tenant pages read them from memory");
+    while let Some(n) = listener.try_recv().await? {
+        if n.channel() == TENANTS_CHANNEL {
+            cache.inner().tenants = None;
+            cache.tenants_loaded(tenants::list(reads).await?);
+        } else {
+            cache.tokens_changed(n.payload().parse().ok());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn tenant(slug: &str) -> Tenant {
+        Tenant {
+            slug: slug.to_owned(),
+            display_name: slug.to_uppercase(),
+            organization_id: format!("org-{slug}"),
+            sso_connector_id: None,
+            login_hint: None,
+        }
+    }
+
+    #[test]
+    fn nothing_is_answered_until_changes_are_heard_and_the_tenants_loaded() {
+        let cache = LocalCache::new(8);
+        let login = Uuid::new_v4();
+        cache.tenants_loaded(vec![tenant("acme")]);
+        cache.keep_access_token(cache.epoch(), login, "@#org-acme", vec![1]);
+        assert_eq!(cache.tenant("acme"), None, "not hearing: ask the database");
+        assert_eq!(cache.access_token(login, "@#org-acme"), None);
+
+        cache.hearing();
+        assert_eq!(cache.tenant("acme"), None, "tenants not loaded yet");
+        cache.tenants_loaded(vec![tenant("acme")]);
+        assert_eq!(cache.tenant("acme"), Some(Some(tenant("acme"))));
+        assert_eq!(cache.tenant("globex"), Some(None), "no such tenant");
+        cache.keep_access_token(cache.epoch(), login, "@#org-acme", vec![1]);
+        assert_eq!(cache.access_token(login, "@#org-acme"), Some(vec![1]));
+        assert_eq!(cache.access_token(login, "@#org-globex"), None);
+
+        cache.deaf();
+        assert_eq!(cache.tenant("acme"), None);
+        assert_eq!(cache.access_token(login, "@#org-acme"), None);
+        cache.hearing();
+        assert_eq!(
+            cache.access_token(login, "@#org-acme"),
+            None,
+            "changes made while deaf were not heard: the copy starts empty"
+        );
+    }
+
+    #[test]
+    fn a_change_drops_the_logins_tokens_and_a_read_that_began_before_it_is_not_kept() {
+        let cache = LocalCache::new(8);
+        cache.hearing();
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        cache.keep_access_token(cache.epoch(), a, "@#org-acme", vec![1]);
+        cache.keep_access_token(cache.epoch(), b, "@#org-acme", vec![2]);
+        cache.keep_access_token(cache.epoch(), a, "@#org-acme", vec![3]);
+        cache.keep_access_token(cache.epoch(), a, "@#org-globex", vec![4]);
+        assert_eq!(cache.access_token(a, "@#org-acme"), Some(vec![3]));
+
+        // A read begins, a change of another login is heard, the read ends.
+        let before = cache.epoch();
+        cache.tokens_changed(Some(b));
+        cache.keep_access_token(before, a, "@#org-acme", vec![5]);
+        assert_eq!(
+            cache.access_token(a, "@#org-acme"),
+            Some(vec![3]),
+            "not kept"
+        );
+        assert_eq!(cache.access_token(b, "@#org-acme"), None, "dropped");
+        assert_eq!(cache.access_token(a, "@#org-globex"), Some(vec![4]));
+
+        cache.tokens_changed(None);
+        assert_eq!(cache.access_token(a, "@#org-globex"), None, "all dropped");
+    }
+
+    #[test]
+    fn the_least_recently_used_login_leaves_first() {
+        let cache = LocalCache::new(2);
+        cache.hearing();
+        let ids: Vec<Uuid> = (0..3).map(|_| Uuid::new_v4()).collect();
+        for (i, id) in ids.iter().enumerate() {
+            cache.keep_access_token(cache.epoch(), *id, "k", vec![u8::try_from(i).unwrap()]);
+            if i == 1 {
+                assert!(cache.access_token(ids[0], "k").is_some()); // 0 used last
+            }
+        }
+        assert!(cache.access_token(ids[0], "k").is_some());
+        assert!(cache.access_token(ids[1], "k").is_none(), "evicted");
+        assert!(cache.access_token(ids[2], "k").is_some());
+    }
+}

@@ -1,0 +1,40 @@
+-- Changes to tenants and to cached access tokens are announced, so that each
+-- portal instance can keep its own copy of both (crates/portal/src/local_cache.rs)
+-- and drop it the moment another instance, the `portal tenants` command or a
+-- hand-written statement changes the table. Notifications are sent at commit,
+-- and repeats within a transaction are folded into one.
+
+-- Any change to tenants: instances reload the (small) table.
+CREATE FUNCTION portal_tenants_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('portal_tenants', '');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER tenants_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tenants
+    FOR EACH STATEMENT EXECUTE FUNCTION portal_tenants_changed();
+
+-- A cached access token written or removed: the payload is its login's id
+-- (deletions cascading from a login included).
+CREATE FUNCTION portal_access_token_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        PERFORM pg_notify('portal_access_tokens', OLD.login_id::text);
+    ELSE
+        PERFORM pg_notify('portal_access_tokens', NEW.login_id::text);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER access_token_changed
+    AFTER INSERT OR UPDATE OR DELETE ON access_tokens
+    FOR EACH ROW EXECUTE FUNCTION portal_access_token_changed();
+
+-- Emptied at once: every login's tokens (an empty payload).
+CREATE FUNCTION portal_access_tokens_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('portal_access_tokens', '');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER access_tokens_truncated
+    AFTER TRUNCATE ON access_tokens
+    FOR EACH STATEMENT EXECUTE FUNCTION portal_access_tokens_truncated();
