@@ -15,12 +15,13 @@ CREATE TRIGGER tenants_changed
     FOR EACH STATEMENT EXECUTE FUNCTION portal_tenants_changed();
 
 -- A cached access token written or removed: the payload is its login's id
--- (deletions cascading from a login included).
+-- (deletions cascading from a login included; both logins if an update moves it).
 CREATE FUNCTION portal_access_token_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'DELETE' THEN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
         PERFORM pg_notify('portal_access_tokens', OLD.login_id::text);
-    ELSE
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
         PERFORM pg_notify('portal_access_tokens', NEW.login_id::text);
     END IF;
     RETURN NULL;

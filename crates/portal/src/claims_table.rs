@@ -33,8 +33,9 @@ pub const DEFAULT_CAPACITY: usize = 1024;
 
 /// The largest table kept (bytes of HTML). User info can carry any amount
 /// of `custom_data`; such a table is rendered every time instead, so that
-/// the memo stays within `DEFAULT_CAPACITY × MAX_KEPT` of HTML (16 MiB),
-/// and about as much again for the rows that key it.
+/// each of the two memos stays within `DEFAULT_CAPACITY × MAX_KEPT` of HTML
+/// (16 MiB); the rows that key the first take about as much again, the
+/// digests that key the second next to nothing.
 pub const MAX_KEPT: usize = 16 * 1024;
 
 /// One row of a claims table: the value as compact JSON (escaped by Tera),

@@ -15,7 +15,9 @@
 //! connected, heard its own test notification and loaded the tenants, and
 //! from the moment its connection fails until all of that has happened again,
 //! every read goes to the database as before: notifications sent meanwhile
-//! are lost, so a reconnection starts from an empty copy. A ciphertext read
+//! are lost, so a reconnection starts from an empty copy. After
+//! 30 seconds without a notification the listener sends itself one again,
+//! so a connection that died silently is noticed too. A ciphertext read
 //! from the database is kept only if no token change was heard since the read
 //! began ([`LocalCache::epoch`]), so a change that lands during the read is
 //! never undone by it. Ciphertexts stay encrypted here, as in the table.
@@ -26,7 +28,7 @@ use std::time::Duration;
 
 use hashlink::LruCache;
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgListener, PgNotification};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -37,6 +39,11 @@ pub const TENANTS_CHANNEL: &str = "portal_tenants";
 /// The channel of access-token changes (the payload is the login's id;
 /// empty: every login's).
 pub const ACCESS_TOKENS_CHANNEL: &str = "portal_access_tokens";
+/// The channel of the listener's own test notifications (a nonce).
+const HELLO_CHANNEL: &str = "portal_hello";
+/// After this long without a notification, the listener checks that it
+/// still hears its own.
+const HEARTBEAT: Duration = Duration::from_secs(30);
 /// Logins whose organization tokens are kept, by default: the users active
 /// at once on one instance.
 pub const DEFAULT_LOGINS: usize = 4096;
@@ -147,8 +154,9 @@ impl LocalCache {
         inner.tokens.insert(login, kept);
     }
 
-    /// A change of `login`'s tokens was heard (`None`: of every login's).
-    fn tokens_changed(&self, login: Option<Uuid>) {
+    /// A change of `login`'s tokens was heard, or made by this instance
+    /// (`None`: of every login's): they are read from the database again.
+    pub fn tokens_changed(&self, login: Option<Uuid>) {
         let mut inner = self.inner();
         inner.epoch += 1;
         match login {
@@ -193,6 +201,7 @@ impl LocalCache {
 /// closed.
 pub fn spawn(pool: PgPool, reads: PgPool, cache: Arc<LocalCache>) -> JoinHandle<()> {
     tokio::spawn(async move {
+        let _deaf = DeafOnDrop(Arc::clone(&cache));
         let mut delay = RECONNECT_DELAY;
         let mut warned = false;
         while !pool.is_closed() {
@@ -233,35 +242,90 @@ async fn listen(
     heard: &mut bool,
 ) -> anyhow::Result<()> {
     let mut listener = PgListener::connect_with(pool).await?;
+    // A lost connection must end this function at once (and the copy with
+    // it), not be replaced behind its back while notifications are lost.
+    listener.eager_reconnect(false);
     listener
-        .listen_all([TENANTS_CHANNEL, ACCESS_TOKENS_CHANNEL])
+        .listen_all([TENANTS_CHANNEL, ACCESS_TOKENS_CHANNEL, HELLO_CHANNEL])
         .await?;
     // Hear a notification of our own before trusting the channel.
-    sqlx::query("SELECT pg_notify($1, 'hello')")
-        .bind(TENANTS_CHANNEL)
-        .execute(reads)
-        .await?;
-    match tokio::time::timeout(HEARING_TEST_WAIT, listener.try_recv()).await {
-        Ok(Ok(Some(_))) => {}
-        Ok(Ok(None)) => return Ok(()),
-        Ok(Err(e)) => return Err(e.into()),
-        Err(_) => anyhow::bail!(
-            "a test notification was not heard within {HEARING_TEST_WAIT:?} (is a transaction-pooling proxy in the way?)"
-        ),
+    if !hear_ourselves(&mut listener, reads, None).await? {
+        return Ok(());
     }
     *heard = true;
     cache.hearing();
     cache.tenants_loaded(tenants::list(reads).await?);
     tracing::info!("hearing changes to tenants and tokens: tenant pages read them from memory");
-    while let Some(n) = listener.try_recv().await? {
-        if n.channel() == TENANTS_CHANNEL {
-            cache.inner().tenants = None;
-            cache.tenants_loaded(tenants::list(reads).await?);
-        } else {
-            cache.tokens_changed(n.payload().parse().ok());
+    loop {
+        match tokio::time::timeout(HEARTBEAT, listener.try_recv()).await {
+            Ok(received) => match received? {
+                Some(n) => apply(cache, reads, &n).await?,
+                None => return Ok(()),
+            },
+            // Silence: a connection that died without a word (a dropped
+            // idle flow, a crashed host) looks the same, so ask.
+            Err(_) => {
+                if !hear_ourselves(&mut listener, reads, Some(cache)).await? {
+                    return Ok(());
+                }
+            }
         }
     }
+}
+
+/// Applies a change heard on `n`'s channel.
+async fn apply(cache: &LocalCache, reads: &PgPool, n: &PgNotification) -> anyhow::Result<()> {
+    match n.channel() {
+        TENANTS_CHANNEL => {
+            cache.inner().tenants = None;
+            cache.tenants_loaded(tenants::list(reads).await?);
+        }
+        ACCESS_TOKENS_CHANNEL => cache.tokens_changed(n.payload().parse().ok()),
+        _ => {}
+    }
     Ok(())
+}
+
+/// Sends a notification with a fresh nonce through `reads` and waits to hear
+/// it, applying to `cache` (when given) the changes heard meanwhile. `false`:
+/// the connection was lost; an error when it was not heard in time.
+async fn hear_ourselves(
+    listener: &mut PgListener,
+    reads: &PgPool,
+    cache: Option<&LocalCache>,
+) -> anyhow::Result<bool> {
+    let nonce = format!("{:016x}", rand::random::<u64>());
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(HELLO_CHANNEL)
+        .bind(&nonce)
+        .execute(reads)
+        .await?;
+    let deadline = tokio::time::Instant::now() + HEARING_TEST_WAIT;
+    loop {
+        let Ok(received) = tokio::time::timeout_at(deadline, listener.try_recv()).await else {
+            anyhow::bail!(
+                "a test notification was not heard within {HEARING_TEST_WAIT:?} (is a transaction-pooling proxy in the way?)"
+            );
+        };
+        let Some(n) = received? else { return Ok(false) };
+        if n.channel() == HELLO_CHANNEL {
+            if n.payload() == nonce {
+                return Ok(true);
+            }
+        } else if let Some(cache) = cache {
+            apply(cache, reads, &n).await?;
+        }
+    }
+}
+
+/// Leaves the copy unused when the listener's task ends in any way (a
+/// panic included).
+struct DeafOnDrop(Arc<LocalCache>);
+
+impl Drop for DeafOnDrop {
+    fn drop(&mut self) {
+        self.0.deaf();
+    }
 }
 
 #[cfg(test)]
@@ -334,6 +398,20 @@ mod tests {
 
         cache.tokens_changed(None);
         assert_eq!(cache.access_token(a, "@#org-globex"), None, "all dropped");
+    }
+
+    #[test]
+    fn a_read_that_began_before_a_loss_of_the_listener_is_not_kept() {
+        let cache = LocalCache::new(8);
+        cache.hearing();
+        let login = Uuid::new_v4();
+        let before = cache.epoch();
+        cache.deaf();
+        cache.hearing();
+        cache.keep_access_token(before, login, "k", vec![1]);
+        assert_eq!(cache.access_token(login, "k"), None);
+        cache.keep_access_token(cache.epoch(), login, "k", vec![2]);
+        assert_eq!(cache.access_token(login, "k"), Some(vec![2]));
     }
 
     #[test]

@@ -155,6 +155,11 @@ impl PgTokenStorage {
         if let Ok(mut slot) = self.loaded.lock() {
             *slot = None;
         }
+        // And so does this instance's copy, without waiting for the write's
+        // notification.
+        if let Some(cache) = &self.local_cache {
+            cache.tokens_changed(Some(self.login_id));
+        }
     }
 
     /// The loaded ID and refresh token ciphertexts, if any.

@@ -154,7 +154,9 @@ async fn hearing_changes(app: &TestApp) {
     .await;
 }
 
-const HEAR_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
+/// Generous: a listener that fails its first test waits 1 s, then 2 s,
+/// before the next one, each waiting up to 5 s.
+const HEAR_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
 
 async fn status_of(app: &TestApp, path: &str) -> u16 {
     app.get(path).await.status().as_u16()
