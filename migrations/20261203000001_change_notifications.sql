@@ -4,15 +4,18 @@
 -- hand-written statement changes the table. Notifications are sent at commit,
 -- and repeats within a transaction are folded into one.
 
--- Any change to tenants: instances reload the (small) table.
-CREATE FUNCTION portal_tenants_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+-- A notification with an empty payload on the channel named by the
+-- trigger's argument: "anything may have changed".
+CREATE FUNCTION portal_notify_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('portal_tenants', '');
+    PERFORM pg_notify(TG_ARGV[0], '');
     RETURN NULL;
 END $$;
+
+-- Any change to tenants: instances reload the (small) table.
 CREATE TRIGGER tenants_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tenants
-    FOR EACH STATEMENT EXECUTE FUNCTION portal_tenants_changed();
+    FOR EACH STATEMENT EXECUTE FUNCTION portal_notify_changed('portal_tenants');
 
 -- A cached access token written or removed: the payload is its login's id
 -- (deletions cascading from a login included; both logins if an update moves it).
@@ -30,12 +33,7 @@ CREATE TRIGGER access_token_changed
     AFTER INSERT OR UPDATE OR DELETE ON access_tokens
     FOR EACH ROW EXECUTE FUNCTION portal_access_token_changed();
 
--- Emptied at once: every login's tokens (an empty payload).
-CREATE FUNCTION portal_access_tokens_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('portal_access_tokens', '');
-    RETURN NULL;
-END $$;
+-- Emptied at once: every login's tokens (the empty payload).
 CREATE TRIGGER access_tokens_truncated
     AFTER TRUNCATE ON access_tokens
-    FOR EACH STATEMENT EXECUTE FUNCTION portal_access_tokens_truncated();
+    FOR EACH STATEMENT EXECUTE FUNCTION portal_notify_changed('portal_access_tokens');
