@@ -170,20 +170,27 @@ impl LocalCache {
     /// Changes are heard from now on: the tokens start empty, and the
     /// tenants are loaded next.
     fn hearing(&self) {
-        let mut inner = self.inner();
-        inner.epoch += 1;
-        inner.tokens.clear();
-        inner.tenants = None;
-        inner.hearing = true;
+        self.start_over(true);
     }
 
     /// Changes are no longer heard: nothing is answered from the copy.
     fn deaf(&self) {
+        self.start_over(false);
+    }
+
+    /// An empty copy; any read from the database under way is void.
+    fn start_over(&self, hearing: bool) {
         let mut inner = self.inner();
         inner.epoch += 1;
-        inner.hearing = false;
+        inner.hearing = hearing;
         inner.tokens.clear();
         inner.tenants = None;
+    }
+
+    /// A change of tenants was heard: the database answers until they are
+    /// loaded again.
+    fn tenants_changed(&self) {
+        self.inner().tenants = None;
     }
 
     /// The tenants, as just read (after the listener began to listen).
@@ -277,7 +284,7 @@ async fn listen(
 async fn apply(cache: &LocalCache, reads: &PgPool, n: &PgNotification) -> anyhow::Result<()> {
     match n.channel() {
         TENANTS_CHANNEL => {
-            cache.inner().tenants = None;
+            cache.tenants_changed();
             cache.tenants_loaded(tenants::list(reads).await?);
         }
         ACCESS_TOKENS_CHANNEL => cache.tokens_changed(n.payload().parse().ok()),

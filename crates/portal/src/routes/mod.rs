@@ -55,7 +55,7 @@ pub(crate) fn insert_claims_table<T: serde::Serialize>(
     let html = state
         .claims_tables
         .html(&state.templates, claims)
-        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("rendering a claims table: {e:?}")))?;
+        .map_err(crate::claims_table::ViewError::Render)?;
     ctx.insert("claims_table", &*html);
     Ok(())
 }
