@@ -162,6 +162,15 @@ async fn status_of(app: &TestApp, path: &str) -> u16 {
     app.get(path).await.status().as_u16()
 }
 
+/// Waits until `/t/acme/` answers `status` (the copy follows a change only
+/// once its notification is heard).
+async fn until_acme_answers(app: &TestApp, status: u16, what: &str) {
+    crate::support::eventually(what, HEAR_WITHIN, || async {
+        (status_of(app, "/t/acme/").await == status).then_some(())
+    })
+    .await;
+}
+
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn tenant_pages_follow_tenant_and_token_changes_made_elsewhere(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
@@ -203,15 +212,9 @@ async fn tenant_pages_follow_tenant_and_token_changes_made_elsewhere(pool: PgPoo
     // and back once it is added again.
     let acme = portal::tenants::find(&pool, "acme").await.unwrap().unwrap();
     assert!(portal::tenants::remove(&pool, "acme").await.unwrap());
-    crate::support::eventually("the removed tenant to be gone", HEAR_WITHIN, || async {
-        (status_of(&app, "/t/acme/").await == 404).then_some(())
-    })
-    .await;
+    until_acme_answers(&app, 404, "the removed tenant to be gone").await;
     portal::tenants::upsert(&pool, &acme).await.unwrap();
-    crate::support::eventually("the tenant to be back", HEAR_WITHIN, || async {
-        (status_of(&app, "/t/acme/").await == 200).then_some(())
-    })
-    .await;
+    until_acme_answers(&app, 200, "the tenant to be back").await;
     // The copy answers again once the reload is done.
     hearing_changes(&app).await;
     assert_eq!(status_of(&app, "/t/acme/").await, 200);
@@ -237,16 +240,10 @@ async fn a_lost_listener_leaves_the_copy_unused_until_it_hears_again(pool: PgPoo
     assert_eq!(killed, [true], "one listening connection");
     let acme = portal::tenants::find(&pool, "acme").await.unwrap().unwrap();
     assert!(portal::tenants::remove(&pool, "acme").await.unwrap());
-    crate::support::eventually("the removed tenant to be gone", HEAR_WITHIN, || async {
-        (status_of(&app, "/t/acme/").await == 404).then_some(())
-    })
-    .await;
+    until_acme_answers(&app, 404, "the removed tenant to be gone").await;
     // The listener connects again and reloads; the copy answers again.
     hearing_changes(&app).await;
     assert_eq!(status_of(&app, "/t/acme/").await, 404);
     portal::tenants::upsert(&pool, &acme).await.unwrap();
-    crate::support::eventually("the tenant to be back", HEAR_WITHIN, || async {
-        (status_of(&app, "/t/acme/").await == 200).then_some(())
-    })
-    .await;
+    until_acme_answers(&app, 200, "the tenant to be back").await;
 }
