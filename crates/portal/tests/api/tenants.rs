@@ -177,8 +177,9 @@ async fn tenant_pages_follow_tenant_and_token_changes_made_elsewhere(pool: PgPoo
     app.sign_in_as("alice").await;
     hearing_changes(&app).await;
     // The first visit fetches the organization token and stores it; a later
-    // one reads it from the database and keeps it (once the store's own
-    // notification is heard); from then on it comes from the copy.
+    // one reads it from the database and keeps it (unless the store's own
+    // notification lands during that read, which voids it); from then on it
+    // comes from the copy.
     assert_eq!(status_of(&app, "/t/acme/").await, 200);
     let login: uuid::Uuid = sqlx::query_scalar("SELECT id FROM logins")
         .fetch_one(&pool)
