@@ -44,7 +44,7 @@ use url::Url;
 
 use self::report::{Machine, Method, Report, Scenario, Window};
 use crate::pg::Postgres;
-use crate::{INTERRUPTED, cargo, runtime};
+use crate::{INTERRUPTED, cargo, runtime, target_dir};
 
 /// Rounds of measurement (every scenario once per round).
 const ROUNDS: usize = 5;
@@ -207,12 +207,6 @@ fn wait_ready(port: u16, children: &mut Children) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-fn target_dir(ws: &Path) -> PathBuf {
-    std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| ws.join("target"))
 }
 
 /// Each server's stdout and stderr go to `target/bench/<name>.log` (the

@@ -19,26 +19,10 @@ struct Children(Vec<(String, Child)>);
 impl Drop for Children {
     fn drop(&mut self) {
         for (name, child) in &mut self.0 {
-            terminate(child);
-            let _ = child.wait();
+            crate::process::terminate(child);
             eprintln!("xtask: stopped {name}");
         }
     }
-}
-
-fn terminate(child: &mut Child) {
-    // SIGTERM first so servers shut down gracefully; SIGKILL if they linger.
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
 }
 
 /// The demo users and what each can see (the seed is crates/logto-dev/seed/demo.toml).
@@ -106,10 +90,7 @@ fn serve(ws: &Path, pg: &Postgres) -> Result<()> {
         Err(_) => free_port()?,
     };
     let idp_port = free_port()?;
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| ws.join("target"))
-        .join("debug");
+    let target = crate::target_dir(ws).join("debug");
     let idp = Command::new(target.join("logto-dev"))
         .arg("--seed")
         .arg(ws.join("crates/logto-dev/seed/demo.toml"))

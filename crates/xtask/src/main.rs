@@ -4,10 +4,13 @@
 //! `DATABASE_URL` of the environment when set, otherwise a private cluster
 //! under `target/` that is stopped again on exit, also on failure or Ctrl-C.
 
+mod apt;
 mod bench;
 mod browser;
 mod demo;
+mod logto;
 mod pg;
+mod process;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -55,6 +58,10 @@ enum Cmd {
     /// Start the private PostgreSQL, print its DATABASE_URL and wait for
     /// Ctrl-C: for running single tests by hand.
     Pg,
+    /// Build (once, cached outside the clone) and start real Logto on
+    /// loopback with its own database, print its URLs and a Management API
+    /// credential, and wait for Ctrl-C: for working by hand.
+    Logto,
 }
 
 /// Set by the Ctrl-C / SIGTERM handler.
@@ -72,6 +79,7 @@ fn main() -> ExitCode {
         Cmd::Test { long, runner_args } => test(&workspace_root(), long, &runner_args),
         Cmd::Bench { only } => bench::run(&workspace_root(), &only),
         Cmd::Pg => pg_shell(&workspace_root()),
+        Cmd::Logto => logto_shell(&workspace_root()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -111,6 +119,13 @@ pub(crate) fn prepare_database(pg: &Postgres, db: &str) -> Result<String> {
             .context("applying migrations")?;
         Ok(url)
     })
+}
+
+/// The cargo target directory: `CARGO_TARGET_DIR`, else `target/`.
+pub(crate) fn target_dir(ws: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| ws.join("target"), PathBuf::from)
 }
 
 fn cargo() -> Command {
@@ -212,4 +227,32 @@ fn pg_shell(ws: &Path) -> Result<()> {
     }
     pg.stop();
     Ok(())
+}
+
+fn logto_shell(ws: &Path) -> Result<()> {
+    let Some(source) = logto::Source::find(ws)? else {
+        bail!(
+            "no Logto source: set LOGTO_SOURCE to a logto-io/logto checkout or source tarball \
+             (this workplace keeps one in ../shared/logto/)"
+        );
+    };
+    let build = logto::ensure_built(&source)?;
+    let mut pg = Postgres::start_or_env(ws, &format!("logto-{}", std::process::id()))?;
+    pg.remove_on_stop();
+    let dir = ws.join("target").join("xtask").join("logto");
+    let result = (|| {
+        let mut logto = logto::Logto::start(&build, &pg, "logto", &dir)?;
+        println!("logto: {}", logto.endpoint);
+        println!("logto-admin: {}", logto.admin_endpoint);
+        println!("logto-database: {}", logto.database_url);
+        println!("logto-log: {}", logto.log.display());
+        eprintln!("xtask: real Logto is up; Ctrl-C stops it");
+        while !INTERRUPTED.load(Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        logto.stop();
+        Ok(())
+    })();
+    pg.stop();
+    result
 }

@@ -103,6 +103,28 @@ impl Postgres {
         Ok(format!("{server}/{db}"))
     }
 
+    /// A fresh database `db` (dropped first when it exists) on this server,
+    /// or, with a borrowed `DATABASE_URL`, on that database's server (which
+    /// must then let its user create databases).
+    pub async fn fresh_database_url(&self, db: &str) -> Result<String> {
+        use sqlx::Connection;
+        let mut conn = connect_with_deadline(&self.admin_url, Duration::from_secs(30)).await?;
+        // `db` is one of our own constant names, never user input.
+        for statement in [
+            format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"),
+            format!("CREATE DATABASE \"{db}\""),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&mut conn)
+                .await
+                .with_context(|| format!("creating the database {db} (the user needs CREATEDB)"))?;
+        }
+        conn.close().await?;
+        let mut url = url::Url::parse(&self.admin_url).context("parsing the database URL")?;
+        url.set_path(&format!("/{db}"));
+        Ok(url.into())
+    }
+
     /// What a test needs to run PostgreSQL clusters of its own (to stop and
     /// restart one under load): `XTASK_PG_BIN`, the server binaries'
     /// directory, and, when we are root, `XTASK_PG_RUN_AS` (`uid:gid` of
