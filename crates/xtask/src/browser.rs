@@ -1,4 +1,6 @@
-//! Chromium for the browser end-to-end tests (`crates/portal/tests/browser.rs`).
+//! Chromium for the browser end-to-end tests (`crates/portal/tests/browser.rs`,
+//! the test binary `browser`, whose tests are all `#[ignore]`d so that only
+//! this command runs them).
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -6,26 +8,12 @@ use std::process::Command;
 
 use anyhow::{Result, bail};
 
+use crate::tiers::Tier;
+
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const APT_GET: &str = "/usr/bin/apt-get";
-/// Read by the browser tests: `1` makes them pass with a printed notice.
-const SKIP_VAR: &str = "PORTAL_SKIP_BROWSER_TESTS";
 const INSTALL_HINT: &str = "sudo apt-get install chromium chromium-driver";
-
-/// Whether the browser tests run; applied to the test runner's environment.
-#[must_use]
-pub(crate) struct BrowserTests {
-    skip: bool,
-}
-
-impl BrowserTests {
-    pub(crate) fn apply(&self, cmd: &mut Command) {
-        if self.skip {
-            cmd.env(SKIP_VAR, "1");
-        }
-    }
-}
 
 fn installed() -> bool {
     Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists()
@@ -36,23 +24,19 @@ fn is_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
-/// Makes sure Chromium and chromedriver are there: installs them with apt
-/// when running as root on Debian; otherwise says how to install them and
-/// has the browser tests skip.
-pub(crate) fn ensure_chromium() -> Result<BrowserTests> {
-    if std::env::var(SKIP_VAR).as_deref() == Ok("1") {
-        eprintln!("xtask: {SKIP_VAR}=1: the browser tests are skipped");
-        return Ok(BrowserTests { skip: true });
-    }
+/// The browser tier: makes sure Chromium and chromedriver are there, and
+/// installs them with apt when running as root on Debian. Elsewhere, the tier
+/// is skipped with the command that installs them.
+pub(crate) fn tier() -> Result<Tier> {
+    let tier = Tier::tests("browser", "binary(browser)");
     if installed() {
-        return Ok(BrowserTests { skip: false });
+        return Ok(tier);
     }
     if !(is_root() && Path::new(APT_GET).exists()) {
-        eprintln!(
-            "xtask: Chromium is missing ({CHROMIUM}, {CHROMEDRIVER}): the browser tests are \
-             skipped; install it with `{INSTALL_HINT}`"
-        );
-        return Ok(BrowserTests { skip: true });
+        let why =
+            format!("Chromium missing ({CHROMIUM}, {CHROMEDRIVER}; install: `{INSTALL_HINT}`)");
+        eprintln!("xtask: the browser tests are skipped: {why}");
+        return Ok(tier.skip(why));
     }
     crate::step("apt-get update", Command::new(APT_GET).arg("update"))?;
     crate::step(
@@ -64,8 +48,8 @@ pub(crate) fn ensure_chromium() -> Result<BrowserTests> {
     if !installed() {
         bail!(
             "apt-get installed chromium and chromium-driver, but {CHROMIUM} or {CHROMEDRIVER} \
-             is still missing; set {SKIP_VAR}=1 to run the other tests without them"
+             is still missing"
         );
     }
-    Ok(BrowserTests { skip: false })
+    Ok(tier)
 }

@@ -5,12 +5,15 @@
 //! under `target/` that is stopped again on exit, also on failure or Ctrl-C.
 
 mod apt;
+mod audit;
 mod bench;
 mod browser;
 mod demo;
 mod logto;
 mod pg;
 mod process;
+mod tiers;
+mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -36,8 +39,9 @@ enum Cmd {
     /// Run the demo: private PostgreSQL, the dev identity provider and the
     /// portal; prints the URLs and demo logins; Ctrl-C stops everything.
     Demo,
-    /// Run every check: rustfmt, clippy and the whole test suite against a
-    /// private PostgreSQL (or DATABASE_URL when set).
+    /// Run every check: rustfmt, the dependency audit, clippy and the whole
+    /// test suite against a private PostgreSQL (or DATABASE_URL when set). The
+    /// last line names every tier that could not run here, and why.
     Test {
         /// Also run the long tests (fuzz smoke runs, fault injection).
         #[arg(long)]
@@ -74,20 +78,28 @@ fn main() -> ExitCode {
     if let Err(e) = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)) {
         eprintln!("xtask: cannot install the Ctrl-C handler: {e}");
     }
+    // `cargo xtask test`'s last line, once the tests ran: which tiers did.
+    let mut summary = None;
     let result = match cli.command {
         Cmd::Demo => demo::run(&workspace_root()),
-        Cmd::Test { long, runner_args } => test(&workspace_root(), long, &runner_args),
+        Cmd::Test { long, runner_args } => {
+            test(&workspace_root(), long, &runner_args, &mut summary)
+        }
         Cmd::Bench { only } => bench::run(&workspace_root(), &only),
         Cmd::Pg => pg_shell(&workspace_root()),
         Cmd::Logto => logto_shell(&workspace_root()),
     };
-    match result {
+    let code = match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("xtask: error: {e:#}");
             ExitCode::FAILURE
         }
+    };
+    if let Some(line) = summary {
+        eprintln!("{line}");
     }
+    code
 }
 
 pub(crate) fn workspace_root() -> PathBuf {
@@ -154,13 +166,38 @@ fn has_nextest() -> bool {
         .unwrap_or(false)
 }
 
-fn test(ws: &Path, long: bool, runner_args: &[String]) -> Result<()> {
+/// `cargo nextest`, installed into the tool cache where the machine lacks
+/// it: the tiers rely on nextest's filtersets and its count of skipped tests,
+/// which `cargo test` has no equivalent for.
+fn nextest() -> Result<Command> {
+    let mut cmd = if has_nextest() {
+        cargo()
+    } else {
+        Command::new(tools::CARGO_NEXTEST.ensure()?)
+    };
+    cmd.arg("nextest");
+    Ok(cmd)
+}
+
+/// `cargo xtask test`. `summary` gets the last line to print once the tiers
+/// are known and the tests start.
+fn test(ws: &Path, long: bool, runner_args: &[String], summary: &mut Option<String>) -> Result<()> {
     step(
         "cargo fmt --check",
         cargo()
             .current_dir(ws)
             .args(["fmt", "--all", "--", "--check"]),
     )?;
+    // The audit before the build: a first run installs cargo-audit (minutes,
+    // once per machine), and that compile then overlaps no timed test. A
+    // failed audit fails the command after the tests have run.
+    let (audit_tier, audit) = audit::prepare(ws)?;
+    let mut tiers = vec![audit_tier];
+    let audited = audit.map_or(Ok(()), |a| a.run(ws));
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        return audited;
+    }
+    let runner = nextest()?;
     step(
         "cargo clippy",
         cargo().current_dir(ws).args([
@@ -176,43 +213,35 @@ fn test(ws: &Path, long: bool, runner_args: &[String]) -> Result<()> {
     let mut pg = Postgres::start_or_env(ws, "test")?;
     let result = (|| {
         let url = prepare_database(&pg, "portal_test")?;
-        let browser_tests = browser::ensure_chromium()?;
+        // The optional test tiers: each says whether it runs here. A tier that
+        // needs a service starts it here and keeps it until the tests end.
+        tiers.push(browser::tier()?);
         let cluster_env = Postgres::cluster_env();
         let with_env = |cmd: &mut Command| {
             cmd.current_dir(ws).env("DATABASE_URL", &url);
             cmd.envs(cluster_env.iter().map(|(k, v)| (*k, v.as_str())));
-            browser_tests.apply(cmd);
+            cmd.envs(tiers::runner_env(&tiers));
             if long {
                 cmd.env("XTASK_LONG", "1");
             }
         };
-        if has_nextest() {
-            let mut cmd = cargo();
-            with_env(&mut cmd);
-            cmd.args([
-                "nextest",
-                "run",
-                "--workspace",
-                "--locked",
-                "--no-fail-fast",
-            ]);
-            cmd.args(runner_args);
-            step("tests (cargo nextest)", &mut cmd)?;
-            let mut doc = cargo();
-            with_env(&mut doc);
-            doc.args(["test", "--workspace", "--locked", "--doc"]);
-            step("doc tests", &mut doc)?;
-        } else {
-            let mut cmd = cargo();
-            with_env(&mut cmd);
-            cmd.args(["test", "--workspace", "--locked", "--no-fail-fast"]);
-            cmd.args(runner_args);
-            step("tests (cargo test)", &mut cmd)?;
-        }
-        Ok(())
+        *summary = Some(tiers::summary(&tiers));
+        let mut cmd = runner;
+        with_env(&mut cmd);
+        cmd.args(["run", "--workspace", "--locked", "--no-fail-fast"]);
+        cmd.args(tiers::nextest_args(&tiers, runner_args));
+        step("tests (cargo nextest)", &mut cmd)?;
+        let mut doc = cargo();
+        with_env(&mut doc);
+        doc.args(["test", "--workspace", "--locked", "--doc"]);
+        step("doc tests", &mut doc)
     })();
     pg.stop();
-    result
+    match (result, audited) {
+        (result, Ok(())) => result,
+        (Ok(()), Err(audit)) => Err(audit.context("the dependency audit failed (see above)")),
+        (Err(tests), Err(audit)) => bail!("{tests:#}; the dependency audit failed too: {audit:#}"),
+    }
 }
 
 fn pg_shell(ws: &Path) -> Result<()> {
