@@ -23,12 +23,13 @@ fn sample_config(now: i64) -> LogtoConfig {
     .with_clock(Arc::new(FixedClock::new(now)))
 }
 
-/// A client on the captured discovery and JWKS. Its endpoints (127.0.0.1:3001) are
-/// not served, so any request the client made would fail with a transport error.
+/// A client on the captured discovery and JWKS. Its endpoints are on port 0,
+/// where nothing listens, so any request the client made would fail with a
+/// transport error (see [`unreachable_discovery`]).
 fn sample_client(config: LogtoConfig) -> LogtoClient {
     LogtoClient::with_discovery_document(
         config,
-        SAMPLE_DISCOVERY.as_bytes(),
+        unreachable_discovery().as_bytes(),
         Some(SAMPLE_JWKS.as_bytes()),
     )
     .unwrap()
@@ -143,7 +144,7 @@ async fn sign_in_url_carries_everything() {
         .extra_param("theme", "dark")
         .app_state(json!({"return_to": "/x"}));
     let url = client.sign_in(&storage, options).await.unwrap();
-    assert!(url.as_str().starts_with("http://127.0.0.1:3001/oidc/auth?"));
+    assert!(url.as_str().starts_with("http://127.0.0.1:0/oidc/auth?"));
     let q = query(&url);
     assert_eq!(param(&q, "response_type"), ["code"]);
     assert_eq!(param(&q, "client_id"), [SAMPLE_APP_ID]);
@@ -561,7 +562,7 @@ async fn sign_out_without_refresh_token_builds_the_end_session_url_and_clears() 
         .unwrap();
     assert!(
         url.as_str()
-            .starts_with("http://127.0.0.1:3001/oidc/session/end?")
+            .starts_with("http://127.0.0.1:0/oidc/session/end?")
     );
     let q = query(&url);
     assert_eq!(param(&q, "client_id"), [SAMPLE_APP_ID]);
