@@ -595,3 +595,30 @@ fn secrets_are_redacted_in_debug() {
         assert!(!dbg.contains(s), "{dbg}");
     }
 }
+
+/// RFC 6749 §5.1 and §7.1: `token_type` is compared case-insensitively, and a
+/// client that only knows bearer tokens refuses any other type.
+#[test]
+fn only_bearer_tokens_are_used_whatever_the_case() {
+    let response = |token_type: &str| -> LogtoTokenResponse {
+        serde_json::from_value(json!({"access_token": "at", "token_type": token_type,
+            "expires_in": 3600}))
+        .unwrap()
+    };
+    for accepted in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        assert!(check_token_type(&response(accepted)).is_ok(), "{accepted}");
+    }
+    for refused in ["mac", "MAC", "DPoP", "N_A", "", "Bearer "] {
+        let r = check_token_type(&response(refused));
+        assert!(
+            matches!(
+                &r,
+                Err(Error::Validation(ValidationError::UnsupportedTokenType(t)))
+                    if *t == refused.to_ascii_lowercase()
+            ),
+            "{refused:?}: {r:?}"
+        );
+    }
+    // A response without one is not a token response at all.
+    assert!(serde_json::from_value::<LogtoTokenResponse>(json!({"access_token": "at"})).is_err());
+}
