@@ -180,7 +180,9 @@ pub struct LogtoConfig {
     /// # Ok::<(), logto_client::ConfigError>(())
     /// ```
     pub trusted_audiences: Vec<String>,
-    /// A cached access token is used only until this long before its expiry (default 60 s).
+    /// A cached access token is used only until this long before its expiry
+    /// (default 60 s), but never more than half of its lifetime: a token that
+    /// lives 30 s is used for its first 15 s, not refreshed on every request.
     pub access_token_expiry_margin: Duration,
     /// The JWKS is re-fetched for an unknown `kid` at most once per this interval (default 30 s).
     pub jwks_refetch_cooldown: Duration,
@@ -362,6 +364,12 @@ impl LogtoConfig {
 
     pub(crate) fn skew_secs(&self) -> i64 {
         secs(self.clock_skew)
+    }
+
+    /// The most seconds a cached access token's expiry margin may be: the
+    /// configured margin, capped at half the token's lifetime.
+    pub(crate) fn expiry_margin_secs(&self, lifetime: i64) -> i64 {
+        secs(self.access_token_expiry_margin).min(lifetime.max(0) / 2)
     }
 }
 

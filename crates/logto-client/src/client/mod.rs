@@ -721,8 +721,12 @@ impl LogtoClient {
         Ok(storage.clear().await?)
     }
 
+    /// Whether a cached token is used rather than refreshed: until the expiry
+    /// margin, which is at most half the token's lifetime (so a short-lived
+    /// token is used for a while instead of refreshed on every request).
     fn is_fresh(&self, token: &CachedAccessToken) -> bool {
-        let margin = secs(self.inner.config.access_token_expiry_margin);
+        let lifetime = token.expires_at.saturating_sub(token.obtained_at);
+        let margin = self.inner.config.expiry_margin_secs(lifetime);
         self.now() < token.expires_at.saturating_sub(margin)
     }
 
@@ -744,7 +748,7 @@ impl LogtoClient {
     /// refresh lock (single-flight).
     ///
     /// A cached token is used until [`LogtoConfig::access_token_expiry_margin`]
-    /// before its expiry. A refresh answer whose
+    /// before its expiry, at most half its lifetime. A refresh answer whose
     /// `token_type` is not `Bearer` is refused and nothing of it stored
     /// ([`ValidationError::UnsupportedTokenType`]); one whose ID token fails
     /// verification or changes what OIDC Core §12.2 keeps clears the user's

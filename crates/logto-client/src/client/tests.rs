@@ -622,3 +622,81 @@ fn only_bearer_tokens_are_used_whatever_the_case() {
     // A response without one is not a token response at all.
     assert!(serde_json::from_value::<LogtoTokenResponse>(json!({"access_token": "at"})).is_err());
 }
+
+/// A cached token whose lifetime is at most twice the expiry margin is used
+/// for half of it: a 30 s token for 15 s, not refreshed on every request.
+#[tokio::test]
+async fn short_lived_tokens_are_used_for_half_their_lifetime() {
+    let clock = Arc::new(FixedClock::new(SAMPLE_IAT));
+    let client = sample_client(sample_config(0).with_clock(clock.clone()));
+    let storage = InMemoryStorage::new();
+    // No refresh token: a token the client finds stale ends in NotAuthenticated.
+    storage
+        .save_tokens(&TokenSet {
+            id_token: IdToken::new(sample_str("code_exchange", "id_token")),
+            refresh_token: None,
+        })
+        .await
+        .unwrap();
+    let resource = "https://api.demo.test";
+    let key = AccessTokenKey::resource(resource);
+    // (lifetime, last second the cached token is used): the margin is 60 s,
+    // at most half the lifetime.
+    for (lifetime, used_until) in [
+        (30, 14),
+        (1, 0),
+        (2, 0),
+        (3, 1),
+        (100, 49),
+        (120, 59),
+        (121, 60),
+        (3600, 3539),
+    ] {
+        let cached = CachedAccessToken {
+            token: AccessToken::new(format!("token-{lifetime}")),
+            expires_at: SAMPLE_IAT + lifetime,
+            scope: String::new(),
+            obtained_at: SAMPLE_IAT,
+        };
+        storage.set_access_token(&key, &cached).await.unwrap();
+        clock.set(SAMPLE_IAT + used_until);
+        let t = client.get_access_token(&storage, Some(resource)).await;
+        assert_eq!(
+            t.unwrap().secret(),
+            cached.token.secret(),
+            "a {lifetime} s token at {used_until} s"
+        );
+        clock.set(SAMPLE_IAT + used_until + 1);
+        let t = client.get_access_token(&storage, Some(resource)).await;
+        assert!(
+            matches!(t, Err(Error::NotAuthenticated)),
+            "a {lifetime} s token at {} s: {t:?}",
+            used_until + 1
+        );
+    }
+    // A smaller configured margin stays as it is.
+    let mut config = sample_config(0).with_clock(clock.clone());
+    config.access_token_expiry_margin = std::time::Duration::from_secs(5);
+    let client = sample_client(config);
+    let cached = CachedAccessToken {
+        token: AccessToken::new("token-30"),
+        expires_at: SAMPLE_IAT + 30,
+        scope: String::new(),
+        obtained_at: SAMPLE_IAT,
+    };
+    storage.set_access_token(&key, &cached).await.unwrap();
+    clock.set(SAMPLE_IAT + 24);
+    assert!(
+        client
+            .get_access_token(&storage, Some(resource))
+            .await
+            .is_ok()
+    );
+    clock.set(SAMPLE_IAT + 25);
+    assert!(
+        client
+            .get_access_token(&storage, Some(resource))
+            .await
+            .is_err()
+    );
+}

@@ -1,12 +1,14 @@
 //! What the standards allow a provider to answer is accepted, what they do not
 //! is refused (issue 16): RFC 6749 §5.1/§7.1 (`token_type`), RFC 7519 §2
 //! (non-integer NumericDates), OIDC Core §3.1.3.7 item 9 (`iat` too old) and
-//! §12.2 (what a refreshed ID token keeps), and items 3–5 (audiences).
+//! §12.2 (what a refreshed ID token keeps), and items 3–5 (audiences);
+//! short-lived access tokens.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use logto_client::{
-    AccessTokenKey, AppSecret, Error, InMemoryStorage, LogtoClient, LogtoConfig,
+    AccessTokenKey, AppSecret, Error, FixedClock, InMemoryStorage, LogtoClient, LogtoConfig,
     OrganizationTokenClaims, SignInOptions, SignInOutcome, Storage, ValidationError,
 };
 use serde_json::{Value, json};
@@ -364,6 +366,82 @@ async fn refreshed_id_tokens_keep_the_original_nonce_and_auth_time() {
             }
         }
     }
+}
+
+/// Logto lets an operator give access tokens 60 s or less. With logto-dev
+/// issuing 30 s tokens, a token is used for the first half of its life, then
+/// refreshed once, not on every request. The client's clock is fixed (at the
+/// IdP's time when the test starts) and moved by hand.
+#[tokio::test]
+async fn short_lived_access_tokens_are_reused_for_half_their_lifetime() {
+    let settings = logto_dev::Settings {
+        access_token_ttl: Duration::from_secs(30),
+        ..logto_dev::Settings::default()
+    };
+    let idp = logto_dev::serve(
+        logto_dev::Seed::demo(),
+        settings,
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let start = now();
+    let clock = Arc::new(FixedClock::new(start));
+    let config = LogtoConfig::new(
+        idp.endpoint().as_str(),
+        APP_ID,
+        Some(AppSecret::new(APP_SECRET)),
+    )
+    .unwrap()
+    .with_scopes(full_scopes())
+    .with_resources([API])
+    .with_clock(clock.clone());
+    let client = LogtoClient::new(config).unwrap();
+    let storage = InMemoryStorage::new();
+    let url = client
+        .sign_in(&storage, SignInOptions::new(REDIRECT))
+        .await
+        .unwrap();
+    let cb = logto_dev::testing::complete_sign_in(&url, "alice", "alice-password")
+        .await
+        .unwrap();
+    client
+        .handle_sign_in_callback(&storage, cb.as_str())
+        .await
+        .unwrap();
+
+    let grants = || idp.counters().refresh_token_grants;
+    let first = client.get_access_token(&storage, Some(API)).await.unwrap();
+    let cached = storage
+        .get_access_token(&AccessTokenKey::resource(API))
+        .await
+        .unwrap()
+        .unwrap();
+    let lifetime = cached.expires_at - cached.obtained_at;
+    assert!((29..=31).contains(&lifetime), "{lifetime}");
+    let refreshed_at_start = grants();
+    // Well inside the first half: the cached token, no refresh.
+    for offset in [0, 5, 10] {
+        clock.set(start + offset);
+        let t = client.get_access_token(&storage, Some(API)).await.unwrap();
+        assert_eq!(t.secret(), first.secret(), "at +{offset} s");
+    }
+    assert_eq!(grants(), refreshed_at_start, "no refresh before half-life");
+    // Past half of it: one refresh, and its token is then used in turn.
+    clock.set(start + 20);
+    let second = client.get_access_token(&storage, Some(API)).await.unwrap();
+    assert_ne!(second.secret(), first.secret());
+    assert_eq!(grants(), refreshed_at_start + 1);
+    for _ in 0..5 {
+        let t = client.get_access_token(&storage, Some(API)).await.unwrap();
+        assert_eq!(t.secret(), second.secret());
+    }
+    assert_eq!(
+        grants(),
+        refreshed_at_start + 1,
+        "one refresh per half-life"
+    );
+    idp.stop().await;
 }
 
 /// OIDC Core §3.1.3.7 item 3: an ID token naming an audience this client does
