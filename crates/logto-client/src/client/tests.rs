@@ -700,3 +700,197 @@ async fn short_lived_tokens_are_used_for_half_their_lifetime() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn sign_in_options_without_a_test_so_far() {
+    let client = sample_client(sample_config(SAMPLE_IAT));
+    let storage = InMemoryStorage::new();
+    let redirect = "http://127.0.0.1:8765/callback";
+    let url = client
+        .sign_in(
+            &storage,
+            SignInOptions {
+                ui_locales: Some("fr-CA en".into()),
+                one_time_token: Some("ott-123".into()),
+                interaction_mode: Some(crate::InteractionMode::SignUp),
+                ..SignInOptions::new(redirect)
+            },
+        )
+        .await
+        .unwrap();
+    let q = query(&url);
+    assert_eq!(param(&q, "ui_locales"), ["fr-CA en"]);
+    assert_eq!(param(&q, "one_time_token"), ["ott-123"]);
+    assert_eq!(param(&q, "interaction_mode"), ["signUp"]);
+    assert!(param(&q, "first_screen").is_empty());
+
+    // interaction_mode is the deprecated form: first_screen wins.
+    let url = client
+        .sign_in(
+            &storage,
+            SignInOptions {
+                interaction_mode: Some(crate::InteractionMode::SignIn),
+                ..SignInOptions::new(redirect).first_screen(crate::FirstScreen::Register)
+            },
+        )
+        .await
+        .unwrap();
+    let q = query(&url);
+    assert_eq!(param(&q, "first_screen"), ["register"]);
+    assert!(param(&q, "interaction_mode").is_empty());
+    let url = client
+        .sign_in(
+            &storage,
+            SignInOptions {
+                interaction_mode: Some(crate::InteractionMode::SignIn),
+                ..SignInOptions::new(redirect)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(param(&query(&url), "interaction_mode"), ["signIn"]);
+
+    // A per-call prompt replaces the configured one (consent), in order.
+    let url = client
+        .sign_in(
+            &storage,
+            SignInOptions::new(redirect).prompt([Prompt::Login, Prompt::Consent]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(param(&query(&url), "prompt"), ["login consent"]);
+    let url = client
+        .sign_in(
+            &storage,
+            SignInOptions::new(redirect).prompt([Prompt::None]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(param(&query(&url), "prompt"), ["none"]);
+    // None of them is sent unless asked for.
+    let url = client
+        .sign_in(&storage, SignInOptions::new(redirect))
+        .await
+        .unwrap();
+    let q = query(&url);
+    for name in ["ui_locales", "one_time_token", "interaction_mode"] {
+        assert!(param(&q, name).is_empty(), "{name}");
+    }
+    assert_eq!(param(&q, "prompt"), ["consent"]);
+
+    // Without the reserved scopes: `openid` (always) and the configured ones only.
+    let mut config = sample_config(SAMPLE_IAT).with_scopes([UserScope::Email.as_str()]);
+    config.include_reserved_scopes = false;
+    let bare = sample_client(config);
+    let url = bare
+        .sign_in(&storage, SignInOptions::new(redirect))
+        .await
+        .unwrap();
+    assert_eq!(param(&query(&url), "scope"), ["openid email"]);
+    // With them (the default): openid offline_access profile, then the rest.
+    let full = sample_client(sample_config(SAMPLE_IAT).with_scopes([UserScope::Email.as_str()]));
+    let url = full
+        .sign_in(&storage, SignInOptions::new(redirect))
+        .await
+        .unwrap();
+    assert_eq!(
+        param(&query(&url), "scope"),
+        ["openid offline_access profile email"]
+    );
+}
+
+/// Sign-out revokes the refresh token at the revocation endpoint; when that
+/// fails (here: nothing listens there), the storage is cleared all the same
+/// and the end-session URL still comes back.
+#[tokio::test]
+async fn sign_out_clears_the_storage_when_revocation_fails() {
+    let client = sample_client(sample_config(SAMPLE_IAT));
+    let storage = InMemoryStorage::new();
+    let refresh = RefreshToken::new("rt-to-revoke");
+    assert!(matches!(
+        client.revoke_refresh_token(&refresh).await,
+        Err(Error::Transport(TransportError::Request {
+            endpoint: Endpoint::Revocation,
+            ..
+        }))
+    ));
+    let id = sample_str("code_exchange", "id_token");
+    storage
+        .save_tokens(&TokenSet {
+            id_token: IdToken::new(id.clone()),
+            refresh_token: Some(refresh),
+        })
+        .await
+        .unwrap();
+    let key = AccessTokenKey::resource("https://api.demo.test");
+    let cached = CachedAccessToken {
+        token: AccessToken::new("at"),
+        expires_at: SAMPLE_IAT + 3600,
+        scope: String::new(),
+        obtained_at: SAMPLE_IAT,
+    };
+    storage.set_access_token(&key, &cached).await.unwrap();
+    let url = client.sign_out(&storage, None).await.unwrap();
+    assert_eq!(param(&query(&url), "id_token_hint"), [id.as_str()]);
+    assert!(param(&query(&url), "post_logout_redirect_uri").is_empty());
+    assert!(storage.load_tokens().await.unwrap().is_none());
+    assert!(storage.get_access_token(&key).await.unwrap().is_none());
+    assert!(!client.is_authenticated(&storage).await.unwrap());
+}
+
+#[tokio::test]
+async fn clear_all_tokens_drops_every_token_and_keeps_pending_sign_ins() {
+    let client = sample_client(sample_config(SAMPLE_IAT));
+    let storage = InMemoryStorage::new();
+    storage
+        .save_tokens(&TokenSet {
+            id_token: IdToken::new(sample_str("code_exchange", "id_token")),
+            refresh_token: Some(RefreshToken::new("rt")),
+        })
+        .await
+        .unwrap();
+    let keys = [
+        AccessTokenKey::userinfo(),
+        AccessTokenKey::resource("https://api.demo.test"),
+        AccessTokenKey::organization("org-1"),
+    ];
+    for key in &keys {
+        let cached = CachedAccessToken {
+            token: AccessToken::new("at"),
+            expires_at: SAMPLE_IAT + 3600,
+            scope: String::new(),
+            obtained_at: SAMPLE_IAT,
+        };
+        storage.set_access_token(key, &cached).await.unwrap();
+    }
+    let url = client
+        .sign_in(
+            &storage,
+            SignInOptions::new("http://127.0.0.1:8765/callback"),
+        )
+        .await
+        .unwrap();
+    client.clear_all_tokens(&storage).await.unwrap();
+    assert!(!client.is_authenticated(&storage).await.unwrap());
+    assert!(storage.load_tokens().await.unwrap().is_none());
+    for key in &keys {
+        assert!(
+            storage.get_access_token(key).await.unwrap().is_none(),
+            "{key:?}"
+        );
+    }
+    assert!(matches!(
+        client.get_access_token(&storage, None).await,
+        Err(Error::NotAuthenticated)
+    ));
+    // A sign-in under way is not a token: it can still complete.
+    assert_eq!(storage.pending_sign_ins(), 1);
+    let state = param(&query(&url), "state")[0].to_owned();
+    assert!(
+        storage
+            .take_sign_in_session(&state)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}

@@ -2,14 +2,15 @@
 //! is refused (issue 16): RFC 6749 §5.1/§7.1 (`token_type`), RFC 7519 §2
 //! (non-integer NumericDates), OIDC Core §3.1.3.7 item 9 (`iat` too old) and
 //! §12.2 (what a refreshed ID token keeps), and items 3–5 (audiences);
-//! short-lived access tokens.
+//! short-lived access tokens; a refresh never switching the user, sign-out
+//! and `clear_all_tokens` against logto-dev.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use logto_client::{
     AccessTokenKey, AppSecret, Error, FixedClock, InMemoryStorage, LogtoClient, LogtoConfig,
-    OrganizationTokenClaims, SignInOptions, SignInOutcome, Storage, ValidationError,
+    OrganizationTokenClaims, SignInOptions, SignInOutcome, Storage, TokenSet, ValidationError,
 };
 use serde_json::{Value, json};
 
@@ -368,6 +369,59 @@ async fn refreshed_id_tokens_keep_the_original_nonce_and_auth_time() {
     }
 }
 
+/// A refresh whose (genuinely signed) ID token names another user never
+/// switches the user: the refresh is refused, the tokens cleared, and the
+/// user signs in again as who they are. Against logto-dev.
+#[tokio::test]
+async fn a_refresh_never_switches_the_user() {
+    let env = spawn().await;
+    let (storage, outcome) = env.sign_in("alice").await;
+    let alice = outcome.claims.sub.clone();
+    let bob = env.idp.seed().user_by_username("bob").unwrap().id.clone();
+    assert_ne!(alice, bob);
+    let idp = env.idp.clone();
+    env.idp.forge_next_id_token(move |mut claims| {
+        claims["sub"] = json!(bob);
+        idp.sign_jwt(&json!({}), &claims).unwrap()
+    });
+    let refreshes = env.idp.counters().refresh_token_grants;
+    let r = env
+        .client
+        .refresh_access_token(&storage, &AccessTokenKey::resource(API))
+        .await;
+    assert!(
+        matches!(
+            &r,
+            Err(e @ Error::Validation(ValidationError::RefreshedIdTokenMismatch("sub")))
+                if e.requires_sign_in()
+        ),
+        "{r:?}"
+    );
+    assert_eq!(env.idp.counters().refresh_token_grants, refreshes + 1);
+    assert!(matches!(
+        env.client.get_id_token_claims(&storage).await,
+        Err(Error::NotAuthenticated)
+    ));
+    assert!(
+        storage
+            .get_access_token(&AccessTokenKey::resource(API))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Signing in again is alice again, and so is her next refresh.
+    let (storage, outcome) = env.sign_in("alice").await;
+    assert_eq!(outcome.claims.sub, alice);
+    env.client
+        .refresh_access_token(&storage, &AccessTokenKey::resource(API))
+        .await
+        .unwrap();
+    assert_eq!(
+        env.client.get_id_token_claims(&storage).await.unwrap().sub,
+        alice
+    );
+}
+
 /// Logto lets an operator give access tokens 60 s or less. With logto-dev
 /// issuing 30 s tokens, a token is used for the first half of its life, then
 /// refreshed once, not on every request. The client's clock is fixed (at the
@@ -442,6 +496,67 @@ async fn short_lived_access_tokens_are_reused_for_half_their_lifetime() {
         "one refresh per half-life"
     );
     idp.stop().await;
+}
+
+/// Sign-out when logto-dev's revocation endpoint fails: the storage is cleared
+/// all the same, and the end-session URL comes back.
+#[tokio::test]
+async fn sign_out_clears_the_storage_when_the_revocation_fails() {
+    let env = spawn().await;
+    let (storage, _) = env.sign_in("alice").await;
+    env.client
+        .get_access_token(&storage, Some(API))
+        .await
+        .unwrap();
+    env.idp.fail_next(logto_dev::Endpoint::Revocation, 500);
+    let url = env
+        .client
+        .sign_out(&storage, Some("http://127.0.0.1:9/"))
+        .await
+        .unwrap();
+    assert!(url.path().ends_with("/oidc/session/end"), "{url}");
+    assert_eq!(env.idp.counters().revocations, 0, "the revocation failed");
+    assert!(!env.client.is_authenticated(&storage).await.unwrap());
+    assert!(
+        storage
+            .get_access_token(&AccessTokenKey::resource(API))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// `clear_all_tokens` forgets the user locally and revokes nothing: the refresh
+/// token it dropped still works at the identity provider.
+#[tokio::test]
+async fn clear_all_tokens_forgets_locally_and_revokes_nothing() {
+    let env = spawn().await;
+    let (storage, _) = env.sign_in("alice").await;
+    env.client
+        .get_access_token(&storage, Some(API))
+        .await
+        .unwrap();
+    let tokens = storage.load_tokens().await.unwrap().unwrap();
+    env.client.clear_all_tokens(&storage).await.unwrap();
+    assert!(!env.client.is_authenticated(&storage).await.unwrap());
+    assert!(matches!(
+        env.client.get_access_token(&storage, Some(API)).await,
+        Err(Error::NotAuthenticated)
+    ));
+    assert_eq!(env.idp.counters().revocations, 0);
+    // The dropped tokens, put in another storage, still refresh.
+    let elsewhere = InMemoryStorage::new();
+    elsewhere
+        .save_tokens(&TokenSet {
+            id_token: tokens.id_token,
+            refresh_token: tokens.refresh_token,
+        })
+        .await
+        .unwrap();
+    env.client
+        .refresh_access_token(&elsewhere, &AccessTokenKey::resource(API))
+        .await
+        .unwrap();
 }
 
 /// OIDC Core §3.1.3.7 item 3: an ID token naming an audience this client does
