@@ -151,7 +151,38 @@ pub struct LogtoConfig {
     pub allowed_algorithms: Vec<SigningAlgorithm>,
     /// Tolerance for `exp`, `iat` and `nbf` checks (default 60 s).
     pub clock_skew: Duration,
-    /// A cached access token is used only until this long before its expiry (default 60 s).
+    /// An ID token issued (`iat`) longer ago than this plus [`LogtoConfig::clock_skew`]
+    /// is refused, at sign-in and at a refresh (default 10 minutes). An identity
+    /// provider issues the ID token when it answers the token request, so a
+    /// conforming one is seconds old; an old one is a replay (OIDC Core §3.1.3.7,
+    /// item 9). This bounds `iat`, not the time of authentication (`auth_time`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use logto_client::LogtoConfig;
+    ///
+    /// let mut config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// assert_eq!(config.max_id_token_age, Duration::from_secs(600));
+    /// config.max_id_token_age = Duration::from_secs(120);
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub max_id_token_age: Duration,
+    /// Audiences besides this application an ID token may name (default none).
+    /// An ID token naming any other audience is refused (OIDC Core §3.1.3.7,
+    /// item 3); Logto names only the application.
+    ///
+    /// ```
+    /// use logto_client::LogtoConfig;
+    ///
+    /// let mut config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// assert!(config.trusted_audiences.is_empty());
+    /// config.trusted_audiences = vec!["my-other-app-id".to_owned()];
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub trusted_audiences: Vec<String>,
+    /// A cached access token is used only until this long before its expiry
+    /// (default 60 s), but never more than half of its lifetime: a token that
+    /// lives 30 s is used for its first 15 s, not refreshed on every request.
     pub access_token_expiry_margin: Duration,
     /// The JWKS is re-fetched for an unknown `kid` at most once per this interval (default 30 s).
     pub jwks_refetch_cooldown: Duration,
@@ -178,6 +209,8 @@ impl fmt::Debug for LogtoConfig {
             .field("include_reserved_scopes", &self.include_reserved_scopes)
             .field("allowed_algorithms", &self.allowed_algorithms)
             .field("clock_skew", &self.clock_skew)
+            .field("max_id_token_age", &self.max_id_token_age)
+            .field("trusted_audiences", &self.trusted_audiences)
             .field(
                 "access_token_expiry_margin",
                 &self.access_token_expiry_margin,
@@ -228,6 +261,8 @@ impl LogtoConfig {
             include_reserved_scopes: true,
             allowed_algorithms: SigningAlgorithm::ALL.to_vec(),
             clock_skew: Duration::from_secs(60),
+            max_id_token_age: Duration::from_secs(600),
+            trusted_audiences: Vec::new(),
             access_token_expiry_margin: Duration::from_secs(60),
             jwks_refetch_cooldown: Duration::from_secs(30),
             sign_in_session_ttl: Duration::from_secs(3600),
@@ -328,6 +363,17 @@ impl LogtoConfig {
     }
 
     pub(crate) fn skew_secs(&self) -> i64 {
-        i64::try_from(self.clock_skew.as_secs()).unwrap_or(i64::MAX)
+        secs(self.clock_skew)
     }
+
+    /// The most seconds a cached access token's expiry margin may be: the
+    /// configured margin, capped at half the token's lifetime.
+    pub(crate) fn expiry_margin_secs(&self, lifetime: i64) -> i64 {
+        secs(self.access_token_expiry_margin).min(lifetime.max(0) / 2)
+    }
+}
+
+/// A duration as whole seconds, saturating.
+pub(crate) fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }

@@ -266,6 +266,10 @@ pub enum ValidationError {
     /// `nbf` is in the future (beyond the clock skew).
     #[error("token not yet valid")]
     NotYetValid,
+    /// The ID token's `iat` is older than [`crate::LogtoConfig::max_id_token_age`]
+    /// (beyond the clock skew): a conforming identity provider issues it with its answer.
+    #[error("ID token issued too long ago")]
+    IssuedTooLongAgo,
     /// The ID token's `nonce` is missing or not the one sent.
     #[error("nonce mismatch")]
     NonceMismatch,
@@ -283,7 +287,9 @@ pub enum ValidationError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A refreshed ID token does not keep the original `iss`, `sub`, `aud` or `azp`.
+    /// A refreshed ID token does not keep the original `iss`, `sub`, `aud` or `azp`,
+    /// carries another `nonce` than the original's, or another `auth_time`
+    /// (OIDC Core §12.2).
     #[error("the refreshed ID token changed {0}")]
     RefreshedIdTokenMismatch(&'static str),
     /// A refreshed ID token failed verification (signature, `iss`, `aud`/`azp`, times…).
@@ -292,6 +298,11 @@ pub enum ValidationError {
     /// The userinfo `sub` is not the ID token's `sub`.
     #[error("userinfo sub does not match the ID token's sub")]
     UserInfoSubjectMismatch,
+    /// The token endpoint answered a `token_type` other than `Bearer` (compared
+    /// case-insensitively, RFC 6749 §5.1): this client only knows how to use bearer
+    /// tokens, and must not use a token of a type it does not understand (§7.1).
+    #[error("unsupported access token type {0:?}")]
+    UnsupportedTokenType(String),
 }
 
 /// The identity provider could not be reached or answered something unusable.

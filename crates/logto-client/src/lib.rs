@@ -15,9 +15,16 @@
 //! * **ID tokens are fully verified**: signature (RS256, PS256, ES256, ES384,
 //!   ES512 — pinned in [`LogtoConfig::allowed_algorithms`], never widened by
 //!   discovery; `none` and HMAC refused), JWKS re-fetched on an unknown `kid` at
-//!   most once per [`LogtoConfig::jwks_refetch_cooldown`], `iss`, `aud`, `exp`,
-//!   `iat` with [`LogtoConfig::clock_skew`], `nonce`, and `at_hash` when present.
-//!   The callback's `iss` (RFC 9207) is checked before any token request.
+//!   most once per [`LogtoConfig::jwks_refetch_cooldown`], `iss`, `aud` (no
+//!   audience outside [`LogtoConfig::trusted_audiences`]), `azp`, `exp`, `iat`
+//!   with [`LogtoConfig::clock_skew`] and not older than
+//!   [`LogtoConfig::max_id_token_age`], `nonce`, and `at_hash` when present.
+//!   Times may be non-integer NumericDates (RFC 7519 §2). A refreshed ID token
+//!   must keep the original's `iss`, `sub`, `aud`, `azp`, and `nonce` and
+//!   `auth_time` when present (OIDC Core §12.2). The callback's `iss` (RFC 9207)
+//!   is checked before any token request.
+//! * **Only bearer tokens are used**: a token response whose `token_type` is not
+//!   `Bearer` (in any case) is refused (RFC 6749 §5.1, §7.1).
 //! * **Refresh is single-flight**: under [`Storage::lock_for_refresh`] the client
 //!   re-reads the tokens, refreshes only if still needed, and commits the rotated
 //!   refresh token, a new (verified) ID token and the access token together.

@@ -24,6 +24,23 @@ pub(crate) const SAMPLE_IAT: i64 = 1_795_531_745;
 /// `iat` of the logout token.
 pub(crate) const SAMPLE_LOGOUT_IAT: i64 = 1_795_531_088;
 
+/// The captured discovery document with every endpoint but the issuer moved to
+/// port 0 of loopback, where nothing can listen: a request the client makes
+/// fails at once with a transport error, whatever runs on the machine (a real
+/// Logto on 3001 included).
+pub(crate) fn unreachable_discovery() -> String {
+    let mut doc: Value = serde_json::from_str(SAMPLE_DISCOVERY).unwrap();
+    for (name, value) in doc.as_object_mut().unwrap() {
+        if name != "issuer"
+            && let Value::String(url) = value
+            && url.starts_with("http://127.0.0.1:3001/")
+        {
+            *url = url.replacen("127.0.0.1:3001", "127.0.0.1:0", 1);
+        }
+    }
+    doc.to_string()
+}
+
 pub(crate) fn sample_tokens() -> Value {
     serde_json::from_str(SAMPLE_TOKENS).unwrap()
 }

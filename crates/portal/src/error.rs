@@ -64,6 +64,11 @@ pub enum AppError {
     /// The identity provider is unreachable or failing.
     #[error("the sign-in service is unavailable right now; please try again shortly")]
     IdpUnavailable(#[source] anyhow::Error),
+    /// The identity provider answered something the client refuses (userinfo
+    /// naming another user, a token of a type it cannot use): a 502, since
+    /// the fault is upstream and trying again does not help.
+    #[error("the sign-in service gave an answer the portal cannot accept")]
+    IdpAnswerRefused(#[source] anyhow::Error),
     /// Anything else: logged, shown as a generic 500.
     #[error("something went wrong on our side")]
     Unexpected(#[source] anyhow::Error),
@@ -150,6 +155,11 @@ impl From<logto_client::Error> for AppError {
                 tenant: None,
             },
             E::Callback(c) => Self::SignInFailed(c.to_string()),
+            // Outside the sign-in callback (which refuses the sign-in instead),
+            // a refused answer of the IdP: `requires_sign_in` took the refreshed
+            // ID tokens that end the session, what is left is the IdP's fault
+            // (userinfo for another `sub`, a token type other than Bearer).
+            E::Validation(v) => Self::IdpAnswerRefused(anyhow::Error::new(v)),
             // Discovery that fails its checks (an issuer that differs from
             // the configured endpoint, a malformed document): sign-in cannot
             // work until an operator fixes it; the log line says what, and
@@ -175,6 +185,7 @@ impl ResponseError for AppError {
             Self::DatabaseUnavailable(_) | Self::IdpUnavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            Self::IdpAnswerRefused(_) => StatusCode::BAD_GATEWAY,
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -221,6 +232,7 @@ impl AppError {
             Self::Bearer { code, .. } => code,
             Self::RateLimited => "rate_limited",
             Self::DatabaseUnavailable(_) | Self::IdpUnavailable(_) => "unavailable",
+            Self::IdpAnswerRefused(_) => "bad_gateway",
             Self::Unexpected(_) => "internal_error",
         }
     }
@@ -308,6 +320,7 @@ pub fn render<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerRespo
             (_, 404) => "Page not found",
             (_, 401) => "Please sign in",
             (_, 503) => "Temporarily unavailable",
+            (Some(AppError::IdpAnswerRefused(_)), _) => "Sign-in service error",
             (_, s) if s >= 500 => "Something went wrong",
             _ => "Request refused",
         };

@@ -27,6 +27,24 @@ fn de_audience<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
     })
 }
 
+/// A NumericDate claim (`exp`, `iat`, `auth_time`): any JSON number, a
+/// fraction allowed (RFC 7519 §2), kept as whole seconds rounded down.
+fn de_numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    crate::jwt::numeric_date(&n)
+        .ok_or_else(|| serde::de::Error::custom(format!("NumericDate {n} is out of range")))
+}
+
+/// An optional NumericDate claim (see [`de_numeric_date`]).
+fn de_opt_numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Option::<serde_json::Number>::deserialize(d)?
+        .map(|n| {
+            crate::jwt::numeric_date(&n)
+                .ok_or_else(|| serde::de::Error::custom(format!("NumericDate {n} is out of range")))
+        })
+        .transpose()
+}
+
 /// The OIDC address claim.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Address {
@@ -63,9 +81,11 @@ pub struct IdTokenClaims {
     /// Audience (the app id).
     #[serde(deserialize_with = "de_audience")]
     pub aud: Vec<String>,
-    /// Expiry (Unix seconds).
+    /// Expiry (Unix seconds; a fractional NumericDate is rounded down).
+    #[serde(deserialize_with = "de_numeric_date")]
     pub exp: i64,
-    /// Issued at (Unix seconds).
+    /// Issued at (Unix seconds; a fractional NumericDate is rounded down).
+    #[serde(deserialize_with = "de_numeric_date")]
     pub iat: i64,
     /// The nonce of the sign-in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -79,8 +99,12 @@ pub struct IdTokenClaims {
     /// Authorized party.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub azp: Option<String>,
-    /// Time of authentication (Unix seconds).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Time of authentication (Unix seconds; a fraction is rounded down).
+    #[serde(
+        default,
+        deserialize_with = "de_opt_numeric_date",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub auth_time: Option<i64>,
     /// Full name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -281,9 +305,11 @@ pub struct AccessTokenClaims {
     /// Audience: the resource indicator (or `urn:logto:organization:{id}`).
     #[serde(deserialize_with = "de_audience")]
     pub aud: Vec<String>,
-    /// Expiry (Unix seconds).
+    /// Expiry (Unix seconds; a fractional NumericDate is rounded down).
+    #[serde(deserialize_with = "de_numeric_date")]
     pub exp: i64,
-    /// Issued at (Unix seconds).
+    /// Issued at (Unix seconds; a fractional NumericDate is rounded down).
+    #[serde(deserialize_with = "de_numeric_date")]
     pub iat: i64,
     /// Token id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -392,9 +418,11 @@ pub struct LogoutTokenClaims {
     /// Audience (the app id).
     #[serde(deserialize_with = "de_audience")]
     pub aud: Vec<String>,
-    /// Issued at.
+    /// Issued at (Unix seconds; a fraction is rounded down).
+    #[serde(deserialize_with = "de_numeric_date")]
     pub iat: i64,
-    /// Expiry.
+    /// Expiry (Unix seconds; a fraction is rounded down).
+    #[serde(deserialize_with = "de_numeric_date")]
     pub exp: i64,
     /// Token id: keep it until `exp` to refuse replays.
     pub jti: String,

@@ -9,14 +9,14 @@ use std::sync::{Arc, Mutex};
 use base64::Engine;
 use openidconnect as oidc;
 use openidconnect::OAuth2TokenResponse;
-use openidconnect::core::{CoreAuthPrompt, CoreResponseType};
+use openidconnect::core::{CoreAuthPrompt, CoreResponseType, CoreTokenType};
 use serde_json::Value;
 use url::Url;
 
 use crate::claims::{
     AccessTokenClaims, IdTokenClaims, LogoutTokenClaims, OrganizationTokenClaims, UserInfo,
 };
-use crate::config::{LogtoConfig, Prompt, SigningAlgorithm};
+use crate::config::{LogtoConfig, Prompt, SigningAlgorithm, secs};
 use crate::discovery::{LogtoErrorBody, LogtoTokenResponse, Provider, read_body, transport};
 use crate::error::{
     CallbackError, ConfigError, Endpoint, Error, OidcError, TransportError, ValidationError,
@@ -142,6 +142,16 @@ pub(crate) fn map_token_error(
     }
 }
 
+/// Refuses a token response whose `token_type` is not `Bearer` (RFC 6749 §7.1:
+/// a client must not use a token of a type it does not understand; openidconnect
+/// has already lower-cased it, §5.1).
+fn check_token_type(response: &LogtoTokenResponse) -> Result<(), Error> {
+    match response.token_type() {
+        CoreTokenType::Bearer => Ok(()),
+        other => Err(ValidationError::UnsupportedTokenType(other.as_ref().to_owned()).into()),
+    }
+}
+
 fn redirect_uri_check(uri: &str) -> Result<Url, ConfigError> {
     let invalid = |reason: &str| ConfigError::InvalidRedirectUri {
         uri: uri.to_owned(),
@@ -155,6 +165,16 @@ fn redirect_uri_check(uri: &str) -> Result<Url, ConfigError> {
         return Err(invalid("not an absolute URL"));
     }
     Ok(url)
+}
+
+/// How an ID token's audiences other than this client are checked (see
+/// `LogtoClient::verify_id_token_with`).
+#[derive(Debug, Clone, Copy)]
+enum Audiences {
+    /// Each must be in [`LogtoConfig::trusted_audiences`].
+    Trusted,
+    /// They must be the original ID token's (a refresh; the caller compares).
+    AsOriginal,
 }
 
 struct LocalFlight {
@@ -380,8 +400,10 @@ impl LogtoClient {
     /// consumed), `state` (→ [`CallbackError::MissingState`]/[`CallbackError::UnknownState`];
     /// the session is taken, so a replay fails), the session's age, the redirect URI,
     /// `iss` (RFC 9207). Only then is the code exchanged (HTTP Basic client
-    /// authentication, PKCE) and the ID token verified (signature, `iss`, `aud`, `exp`,
-    /// `iat`, `nonce`, `at_hash` when present). Tokens are stored only on success.
+    /// authentication, PKCE), the answer's `token_type` checked (`Bearer`, else
+    /// [`ValidationError::UnsupportedTokenType`]) and the ID token verified (signature,
+    /// `iss`, `aud`/`azp`, `exp`, `iat` no older than [`LogtoConfig::max_id_token_age`],
+    /// `nonce`, `at_hash` when present). Tokens are stored only on success.
     pub async fn handle_sign_in_callback<S: Storage + ?Sized>(
         &self,
         storage: &S,
@@ -412,8 +434,7 @@ impl LogtoClient {
             .take_sign_in_session(state)
             .await?
             .ok_or(CallbackError::UnknownState)?;
-        let ttl =
-            i64::try_from(self.inner.config.sign_in_session_ttl.as_secs()).unwrap_or(i64::MAX);
+        let ttl = secs(self.inner.config.sign_in_session_ttl);
         if self.now().saturating_sub(session.created_at) > ttl {
             return Err(CallbackError::SessionExpired.into());
         }
@@ -447,6 +468,7 @@ impl LogtoClient {
             .request_async(&self.inner.http)
             .await
             .map_err(map_token_error)?;
+        check_token_type(&response)?;
         let id_token = response
             .0
             .extra_fields()
@@ -460,6 +482,7 @@ impl LogtoClient {
                 &id_token,
                 Some(&session.nonce),
                 Some(&access_token),
+                Audiences::Trusted,
             )
             .await?;
         let tokens = TokenSet {
@@ -548,7 +571,8 @@ impl LogtoClient {
     }
 
     /// Fetches the userinfo endpoint (`/oidc/me`) with the userinfo access token
-    /// (refreshed if needed). Its `sub` must be the ID token's.
+    /// (refreshed if needed). Its `sub` must be the ID token's, else nothing of it is
+    /// used: [`ValidationError::UserInfoSubjectMismatch`] (OIDC Core §5.3.2).
     pub async fn fetch_user_info<S: Storage + ?Sized>(
         &self,
         storage: &S,
@@ -697,9 +721,12 @@ impl LogtoClient {
         Ok(storage.clear().await?)
     }
 
+    /// Whether a cached token is used rather than refreshed: until the expiry
+    /// margin, which is at most half the token's lifetime (so a short-lived
+    /// token is used for a while instead of refreshed on every request).
     fn is_fresh(&self, token: &CachedAccessToken) -> bool {
-        let margin = i64::try_from(self.inner.config.access_token_expiry_margin.as_secs())
-            .unwrap_or(i64::MAX);
+        let lifetime = token.expires_at.saturating_sub(token.obtained_at);
+        let margin = self.inner.config.expiry_margin_secs(lifetime);
         self.now() < token.expires_at.saturating_sub(margin)
     }
 
@@ -719,6 +746,13 @@ impl LogtoClient {
     /// The general form of every `get_*_token`: the token of `key`, from the cache
     /// unless `force_refresh`, else through one refresh grant under the storage's
     /// refresh lock (single-flight).
+    ///
+    /// A cached token is used until [`LogtoConfig::access_token_expiry_margin`]
+    /// before its expiry, at most half its lifetime. A refresh answer whose
+    /// `token_type` is not `Bearer` is refused and nothing of it stored
+    /// ([`ValidationError::UnsupportedTokenType`]); one whose ID token fails
+    /// verification or changes what OIDC Core §12.2 keeps clears the user's
+    /// tokens ([`Error::requires_sign_in`]).
     pub async fn get_token<S: Storage + ?Sized>(
         &self,
         storage: &S,
@@ -772,14 +806,18 @@ impl LogtoClient {
         if let Some(org) = &key.organization_id {
             request = request.add_extra_param("organization_id", org.clone());
         }
-        let response = match request.request_async(&self.inner.http).await {
+        let answer = request
+            .request_async(&self.inner.http)
+            .await
+            .map_err(map_token_error)
+            .and_then(|r| check_token_type(&r).map(|()| r));
+        let response = match answer {
             Ok(r) => {
                 self.inner.refreshes_ok.fetch_add(1, Ordering::Relaxed);
                 r
             }
-            Err(e) => {
+            Err(error) => {
                 self.inner.refreshes_failed.fetch_add(1, Ordering::Relaxed);
-                let error = map_token_error(e);
                 if error.oidc().is_some_and(OidcError::is_invalid_grant) {
                     tracing::info!(
                         "refresh token rejected (invalid_grant): clearing the user's tokens"
@@ -845,7 +883,13 @@ impl LogtoClient {
         access_token: &str,
     ) -> Result<(), Error> {
         let new_claims = self
-            .verify_id_token_with(provider, new_token, None, Some(access_token))
+            .verify_id_token_with(
+                provider,
+                new_token,
+                None,
+                Some(access_token),
+                Audiences::AsOriginal,
+            )
             .await
             .map_err(|e| match e {
                 Error::Validation(v) => {
@@ -854,19 +898,33 @@ impl LogtoClient {
                 other => other,
             })?;
         let old: IdTokenClaims = jwt::decode_claims(original.secret())?;
-        if old.iss != new_claims.iss {
-            return Err(ValidationError::RefreshedIdTokenMismatch("iss").into());
+        // OIDC Core §12.2: `iss`, `sub`, `aud` and `azp` as in the original;
+        // no `nonce` needed, but one present is the original's; an `auth_time`
+        // present is the time of the original authentication. (The stored ID
+        // token may be an earlier refresh's, without them: then there is
+        // nothing to compare with.)
+        fn differs<T: PartialEq>(old: Option<&T>, new: Option<&T>) -> bool {
+            matches!((old, new), (Some(o), Some(n)) if o != n)
         }
-        if old.sub != new_claims.sub {
-            return Err(ValidationError::RefreshedIdTokenMismatch("sub").into());
+        let changed = if old.iss != new_claims.iss {
+            Some("iss")
+        } else if old.sub != new_claims.sub {
+            Some("sub")
+        } else if old.aud != new_claims.aud {
+            Some("aud")
+        } else if old.azp != new_claims.azp {
+            Some("azp")
+        } else if differs(old.nonce.as_ref(), new_claims.nonce.as_ref()) {
+            Some("nonce")
+        } else if differs(old.auth_time.as_ref(), new_claims.auth_time.as_ref()) {
+            Some("auth_time")
+        } else {
+            None
+        };
+        match changed {
+            Some(claim) => Err(ValidationError::RefreshedIdTokenMismatch(claim).into()),
+            None => Ok(()),
         }
-        if old.aud != new_claims.aud {
-            return Err(ValidationError::RefreshedIdTokenMismatch("aud").into());
-        }
-        if old.azp != new_claims.azp {
-            return Err(ValidationError::RefreshedIdTokenMismatch("azp").into());
-        }
-        Ok(())
     }
 
     // ----- sign-out --------------------------------------------------------------
@@ -1002,34 +1060,52 @@ impl LogtoClient {
             audience,
             now: self.now(),
             skew: self.inner.config.skew_secs(),
+            max_age: None,
+            trusted_audiences: None,
         }
     }
 
+    /// Verifies an ID token. `audiences` says how its audiences besides this
+    /// client are judged: [`Audiences::Trusted`] checks them against
+    /// [`LogtoConfig::trusted_audiences`]; [`Audiences::AsOriginal`] leaves it to
+    /// the caller, a refresh, whose ID token must name the very audiences of the
+    /// original one (OIDC Core §12.2), which passed this check.
     async fn verify_id_token_with(
         &self,
         provider: &Provider,
         token: &str,
         nonce: Option<&str>,
         access_token: Option<&str>,
+        audiences: Audiences,
     ) -> Result<IdTokenClaims, Error> {
         let jws = jwt::decode(token)?;
         let alg = self.verify_signature(provider, &jws).await?;
-        let expect = self.expect(provider, &self.inner.config.app_id);
+        let config = &self.inner.config;
+        let expect = Expect {
+            max_age: Some(secs(config.max_id_token_age)),
+            trusted_audiences: match audiences {
+                Audiences::Trusted => Some(&config.trusted_audiences),
+                Audiences::AsOriginal => None,
+            },
+            ..self.expect(provider, &config.app_id)
+        };
         jwt::check_id_token(&jws, alg, &expect, nonce, access_token)?;
         Ok(serde_json::from_value(Value::Object(jws.claims))
             .map_err(|e| ValidationError::Malformed(format!("claims: {e}")))?)
     }
 
     /// Verifies an ID token completely: signature (allowed algorithms, JWKS with
-    /// re-fetch on unknown `kid`), `iss`, `aud`/`azp`, `exp`, `iat`, `nbf`, and
-    /// `nonce` when `expected_nonce` is given.
+    /// re-fetch on unknown `kid`), `iss`, `aud` (this client, plus only
+    /// [`LogtoConfig::trusted_audiences`]) and `azp`, `exp`, `iat` (not in the future,
+    /// not older than [`LogtoConfig::max_id_token_age`]), `nbf`, and `nonce` when
+    /// `expected_nonce` is given. Time claims may carry a fraction (rounded down).
     pub async fn verify_id_token(
         &self,
         token: &str,
         expected_nonce: Option<&str>,
     ) -> Result<IdTokenClaims, Error> {
         let provider = self.provider().await?;
-        self.verify_id_token_with(&provider, token, expected_nonce, None)
+        self.verify_id_token_with(&provider, token, expected_nonce, None, Audiences::Trusted)
             .await
     }
 

@@ -23,12 +23,13 @@ fn sample_config(now: i64) -> LogtoConfig {
     .with_clock(Arc::new(FixedClock::new(now)))
 }
 
-/// A client on the captured discovery and JWKS. Its endpoints (127.0.0.1:3001) are
-/// not served, so any request the client made would fail with a transport error.
+/// A client on the captured discovery and JWKS. Its endpoints are on port 0,
+/// where nothing listens, so any request the client made would fail with a
+/// transport error (see [`unreachable_discovery`]).
 fn sample_client(config: LogtoConfig) -> LogtoClient {
     LogtoClient::with_discovery_document(
         config,
-        SAMPLE_DISCOVERY.as_bytes(),
+        unreachable_discovery().as_bytes(),
         Some(SAMPLE_JWKS.as_bytes()),
     )
     .unwrap()
@@ -143,7 +144,7 @@ async fn sign_in_url_carries_everything() {
         .extra_param("theme", "dark")
         .app_state(json!({"return_to": "/x"}));
     let url = client.sign_in(&storage, options).await.unwrap();
-    assert!(url.as_str().starts_with("http://127.0.0.1:3001/oidc/auth?"));
+    assert!(url.as_str().starts_with("http://127.0.0.1:0/oidc/auth?"));
     let q = query(&url);
     assert_eq!(param(&q, "response_type"), ["code"]);
     assert_eq!(param(&q, "client_id"), [SAMPLE_APP_ID]);
@@ -561,7 +562,7 @@ async fn sign_out_without_refresh_token_builds_the_end_session_url_and_clears() 
         .unwrap();
     assert!(
         url.as_str()
-            .starts_with("http://127.0.0.1:3001/oidc/session/end?")
+            .starts_with("http://127.0.0.1:0/oidc/session/end?")
     );
     let q = query(&url);
     assert_eq!(param(&q, "client_id"), [SAMPLE_APP_ID]);
@@ -593,4 +594,303 @@ fn secrets_are_redacted_in_debug() {
     for s in ["ID-SECRET", "RT-SECRET", "AT-SECRET", "APP-SECRET"] {
         assert!(!dbg.contains(s), "{dbg}");
     }
+}
+
+/// RFC 6749 §5.1 and §7.1: `token_type` is compared case-insensitively, and a
+/// client that only knows bearer tokens refuses any other type.
+#[test]
+fn only_bearer_tokens_are_used_whatever_the_case() {
+    let response = |token_type: &str| -> LogtoTokenResponse {
+        serde_json::from_value(json!({"access_token": "at", "token_type": token_type,
+            "expires_in": 3600}))
+        .unwrap()
+    };
+    for accepted in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        assert!(check_token_type(&response(accepted)).is_ok(), "{accepted}");
+    }
+    for refused in ["mac", "MAC", "DPoP", "N_A", "", "Bearer "] {
+        let r = check_token_type(&response(refused));
+        assert!(
+            matches!(
+                &r,
+                Err(Error::Validation(ValidationError::UnsupportedTokenType(t)))
+                    if *t == refused.to_ascii_lowercase()
+            ),
+            "{refused:?}: {r:?}"
+        );
+    }
+    // A response without one is not a token response at all.
+    assert!(serde_json::from_value::<LogtoTokenResponse>(json!({"access_token": "at"})).is_err());
+}
+
+/// A cached token whose lifetime is at most twice the expiry margin is used
+/// for half of it: a 30 s token for 15 s, not refreshed on every request.
+#[tokio::test]
+async fn short_lived_tokens_are_used_for_half_their_lifetime() {
+    let clock = Arc::new(FixedClock::new(SAMPLE_IAT));
+    let client = sample_client(sample_config(0).with_clock(clock.clone()));
+    let storage = InMemoryStorage::new();
+    // No refresh token: a token the client finds stale ends in NotAuthenticated.
+    storage
+        .save_tokens(&TokenSet {
+            id_token: IdToken::new(sample_str("code_exchange", "id_token")),
+            refresh_token: None,
+        })
+        .await
+        .unwrap();
+    let resource = "https://api.demo.test";
+    let key = AccessTokenKey::resource(resource);
+    // (lifetime, last second the cached token is used): the margin is 60 s,
+    // at most half the lifetime.
+    for (lifetime, used_until) in [
+        (30, 14),
+        (1, 0),
+        (2, 0),
+        (3, 1),
+        (100, 49),
+        (120, 59),
+        (121, 60),
+        (3600, 3539),
+    ] {
+        let cached = CachedAccessToken {
+            token: AccessToken::new(format!("token-{lifetime}")),
+            expires_at: SAMPLE_IAT + lifetime,
+            scope: String::new(),
+            obtained_at: SAMPLE_IAT,
+        };
+        storage.set_access_token(&key, &cached).await.unwrap();
+        clock.set(SAMPLE_IAT + used_until);
+        let t = client.get_access_token(&storage, Some(resource)).await;
+        assert_eq!(
+            t.unwrap().secret(),
+            cached.token.secret(),
+            "a {lifetime} s token at {used_until} s"
+        );
+        clock.set(SAMPLE_IAT + used_until + 1);
+        let t = client.get_access_token(&storage, Some(resource)).await;
+        assert!(
+            matches!(t, Err(Error::NotAuthenticated)),
+            "a {lifetime} s token at {} s: {t:?}",
+            used_until + 1
+        );
+    }
+    // A smaller configured margin stays as it is.
+    let mut config = sample_config(0).with_clock(clock.clone());
+    config.access_token_expiry_margin = std::time::Duration::from_secs(5);
+    let client = sample_client(config);
+    let cached = CachedAccessToken {
+        token: AccessToken::new("token-30"),
+        expires_at: SAMPLE_IAT + 30,
+        scope: String::new(),
+        obtained_at: SAMPLE_IAT,
+    };
+    storage.set_access_token(&key, &cached).await.unwrap();
+    clock.set(SAMPLE_IAT + 24);
+    assert!(
+        client
+            .get_access_token(&storage, Some(resource))
+            .await
+            .is_ok()
+    );
+    clock.set(SAMPLE_IAT + 25);
+    assert!(
+        client
+            .get_access_token(&storage, Some(resource))
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn sign_in_options_without_a_test_so_far() {
+    let client = sample_client(sample_config(SAMPLE_IAT));
+    let storage = InMemoryStorage::new();
+    let redirect = "http://127.0.0.1:8765/callback";
+    let url = client
+        .sign_in(
+            &storage,
+            SignInOptions {
+                ui_locales: Some("fr-CA en".into()),
+                one_time_token: Some("ott-123".into()),
+                interaction_mode: Some(crate::InteractionMode::SignUp),
+                ..SignInOptions::new(redirect)
+            },
+        )
+        .await
+        .unwrap();
+    let q = query(&url);
+    assert_eq!(param(&q, "ui_locales"), ["fr-CA en"]);
+    assert_eq!(param(&q, "one_time_token"), ["ott-123"]);
+    assert_eq!(param(&q, "interaction_mode"), ["signUp"]);
+    assert!(param(&q, "first_screen").is_empty());
+
+    // interaction_mode is the deprecated form: first_screen wins.
+    let url = client
+        .sign_in(
+            &storage,
+            SignInOptions {
+                interaction_mode: Some(crate::InteractionMode::SignIn),
+                ..SignInOptions::new(redirect).first_screen(crate::FirstScreen::Register)
+            },
+        )
+        .await
+        .unwrap();
+    let q = query(&url);
+    assert_eq!(param(&q, "first_screen"), ["register"]);
+    assert!(param(&q, "interaction_mode").is_empty());
+    let url = client
+        .sign_in(
+            &storage,
+            SignInOptions {
+                interaction_mode: Some(crate::InteractionMode::SignIn),
+                ..SignInOptions::new(redirect)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(param(&query(&url), "interaction_mode"), ["signIn"]);
+
+    // A per-call prompt replaces the configured one (consent), in order.
+    let url = client
+        .sign_in(
+            &storage,
+            SignInOptions::new(redirect).prompt([Prompt::Login, Prompt::Consent]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(param(&query(&url), "prompt"), ["login consent"]);
+    let url = client
+        .sign_in(
+            &storage,
+            SignInOptions::new(redirect).prompt([Prompt::None]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(param(&query(&url), "prompt"), ["none"]);
+    // None of them is sent unless asked for.
+    let url = client
+        .sign_in(&storage, SignInOptions::new(redirect))
+        .await
+        .unwrap();
+    let q = query(&url);
+    for name in ["ui_locales", "one_time_token", "interaction_mode"] {
+        assert!(param(&q, name).is_empty(), "{name}");
+    }
+    assert_eq!(param(&q, "prompt"), ["consent"]);
+
+    // Without the reserved scopes: `openid` (always) and the configured ones only.
+    let mut config = sample_config(SAMPLE_IAT).with_scopes([UserScope::Email.as_str()]);
+    config.include_reserved_scopes = false;
+    let bare = sample_client(config);
+    let url = bare
+        .sign_in(&storage, SignInOptions::new(redirect))
+        .await
+        .unwrap();
+    assert_eq!(param(&query(&url), "scope"), ["openid email"]);
+    // With them (the default): openid offline_access profile, then the rest.
+    let full = sample_client(sample_config(SAMPLE_IAT).with_scopes([UserScope::Email.as_str()]));
+    let url = full
+        .sign_in(&storage, SignInOptions::new(redirect))
+        .await
+        .unwrap();
+    assert_eq!(
+        param(&query(&url), "scope"),
+        ["openid offline_access profile email"]
+    );
+}
+
+/// Sign-out revokes the refresh token at the revocation endpoint; when that
+/// fails (here: nothing listens there), the storage is cleared all the same
+/// and the end-session URL still comes back.
+#[tokio::test]
+async fn sign_out_clears_the_storage_when_revocation_fails() {
+    let client = sample_client(sample_config(SAMPLE_IAT));
+    let storage = InMemoryStorage::new();
+    let refresh = RefreshToken::new("rt-to-revoke");
+    assert!(matches!(
+        client.revoke_refresh_token(&refresh).await,
+        Err(Error::Transport(TransportError::Request {
+            endpoint: Endpoint::Revocation,
+            ..
+        }))
+    ));
+    let id = sample_str("code_exchange", "id_token");
+    storage
+        .save_tokens(&TokenSet {
+            id_token: IdToken::new(id.clone()),
+            refresh_token: Some(refresh),
+        })
+        .await
+        .unwrap();
+    let key = AccessTokenKey::resource("https://api.demo.test");
+    let cached = CachedAccessToken {
+        token: AccessToken::new("at"),
+        expires_at: SAMPLE_IAT + 3600,
+        scope: String::new(),
+        obtained_at: SAMPLE_IAT,
+    };
+    storage.set_access_token(&key, &cached).await.unwrap();
+    let url = client.sign_out(&storage, None).await.unwrap();
+    assert_eq!(param(&query(&url), "id_token_hint"), [id.as_str()]);
+    assert!(param(&query(&url), "post_logout_redirect_uri").is_empty());
+    assert!(storage.load_tokens().await.unwrap().is_none());
+    assert!(storage.get_access_token(&key).await.unwrap().is_none());
+    assert!(!client.is_authenticated(&storage).await.unwrap());
+}
+
+#[tokio::test]
+async fn clear_all_tokens_drops_every_token_and_keeps_pending_sign_ins() {
+    let client = sample_client(sample_config(SAMPLE_IAT));
+    let storage = InMemoryStorage::new();
+    storage
+        .save_tokens(&TokenSet {
+            id_token: IdToken::new(sample_str("code_exchange", "id_token")),
+            refresh_token: Some(RefreshToken::new("rt")),
+        })
+        .await
+        .unwrap();
+    let keys = [
+        AccessTokenKey::userinfo(),
+        AccessTokenKey::resource("https://api.demo.test"),
+        AccessTokenKey::organization("org-1"),
+    ];
+    for key in &keys {
+        let cached = CachedAccessToken {
+            token: AccessToken::new("at"),
+            expires_at: SAMPLE_IAT + 3600,
+            scope: String::new(),
+            obtained_at: SAMPLE_IAT,
+        };
+        storage.set_access_token(key, &cached).await.unwrap();
+    }
+    let url = client
+        .sign_in(
+            &storage,
+            SignInOptions::new("http://127.0.0.1:8765/callback"),
+        )
+        .await
+        .unwrap();
+    client.clear_all_tokens(&storage).await.unwrap();
+    assert!(!client.is_authenticated(&storage).await.unwrap());
+    assert!(storage.load_tokens().await.unwrap().is_none());
+    for key in &keys {
+        assert!(
+            storage.get_access_token(key).await.unwrap().is_none(),
+            "{key:?}"
+        );
+    }
+    assert!(matches!(
+        client.get_access_token(&storage, None).await,
+        Err(Error::NotAuthenticated)
+    ));
+    // A sign-in under way is not a token: it can still complete.
+    assert_eq!(storage.pending_sign_ins(), 1);
+    let state = param(&query(&url), "state")[0].to_owned();
+    assert!(
+        storage
+            .take_sign_in_session(&state)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }

@@ -345,6 +345,18 @@ impl KeySet {
     }
 }
 
+/// A NumericDate (RFC 7519 §2: seconds since the epoch, a fraction allowed)
+/// as whole seconds, rounded down; `None` when it is not finite or beyond
+/// ±10^15 s (the bound keeps the conversion exact).
+pub(crate) fn numeric_date(n: &serde_json::Number) -> Option<i64> {
+    if let Some(i) = n.as_i64() {
+        return Some(i);
+    }
+    let f = n.as_f64().filter(|f| f.is_finite() && f.abs() <= 1e15)?;
+    #[allow(clippy::cast_possible_truncation)]
+    Some(f.floor() as i64)
+}
+
 /// Reads a NumericDate claim. Strings, booleans and the like are refused.
 pub(crate) fn numeric_claim(
     claims: &Map<String, Value>,
@@ -353,25 +365,12 @@ pub(crate) fn numeric_claim(
     match claims.get(name) {
         None => Ok(None),
         Some(Value::Number(n)) => {
-            if let Some(i) = n.as_i64() {
-                Ok(Some(i))
-            } else {
-                let f = n.as_f64().filter(|f| f.is_finite()).ok_or_else(|| {
-                    ValidationError::InvalidClaim {
-                        claim: name,
-                        reason: "not a number".into(),
-                    }
-                })?;
-                // NumericDate may have a fraction; the bound keeps the cast exact.
-                if f.abs() > 1e15 {
-                    return Err(ValidationError::InvalidClaim {
-                        claim: name,
-                        reason: "out of range".into(),
-                    });
-                }
-                #[allow(clippy::cast_possible_truncation)]
-                Ok(Some(f.floor() as i64))
-            }
+            numeric_date(n)
+                .map(Some)
+                .ok_or_else(|| ValidationError::InvalidClaim {
+                    claim: name,
+                    reason: "out of range".into(),
+                })
         }
         Some(_) => Err(ValidationError::InvalidClaim {
             claim: name,
@@ -421,10 +420,15 @@ pub(crate) struct Expect<'a> {
     pub(crate) audience: &'a str,
     pub(crate) now: i64,
     pub(crate) skew: i64,
+    /// The most seconds since `iat` (beyond the skew), when bounded (ID tokens).
+    pub(crate) max_age: Option<i64>,
+    /// ID tokens: the audiences besides `audience` that may appear, when they
+    /// are checked here (`None`: the caller checks them).
+    pub(crate) trusted_audiences: Option<&'a [String]>,
 }
 
 /// Checks `iss`, `aud`, `exp` (required), `iat` (required unless `require_iat` is
-/// false), `nbf`; types of every time claim.
+/// false; not older than `max_age` when given), `nbf`; types of every time claim.
 pub(crate) fn check_common(
     claims: &Map<String, Value>,
     expect: &Expect<'_>,
@@ -455,6 +459,11 @@ pub(crate) fn check_common(
     }
     if nbf.is_some_and(|nbf| nbf > expect.now.saturating_add(expect.skew)) {
         return Err(ValidationError::NotYetValid);
+    }
+    if let (Some(max_age), Some(iat)) = (expect.max_age, iat)
+        && expect.now.saturating_sub(iat) > max_age.saturating_add(expect.skew)
+    {
+        return Err(ValidationError::IssuedTooLongAgo);
     }
     Ok(())
 }
@@ -489,9 +498,16 @@ pub(crate) fn check_id_token(
         Some(s) if !s.is_empty() => {}
         _ => return Err(ValidationError::MissingClaim("sub")),
     }
-    let auds = audiences(claims)?;
-    let azp = string_claim(claims, "azp")?;
-    if azp.is_some_and(|a| a != expect.audience) || (auds.len() > 1 && azp.is_none()) {
+    // OIDC Core §3.1.3.7 items 3–5: refused when it names an audience this
+    // client does not trust, or an `azp` other than this client.
+    if string_claim(claims, "azp")?.is_some_and(|a| a != expect.audience) {
+        return Err(ValidationError::AudienceMismatch);
+    }
+    if let Some(trusted) = expect.trusted_audiences
+        && audiences(claims)?
+            .into_iter()
+            .any(|a| a != expect.audience && !trusted.iter().any(|t| t == a))
+    {
         return Err(ValidationError::AudienceMismatch);
     }
     if let Some(expected) = nonce {

@@ -18,6 +18,8 @@ fn expect_at(now: i64, audience: &str) -> Expect<'_> {
         audience,
         now,
         skew: 60,
+        max_age: None,
+        trusted_audiences: Some(&[]),
     }
 }
 
@@ -482,17 +484,47 @@ fn at_hash_is_checked_when_present_and_azp_with_several_audiences() {
         check_id_token(&jws, key.alg, &e, Some("n"), None),
         Err(ValidationError::NonceMismatch)
     );
-    // Several audiences need azp = us.
+    // OIDC Core §3.1.3.7 item 3: another audience this client does not trust
+    // is refused, with or without azp = us; a trusted one is accepted, with or
+    // without azp (errata set 2 dropped "several audiences need azp").
     let mut claims = id_claims(now);
     claims["aud"] = json!([SAMPLE_APP_ID, "other"]);
-    let jws = decode(&key.sign(json!({}), &claims)).unwrap();
+    let no_azp = decode(&key.sign(json!({}), &claims)).unwrap();
+    claims["azp"] = json!(SAMPLE_APP_ID);
+    let azp_us = decode(&key.sign(json!({}), &claims)).unwrap();
+    claims["azp"] = json!("other");
+    let azp_other = decode(&key.sign(json!({}), &claims)).unwrap();
+    for jws in [&no_azp, &azp_us, &azp_other] {
+        assert_eq!(
+            check_id_token(jws, key.alg, &e, Some("n"), None),
+            Err(ValidationError::AudienceMismatch)
+        );
+    }
+    let trusted = ["other".to_owned()];
+    let trusting = Expect {
+        trusted_audiences: Some(&trusted),
+        ..e
+    };
     assert_eq!(
-        check_id_token(&jws, key.alg, &e, Some("n"), None),
+        check_id_token(&no_azp, key.alg, &trusting, Some("n"), None),
+        Ok(())
+    );
+    assert_eq!(
+        check_id_token(&azp_us, key.alg, &trusting, Some("n"), None),
+        Ok(())
+    );
+    assert_eq!(
+        check_id_token(&azp_other, key.alg, &trusting, Some("n"), None),
         Err(ValidationError::AudienceMismatch)
     );
-    claims["azp"] = json!(SAMPLE_APP_ID);
+    // A trusted audience alone, without this client, is still refused.
+    claims["aud"] = json!(["other"]);
+    claims.as_object_mut().unwrap().remove("azp");
     let jws = decode(&key.sign(json!({}), &claims)).unwrap();
-    assert_eq!(check_id_token(&jws, key.alg, &e, Some("n"), None), Ok(()));
+    assert_eq!(
+        check_id_token(&jws, key.alg, &trusting, Some("n"), None),
+        Err(ValidationError::AudienceMismatch)
+    );
 }
 
 fn logout_claims(now: i64) -> Value {

@@ -178,7 +178,8 @@ pub trait Storage: Send + Sync {
     /// Drops everything of this user (tokens, access tokens; sign-in sessions may stay).
     async fn clear(&self) -> Result<(), StorageError>;
     /// Takes this user's refresh lock and returns a guard holding it (in-memory: an
-    /// owned async mutex guard; a database: a transaction holding a row lock).
+    /// owned async mutex guard; a database: a transaction holding a lock, e.g. a
+    /// transaction-scoped advisory lock keyed by the user's session).
     async fn lock_for_refresh(&self) -> Result<Box<dyn RefreshGuard + '_>, StorageError>;
     /// An identity of this user's token set, used to coalesce concurrent refreshes
     /// of the same user and audience inside one client. `None` disables coalescing.

@@ -441,12 +441,13 @@ async fn a_refreshed_id_token_for_another_user_is_not_stored() {
     );
     // Same sub (with the original nonce) is accepted.
     let storage = signed_in_storage();
-    fake_callback(&fake, &client, &storage, |nonce| {
+    let outcome = fake_callback(&fake, &client, &storage, |nonce| {
         fake.token_response(&fake.sign(&fake.kid, &fake.id_claims(nonce)))
     })
     .await
     .unwrap();
-    fake.push_token(fake.token_response(&fake.sign(&fake.kid, &fake.id_claims("original-nonce"))));
+    let original_nonce = outcome.claims.nonce.unwrap();
+    fake.push_token(fake.token_response(&fake.sign(&fake.kid, &fake.id_claims(&original_nonce))));
     client
         .get_access_token(&storage, Some("https://api.fake.test"))
         .await

@@ -299,7 +299,11 @@ pub fn jwk(key: &p384::ecdsa::SigningKey, kid: &str) -> Value {
 }
 
 pub fn sign_es384(key: &p384::ecdsa::SigningKey, kid: &str, claims: &Value) -> String {
-    let header = json!({"alg": "ES384", "kid": kid});
+    sign_es384_with(key, &json!({"alg": "ES384", "kid": kid}), claims)
+}
+
+/// An ES384 JWS with any header (e.g. `typ: at+jwt`).
+pub fn sign_es384_with(key: &p384::ecdsa::SigningKey, header: &Value, claims: &Value) -> String {
     let input = format!(
         "{}.{}",
         b64(header.to_string().as_bytes()),

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bad_input;
+mod conformance;
 mod flows;
 mod helpers;
 mod hostile;

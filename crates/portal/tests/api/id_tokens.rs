@@ -377,3 +377,52 @@ async fn an_issuer_mismatch_stops_sign_in_and_readyz_reports_it(pool: PgPool) {
     assert_eq!(body["identity_provider"], "ok");
     app.sign_in_as("alice").await;
 }
+
+/// OIDC Core §5.3.2: userinfo naming another `sub` than the ID token must not
+/// be used. logto-dev's ID tokens (at the callback and at the refresh for the
+/// userinfo token) are made to name someone else, so its userinfo (alice's)
+/// disagrees: `/protected/userinfo` answers the 502 error page, with one log
+/// line naming the reason and no claim of either user; the session stays.
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn userinfo_for_another_user_is_a_502_page(pool: PgPool) {
+    LazyLock::force(&LOGS);
+    let app = spawn_app(pool).await;
+    let rename = |idp: logto_dev::DevIdp| {
+        move |mut claims: Value| {
+            claims["sub"] = json!("someone-else");
+            idp.sign_jwt(&json!({}), &claims).unwrap()
+        }
+    };
+    let auth = app
+        .start_sign_in(&app.browser, "/sign-in?return_to=/protected")
+        .await;
+    let callback = logto_dev::testing::complete_sign_in(&auth, "alice", "alice-password")
+        .await
+        .unwrap();
+    app.idp.forge_next_id_token(rename(app.idp.clone()));
+    let res = app.browser.get(callback.as_str()).send().await.unwrap();
+    assert_redirect_to(&res, "/protected");
+    assert_eq!(app.logins().await, 1);
+    // The ID token of the refresh that fetches the userinfo token says the same.
+    app.idp.forge_next_id_token(rename(app.idp.clone()));
+    let userinfo_calls = app.idp.counters().userinfo_hits;
+    let res = app.get("/protected/userinfo").await;
+    assert_eq!(res.status().as_u16(), 502);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Sign-in service error"), "{html}");
+    assert!(html.contains("cannot accept"), "{html}");
+    assert!(
+        !html.contains("alice@") && !html.contains("eyJ"),
+        "nothing of the userinfo shown: {html}"
+    );
+    assert_eq!(app.idp.counters().userinfo_hits, userinfo_calls + 1);
+    let logs = logs();
+    assert!(
+        logs.contains("userinfo sub does not match the ID token's sub"),
+        "logged with its reason"
+    );
+    // Nothing else is wrong with the session.
+    assert_eq!(app.logins().await, 1);
+    assert_eq!(app.get("/protected").await.status().as_u16(), 200);
+}
