@@ -218,6 +218,28 @@ impl DevIdp {
         }
     }
 
+    /// Deletes the session `sid` and revokes its grants, as deleting a user's session through
+    /// Logto's Management API does: **no** back-channel logout is sent, and the next refresh
+    /// of those grants gets `invalid_grant`. The user's other sessions are untouched. Returns
+    /// whether anything had that `sid`.
+    pub fn delete_session(&self, sid: &str) -> bool {
+        let mut store = self.state.store();
+        let before = store.sessions.len();
+        store.sessions.retain(|_, s| s.sid != sid);
+        let mut found = store.sessions.len() != before;
+        let ids: Vec<String> = store
+            .grants
+            .iter()
+            .filter(|(_, g)| g.sid == sid && !g.revoked)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            store.revoke_grant(&id);
+            found = true;
+        }
+        found
+    }
+
     /// **Test-only hook**: signs a JWT with the current signing key. `header` is used as
     /// given (an object; a missing `alg` or `kid` is taken from the key), `claims` as the
     /// payload. Lets tests forge tokens the IdP would never issue (logout tokens with a

@@ -3,11 +3,12 @@
 //! `return_to` validator.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
-use logto_client::{IdTokenClaims, UserInfo};
+use logto_client::{AccessTokenKey, IdTokenClaims, UserInfo};
 use uuid::Uuid;
 
 use crate::error::AppError;
@@ -95,7 +96,20 @@ async fn authenticate(req: HttpRequest) -> Result<Option<Authenticated>, AppErro
         session.purge();
         return Ok(None);
     };
-    let storage = storage_for(&state, &session, login_id)?.with_loaded(tokens);
+    // Checked with the identity provider too long ago: check it now. A
+    // login without a refresh token cannot be checked (nor refreshed).
+    let check = state
+        .settings
+        .session_revalidate
+        .filter(|every| tokens.unchecked_for >= *every && tokens.refresh_token.is_some());
+    let storage = match check {
+        Some(every) => {
+            revalidate(&state, &session, login_id, every).await?;
+            // The check may have renewed the tokens: read them again.
+            storage_for(&state, &session, login_id)?
+        }
+        None => storage_for(&state, &session, login_id)?.with_loaded(tokens),
+    };
     let claims = match state.client.get_id_token_claims(&storage).await {
         Ok(c) => c,
         Err(e) if e.requires_sign_in() => {
@@ -117,6 +131,47 @@ async fn authenticate(req: HttpRequest) -> Result<Option<Authenticated>, AppErro
         storage,
         csrf,
     }))
+}
+
+/// Re-validation (`PORTAL_SESSION_REVALIDATE`): checks login `login_id`'s
+/// grant with the identity provider through a refresh grant, which also
+/// renews the stored ID token. Concurrent requests of the login, on every
+/// instance, share one refresh (see [`PgTokenStorage::checked_within`]).
+///
+/// A dead grant (`invalid_grant`: revoked, its session deleted at Logto)
+/// ends the login everywhere (the client has deleted it) and this request
+/// gets the "please sign in again" page. Any other failure — the identity
+/// provider down or slow, say — signs nobody out: the page is served, one
+/// line is logged, and the next try waits one interval.
+async fn revalidate(
+    state: &AppState,
+    session: &TypedSession,
+    login_id: Uuid,
+    every: Duration,
+) -> Result<(), AppError> {
+    let storage = storage_for(state, session, login_id)?.checked_within(every);
+    let checked = state
+        .client
+        .get_token(&storage, &AccessTokenKey::userinfo(), false)
+        .await;
+    match checked {
+        Ok(_) => Ok(()),
+        Err(e) if e.requires_sign_in() => {
+            session.purge();
+            Err(AppError::SessionEnded)
+        }
+        Err(e) => {
+            tracing::warn!(
+                login = %login_id,
+                error = %e,
+                retry_in_secs = every.as_secs(),
+                "could not re-validate a login with the identity provider; serving it meanwhile"
+            );
+            // Not fatal either: without the mark, the next request tries again.
+            let _ = logins::postpone_check(&state.pool, login_id).await;
+            Ok(())
+        }
+    }
 }
 
 impl FromRequest for Authenticated {

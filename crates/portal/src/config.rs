@@ -84,7 +84,19 @@ pub struct Settings {
     /// tenant's key type (`ES384` for Logto's default EC key). `none` and
     /// HMAC algorithms cannot be enabled.
     pub signing_algorithms: Vec<SigningAlgorithm>,
+    /// `PORTAL_SESSION_REVALIDATE` (seconds, default
+    /// [`DEFAULT_SESSION_REVALIDATE`]; `0` disables: `None`): a login not
+    /// checked with the identity provider for this long is checked on its
+    /// next request (a refresh grant), so a grant revoked at the identity
+    /// provider without a back-channel logout ends the login within about
+    /// this long.
+    pub session_revalidate: Option<Duration>,
 }
+
+/// The default of `PORTAL_SESSION_REVALIDATE`: 5 minutes. A check costs one
+/// refresh grant per active login per interval; a revoked grant is noticed
+/// within about this long.
+pub const DEFAULT_SESSION_REVALIDATE: Duration = Duration::from_secs(5 * 60);
 
 /// Secret bytes with a redacted `Debug`.
 #[derive(Clone)]
@@ -129,6 +141,7 @@ impl std::fmt::Debug for Settings {
                 &self.backchannel_rate_per_minute,
             )
             .field("signing_algorithms", &self.signing_algorithms)
+            .field("session_revalidate", &self.session_revalidate)
             .finish()
     }
 }
@@ -247,6 +260,19 @@ impl Settings {
             },
         };
         let idp_timeout = seconds("LOGTO_HTTP_TIMEOUT", 30)?;
+        let session_revalidate = match get("PORTAL_SESSION_REVALIDATE") {
+            None => Some(DEFAULT_SESSION_REVALIDATE),
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(0) => None,
+                Ok(s) => Some(Duration::from_secs(s)),
+                Err(_) => {
+                    return Err(problem(
+                        "PORTAL_SESSION_REVALIDATE",
+                        "must be a whole number of seconds (0 disables)",
+                    ));
+                }
+            },
+        };
         let signing_algorithms = match get("LOGTO_SIGNING_ALGORITHMS") {
             None => SigningAlgorithm::ALL.to_vec(),
             Some(v) => {
@@ -304,6 +330,7 @@ impl Settings {
             idp_timeout,
             backchannel_rate_per_minute,
             signing_algorithms,
+            session_revalidate,
         })
     }
 
@@ -431,6 +458,16 @@ mod tests {
     }
 
     #[test]
+    fn session_revalidation_is_on_by_default_and_zero_disables_it() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.session_revalidate, Some(Duration::from_secs(300)));
+        let s = load(&[("PORTAL_SESSION_REVALIDATE", Some(" 90 "))]).unwrap();
+        assert_eq!(s.session_revalidate, Some(Duration::from_secs(90)));
+        let s = load(&[("PORTAL_SESSION_REVALIDATE", Some("0"))]).unwrap();
+        assert_eq!(s.session_revalidate, None);
+    }
+
+    #[test]
     fn every_problem_names_its_variable() {
         let cases: &[(&'static str, Option<&str>)] = &[
             ("LOGTO_APP_ID", None),
@@ -444,6 +481,9 @@ mod tests {
             ("PORTAL_DATABASE_CONNECTIONS", Some("1001")),
             ("PORTAL_DATABASE_CONNECTIONS", Some("many")),
             ("LOGTO_HTTP_TIMEOUT", Some("0")),
+            ("PORTAL_SESSION_REVALIDATE", Some("soon")),
+            ("PORTAL_SESSION_REVALIDATE", Some("-1")),
+            ("PORTAL_SESSION_REVALIDATE", Some("1.5")),
             ("LOGTO_SIGNING_ALGORITHMS", Some("HS256")),
             ("LOGTO_SIGNING_ALGORITHMS", Some("none")),
             ("LOGTO_SIGNING_ALGORITHMS", Some("ES384, es256")),

@@ -63,11 +63,16 @@ pub struct SealedLoginTokens {
     /// Cached access tokens read with the login (`access_tokens` rows:
     /// `(audience, token ciphertext)`); the storage reads the others itself.
     pub access_tokens: Vec<(String, Vec<u8>)>,
+    /// How long ago the grant behind these tokens was last checked with the
+    /// identity provider (`logins.checked_at`, by the database's clock): the
+    /// auth gate checks it again past `PORTAL_SESSION_REVALIDATE`.
+    pub unchecked_for: Duration,
 }
 
 /// `login_check_columns!()`: the columns of a login check over `logins l` —
-/// the record, its encrypted ID and refresh tokens, and whether it is
-/// `alive` and `stale` (binds: `$2` the idle timeout and `$3` the
+/// the record, its encrypted ID and refresh tokens, whether it is `alive`
+/// and `stale`, and the seconds since its grant was last checked with the
+/// identity provider (binds: `$2` the idle timeout and `$3` the
 /// `last_seen_at` resolution, in seconds). Shared by [`touch_loading_tokens`]
 /// and the session store, which reads them together with the session (see
 /// [`prefetch`]). A macro, for `concat!`: sqlx takes only literal SQL.
@@ -77,7 +82,8 @@ macro_rules! login_check_columns {
     l.id, l.issuer, l.user_sub, l.logto_sid, l.created_at, l.last_seen_at, l.expires_at, \
     l.id_token, l.refresh_token, \
     l.expires_at > now() AND l.last_seen_at + make_interval(secs => $2) > now() AS alive, \
-    l.last_seen_at + make_interval(secs => $3) <= now() AS stale"
+    l.last_seen_at + make_interval(secs => $3) <= now() AS stale, \
+    extract(epoch FROM now() - l.checked_at)::float8 AS unchecked_secs"
     };
 }
 pub(crate) use login_check_columns;
@@ -91,6 +97,7 @@ pub(crate) struct CheckedLogin {
     stale: bool,
     id_token: Vec<u8>,
     refresh_token: Option<Vec<u8>>,
+    unchecked_secs: f64,
 }
 
 /// Checks a login and marks it used.
@@ -180,8 +187,24 @@ pub async fn touch_loading_tokens(
             id_token: row.id_token,
             refresh_token: row.refresh_token,
             access_tokens,
+            // A clock step back can make it negative: "just checked".
+            unchecked_for: Duration::try_from_secs_f64(row.unchecked_secs.max(0.0))
+                .unwrap_or(Duration::MAX),
         },
     )))
+}
+
+/// Records that the identity provider could not be asked about login `id`'s
+/// grant just now (it was down, say): the next re-validation waits one
+/// interval instead of being tried by every request. `false` if the login
+/// is gone.
+pub async fn postpone_check(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query("UPDATE logins SET checked_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    Ok(n > 0)
 }
 
 /// The login, if it exists (expired or not), without touching it.

@@ -36,6 +36,14 @@
 //! tenant's cached organization token ([`crate::logins::prefetch`]);
 //! [`PgTokenStorage::with_loaded`] serves those instead of querying again,
 //! until this storage writes anything (then every read goes to the database).
+//!
+//! Re-validation (`PORTAL_SESSION_REVALIDATE`): every refresh grant that
+//! succeeds, like the sign-in, sets the login's `checked_at`. A storage built
+//! with [`PgTokenStorage::checked_within`] serves a cached access token only
+//! while the login was checked that recently, so a token request through it
+//! makes a refresh grant — the check — unless a concurrent request (on any
+//! instance) has just made one: it sees that under the same refresh lock, and
+//! takes the token that refresh stored.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, Weak};
@@ -81,6 +89,8 @@ pub struct PgTokenStorage {
     loaded: Mutex<Option<Loaded>>,
     /// Where organization tokens read from the database are kept.
     local_cache: Option<Arc<LocalCache>>,
+    /// See [`Self::checked_within`].
+    checked_within: Option<Duration>,
 }
 
 /// What [`PgTokenStorage::with_loaded`] was given.
@@ -120,7 +130,20 @@ impl PgTokenStorage {
             login_ttl,
             loaded: Mutex::new(None),
             local_cache: None,
+            checked_within: None,
         }
+    }
+
+    /// Cached access tokens count only while the login's grant was checked
+    /// with the identity provider within `interval` (`logins.checked_at`):
+    /// a token request through this storage then makes a refresh grant, which
+    /// checks the grant, unless another request has just made one. For the
+    /// auth gate's re-validation; the tokens loaded with
+    /// [`Self::with_loaded`] and the local cache are not consulted.
+    #[must_use]
+    pub fn checked_within(mut self, interval: Duration) -> Self {
+        self.checked_within = Some(interval);
+        self
     }
 
     /// Organization tokens read from the database are left in `cache` for
@@ -322,6 +345,34 @@ const SELECT_TOKENS_FOR_REFRESH: &str = "SELECT id_token, refresh_token, refresh
 const SELECT_ACCESS_TOKEN: &str =
     "SELECT token FROM access_tokens WHERE login_id = $1 AND audience = $2";
 
+/// [`SELECT_ACCESS_TOKEN`], only while the login was checked within `$3` seconds.
+const SELECT_CHECKED_ACCESS_TOKEN: &str = "SELECT a.token FROM access_tokens a \
+     JOIN logins l ON l.id = a.login_id \
+     WHERE a.login_id = $1 AND a.audience = $2 \
+       AND l.checked_at + make_interval(secs => $3) > now()";
+
+/// The ciphertext of the access token cached for `login_id` under
+/// `cache_key`; with `checked_within`, only if the login was checked within it.
+async fn select_access_token<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    login_id: Uuid,
+    cache_key: &str,
+    checked_within: Option<Duration>,
+) -> Result<Option<Vec<u8>>, StorageError> {
+    let query = match checked_within {
+        None => sqlx::query_scalar(SELECT_ACCESS_TOKEN),
+        Some(_) => sqlx::query_scalar(SELECT_CHECKED_ACCESS_TOKEN),
+    };
+    let mut query = query.bind(login_id).bind(cache_key);
+    if let Some(interval) = checked_within {
+        query = query.bind(interval_secs(interval));
+    }
+    query
+        .fetch_optional(executor)
+        .await
+        .map_err(db("loading an access token"))
+}
+
 const UPSERT_ACCESS_TOKEN: &str = "INSERT INTO access_tokens (login_id, audience, token, scopes, expires_at) \
      VALUES ($1, $2, $3, $4, $5) \
      ON CONFLICT (login_id, audience) DO UPDATE \
@@ -477,12 +528,13 @@ impl Storage for PgTokenStorage {
         let sealed = seal_tokens(&self.cipher, self.login_id, tokens)?;
         let mut tx = self.pool.begin().await.map_err(db("saving tokens"))?;
         // A new login gets its absolute lifetime now; an existing one keeps it.
+        // Either way the identity provider has just vouched for the grant.
         sqlx::query(
             "INSERT INTO logins (id, issuer, user_sub, logto_sid, id_token, refresh_token, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7)) \
              ON CONFLICT (id) DO UPDATE SET issuer = EXCLUDED.issuer, user_sub = EXCLUDED.user_sub, \
                  logto_sid = EXCLUDED.logto_sid, id_token = EXCLUDED.id_token, \
-                 refresh_token = EXCLUDED.refresh_token",
+                 refresh_token = EXCLUDED.refresh_token, checked_at = now()",
         )
         .bind(self.login_id)
         .bind(&who.iss)
@@ -508,6 +560,12 @@ impl Storage for PgTokenStorage {
         key: &AccessTokenKey,
     ) -> Result<Option<CachedAccessToken>, StorageError> {
         let cache_key = key.cache_key();
+        if self.checked_within.is_some() {
+            let sealed =
+                select_access_token(&self.pool, self.login_id, &cache_key, self.checked_within)
+                    .await?;
+            return Ok(open_access_token(&self.cipher, self.login_id, key, sealed));
+        }
         if let Some(sealed) = self.take_loaded_access_token(&cache_key) {
             return Ok(open_access_token(
                 &self.cipher,
@@ -523,12 +581,7 @@ impl Storage for PgTokenStorage {
             }
             _ => None,
         };
-        let sealed: Option<Vec<u8>> = sqlx::query_scalar(SELECT_ACCESS_TOKEN)
-            .bind(self.login_id)
-            .bind(&cache_key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("loading an access token"))?;
+        let sealed = select_access_token(&self.pool, self.login_id, &cache_key, None).await?;
         if let (Some((cache, epoch)), Some(sealed)) = (keep, &sealed) {
             cache.keep_access_token(epoch, self.login_id, &cache_key, sealed.clone());
         }
@@ -625,6 +678,7 @@ impl Storage for PgTokenStorage {
             pool: self.pool.clone(),
             cipher: Arc::clone(&self.cipher),
             login_id: self.login_id,
+            checked_within: self.checked_within,
             marked: false,
             _local: local,
             _slot: slot,
@@ -645,6 +699,8 @@ struct PgRefreshGuard {
     pool: PgPool,
     cipher: Arc<TokenCipher>,
     login_id: Uuid,
+    /// See [`PgTokenStorage::checked_within`].
+    checked_within: Option<Duration>,
     /// `refresh_started_at` was set (committed) by this guard.
     marked: bool,
     _local: tokio::sync::OwnedMutexGuard<()>,
@@ -756,13 +812,15 @@ impl RefreshGuard for PgRefreshGuard {
         &mut self,
         key: &AccessTokenKey,
     ) -> Result<Option<CachedAccessToken>, StorageError> {
-        let sealed: Option<Vec<u8>> = sqlx::query_scalar(SELECT_ACCESS_TOKEN)
-            .bind(self.login_id)
-            .bind(key.cache_key())
-            .fetch_optional(&mut **self.tx()?)
-            .await
-            .map_err(db("loading an access token"))?;
-        Ok(open_access_token(&self.cipher, self.login_id, key, sealed))
+        let (login_id, checked_within) = (self.login_id, self.checked_within);
+        let sealed = select_access_token(
+            &mut **self.tx()?,
+            login_id,
+            &key.cache_key(),
+            checked_within,
+        )
+        .await?;
+        Ok(open_access_token(&self.cipher, login_id, key, sealed))
     }
 
     async fn commit(
@@ -779,9 +837,11 @@ impl RefreshGuard for PgRefreshGuard {
             .tx
             .take()
             .ok_or_else(|| StorageError::new("the refresh lock was already released"))?;
-        // The result is stored: the mark goes in the same commit.
+        // The result is stored: the mark goes in the same commit. The grant
+        // has just been checked with the identity provider.
         let updated = sqlx::query(
-            "UPDATE logins SET id_token = $2, refresh_token = $3, refresh_started_at = NULL \
+            "UPDATE logins SET id_token = $2, refresh_token = $3, refresh_started_at = NULL, \
+                 checked_at = now() \
              WHERE id = $1",
         )
         .bind(login_id)

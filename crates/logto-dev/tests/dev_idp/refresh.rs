@@ -159,6 +159,38 @@ async fn revoke_grants_of_kills_refresh() {
     assert_eq!(res.body["error"], "invalid_grant");
 }
 
+/// Like deleting a session through Logto's Management API: that session's grant dies
+/// silently (no back-channel logout), the user's other session keeps working.
+#[tokio::test]
+async fn delete_session_kills_only_that_sessions_refresh_silently() {
+    let idp = spawn_default().await;
+    let (_, first) = login(&idp, "bob").await;
+    let (_, second) = login(&idp, "bob").await;
+    let sid =
+        |body: &serde_json::Value| decode(body["id_token"].as_str().unwrap()).1["sid"].clone();
+    let (gone, kept) = (sid(&first), sid(&second));
+    assert_ne!(gone, kept, "two browsers, two sessions");
+    let before = idp.counters();
+    assert!(idp.delete_session(gone.as_str().unwrap()));
+    assert!(!idp.delete_session("no-such-session"));
+    let res = refresh(&idp, first["refresh_token"].as_str().unwrap(), &[]).await;
+    assert_eq!(res.body["error"], "invalid_grant");
+    let res = refresh(&idp, second["refresh_token"].as_str().unwrap(), &[]).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let after = idp.counters();
+    assert_eq!(
+        (
+            after.backchannel_logouts_sent,
+            after.backchannel_logout_failures
+        ),
+        (
+            before.backchannel_logouts_sent,
+            before.backchannel_logout_failures
+        ),
+        "no back-channel logout"
+    );
+}
+
 #[tokio::test]
 async fn revocation_endpoint() {
     let idp = spawn_default().await;

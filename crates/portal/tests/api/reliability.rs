@@ -17,7 +17,12 @@ use crate::support::*;
 
 /// A `TestApp` around an instance spawned with a given identity provider.
 async fn app_on(pool: &PgPool, idp: DevIdp) -> TestApp {
-    let (address, state) = spawn_portal(pool.clone(), &idp, &[]).await;
+    app_on_with(pool, idp, &[]).await
+}
+
+/// [`app_on`] with extra environment variables.
+async fn app_on_with(pool: &PgPool, idp: DevIdp, env: &[(&'static str, String)]) -> TestApp {
+    let (address, state) = spawn_portal(pool.clone(), &idp, env).await;
     let (browser, jar) = browser_with_jar();
     TestApp {
         address,
@@ -888,4 +893,117 @@ async fn a_slow_idp_is_given_up_on_after_logto_http_timeout(pool: PgPool) {
     let res = app.get("/protected/userinfo").await;
     assert_unavailable_page(res, "userinfo held past the timeout").await;
     assert_eq!(app.get("/protected").await.status().as_u16(), 200);
+}
+
+/// Issue 16.3: a stale login (its last check backdated past the 60 s
+/// interval), 200 concurrent requests over two processes: one refresh grant
+/// checks it for all of them. Then, its grant revoked and its check stale
+/// again, one `invalid_grant` ends it for all of them.
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn one_recheck_serves_a_burst_across_two_processes(pool: PgPool) {
+    let every = [("PORTAL_SESSION_REVALIDATE", "60".to_owned())];
+    let app = spawn_app_with(
+        pool.clone(),
+        Options {
+            env: every.to_vec(),
+            ..Options::default()
+        },
+    )
+    .await;
+    let other = ChildPortal::start_with(
+        &app.idp,
+        &database_url_of(&pool, None),
+        &[("PORTAL_SESSION_REVALIDATE", "60")],
+    )
+    .await;
+    app.sign_in_as("alice").await;
+    let urls = [
+        app.url("/protected"),
+        format!("{}/protected", other.address),
+    ];
+
+    backdate_checks(&app.pool, 120).await;
+    let before = app.idp.counters();
+    for (url, status, body) in burst(&app.browser, &urls, 200).await {
+        assert_eq!(status, 200, "{url}: {body}");
+    }
+    let after = app.idp.counters();
+    assert_eq!(
+        after.refresh_token_grants - before.refresh_token_grants,
+        1,
+        "one check for the burst"
+    );
+    assert_no_reuse(&before, &after);
+    assert_eq!(after.invalid_grants, before.invalid_grants);
+    // Checked now: the next pages make no call.
+    for (url, status, _) in burst(&app.browser, &urls, 20).await {
+        assert_eq!(status, 200, "{url}");
+    }
+    assert_eq!(app.idp.counters(), after, "fresh: no call");
+
+    app.idp.revoke_grants_of(&app.sub_of("alice"));
+    backdate_checks(&app.pool, 120).await;
+    for (url, status, body) in burst(&app.browser, &urls, 200).await {
+        match status {
+            401 => assert!(body.contains("Please sign in again"), "{url}: {body}"),
+            302 => {}
+            other => panic!("{url}: {other}: {body}"),
+        }
+    }
+    let ended = app.idp.counters();
+    assert_eq!(
+        ended.invalid_grants - after.invalid_grants,
+        1,
+        "one attempt"
+    );
+    assert_eq!(ended.refresh_token_grants, after.refresh_token_grants);
+    assert_eq!(app.logins().await, 0, "the login row is gone");
+    for url in &urls {
+        let res = app.browser.get(url).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 302, "{url}");
+    }
+}
+
+/// Issue 16.3: an identity provider that cannot answer the check (a 503, or
+/// unreachable) signs nobody out: the page is served, the login kept, and
+/// the check is tried again one interval later, not on every request.
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn an_idp_that_cannot_answer_the_recheck_signs_nobody_out(pool: PgPool) {
+    let (idp, idp_proxy) = idp_behind_proxy(IdpSettings::default()).await;
+    let app = app_on_with(
+        &pool,
+        idp,
+        &[("PORTAL_SESSION_REVALIDATE", "60".to_owned())],
+    )
+    .await;
+    app.sign_in_as("bob").await;
+    let failed = || app.state.client.stats().refreshes_failed;
+
+    // A 503 from the token endpoint.
+    backdate_checks(&app.pool, 120).await;
+    let (before, failed_before) = (app.idp.counters(), failed());
+    app.idp.fail_next(Endpoint::Token, 503);
+    assert_eq!(status_of(&app, "/protected").await, 200);
+    assert_eq!(failed() - failed_before, 1, "the check was tried");
+    assert_eq!(app.logins().await, 1, "the login is kept");
+    // Tried again in an interval, not at the next request.
+    assert_eq!(status_of(&app, "/protected").await, 200);
+    assert_eq!(failed() - failed_before, 1);
+    assert_eq!(app.idp.counters(), before);
+
+    // Unreachable.
+    idp_proxy.cut();
+    backdate_checks(&app.pool, 120).await;
+    assert_eq!(status_of(&app, "/protected").await, 200);
+    assert_eq!(status_of(&app, "/api/me").await, 200);
+    assert_eq!(failed() - failed_before, 2, "tried once");
+    assert_eq!(app.logins().await, 1, "the login is kept");
+    idp_proxy.restore().await;
+
+    // Back: the next check goes through.
+    backdate_checks(&app.pool, 120).await;
+    assert_eq!(status_of(&app, "/protected").await, 200);
+    let after = app.idp.counters();
+    assert_eq!(after.refresh_token_grants - before.refresh_token_grants, 1);
+    assert_eq!(after.invalid_grants, before.invalid_grants);
 }

@@ -706,3 +706,154 @@ async fn every_html_response_carries_the_security_headers(pool: PgPool) {
         assert_eq!(res.headers()["cache-control"], "no-store");
     }
 }
+
+// ----------------------------------------------------------- re-validation
+
+/// `GET /protected` with `browser` until `done` returns `Some` (or panics
+/// after 15 s), polling every 20 ms: with a 1 s re-validation interval, one
+/// of the requests comes due.
+async fn poll_protected<F, Fut, T>(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    what: &str,
+    mut done: F,
+) -> T
+where
+    F: FnMut(u16, String) -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let res = browser.get(app.url("/protected")).send().await.unwrap();
+        let status = res.status().as_u16();
+        if let Some(out) = done(status, res.text().await.unwrap()).await {
+            return out;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Issue 16.3: a login not checked with the identity provider for
+/// `PORTAL_SESSION_REVALIDATE` (1 s here) is checked on its next request by a
+/// refresh grant, which renews the stored ID token; the page served shows the
+/// renewed one.
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn a_login_is_rechecked_after_the_interval_and_its_id_token_renewed(pool: PgPool) {
+    let app = spawn_app_with_env(pool, &[("PORTAL_SESSION_REVALIDATE", "1")]).await;
+    app.sign_in_as("bob").await;
+    let first = stored_id_token_claims(&app.pool).await.remove(0);
+    let before = app.idp.counters();
+    let pool = app.pool.clone();
+    let (_, body) = poll_protected(&app, &app.browser, "a renewed ID token", |status, body| {
+        let (pool, first) = (pool.clone(), first.clone());
+        async move {
+            assert_eq!(status, 200, "{body}");
+            let now = stored_id_token_claims(&pool).await.remove(0);
+            (now["iat"] != first["iat"]).then_some((status, body))
+        }
+    })
+    .await;
+    let renewed = stored_id_token_claims(&app.pool).await.remove(0);
+    assert!(renewed["iat"].as_i64() > first["iat"].as_i64(), "{renewed}");
+    assert!(renewed["exp"].as_i64() > first["exp"].as_i64(), "{renewed}");
+    assert_eq!(
+        (&renewed["sub"], &renewed["sid"]),
+        (&first["sub"], &first["sid"])
+    );
+    assert!(
+        body.contains(&renewed["iat"].to_string()),
+        "the checked request shows the renewed token"
+    );
+    let after = app.idp.counters();
+    assert!(after.refresh_token_grants > before.refresh_token_grants);
+    assert_eq!(after.invalid_grants, before.invalid_grants);
+    assert_eq!(app.logins().await, 1);
+}
+
+/// Issue 16.3: a session deleted at the identity provider (as Logto's
+/// Management API does it: no back-channel logout) ends the portal login at
+/// its next check with the "please sign in again" page; the same user's
+/// other browser, whose session lives on, is untouched.
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn a_session_deleted_at_the_idp_ends_the_login_at_its_next_check(pool: PgPool) {
+    let app = spawn_app_with_env(pool, &[("PORTAL_SESSION_REVALIDATE", "1")]).await;
+    let other = browser();
+    app.sign_in_as("bob").await;
+    app.sign_in_as_in(&other, "bob", "/").await;
+    let sids: Vec<String> = sqlx::query_scalar("SELECT logto_sid FROM logins ORDER BY created_at")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(sids.len(), 2);
+    assert_ne!(sids[0], sids[1]);
+    let before = app.idp.counters();
+    assert!(app.idp.delete_session(&sids[0]));
+
+    let (status, body) = poll_protected(
+        &app,
+        &app.browser,
+        "the login to end",
+        |status, body| async move { (status != 200).then_some((status, body)) },
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("Please sign in again"), "{body}");
+    let after = app.idp.counters();
+    assert_eq!(after.invalid_grants - before.invalid_grants, 1);
+    assert_eq!(
+        after.backchannel_logouts_sent,
+        before.backchannel_logouts_sent
+    );
+    let left: Vec<String> = sqlx::query_scalar("SELECT logto_sid FROM logins")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, [sids[1].clone()], "only that session's login is gone");
+    let res = app.get("/protected").await;
+    assert_redirect_to(&res, "/sign-in?return_to=%2Fprotected");
+
+    // The other browser is checked too, and stays signed in.
+    backdate_checks(&app.pool, 60).await;
+    let res = other.get(app.url("/protected")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(app.logins().await, 1);
+    assert!(app.idp.counters().refresh_token_grants > after.refresh_token_grants);
+}
+
+/// Issue 16.3: `PORTAL_SESSION_REVALIDATE=0` never checks; the default does
+/// (within minutes: the check is backdated here by an hour).
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn zero_disables_the_recheck_and_the_default_does_it(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let (disabled, _) = spawn_portal(
+        pool,
+        &app.idp,
+        &[("PORTAL_SESSION_REVALIDATE", "0".to_owned())],
+    )
+    .await;
+    app.sign_in_as("bob").await;
+    app.idp.revoke_grants_of(&app.sub_of("bob"));
+    backdate_checks(&app.pool, 3600).await;
+    let before = app.idp.counters();
+    for _ in 0..3 {
+        let res = app
+            .browser
+            .get(format!("{disabled}/protected"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 200, "not checked");
+    }
+    assert_eq!(
+        app.idp.counters(),
+        before,
+        "no call to the identity provider"
+    );
+
+    let res = app.get("/protected").await;
+    assert_eq!(res.status().as_u16(), 401);
+    assert!(res.text().await.unwrap().contains("Please sign in again"));
+    assert_eq!(app.idp.counters().invalid_grants - before.invalid_grants, 1);
+    assert_eq!(app.logins().await, 0);
+}

@@ -523,6 +523,41 @@ pub async fn stored_refresh_tokens(pool: &PgPool) -> Vec<String> {
         .collect()
 }
 
+/// The claims of the ID token stored for each login (oldest login first),
+/// decoded without verification.
+pub async fn stored_id_token_claims(pool: &PgPool) -> Vec<serde_json::Value> {
+    use base64::Engine as _;
+    let cipher = portal::crypto::TokenCipher::from_base64(TOKEN_KEY_B64).unwrap();
+    let rows: Vec<(uuid::Uuid, Vec<u8>)> =
+        sqlx::query_as("SELECT id, id_token FROM logins ORDER BY created_at")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    rows.into_iter()
+        .map(|(id, sealed)| {
+            let plain = cipher
+                .decrypt(&sealed, format!("logins:{id}:id_token").as_bytes())
+                .unwrap();
+            let jwt = String::from_utf8(plain).unwrap();
+            let payload = jwt.split('.').nth(1).unwrap();
+            let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap();
+            serde_json::from_slice(&json).unwrap()
+        })
+        .collect()
+}
+
+/// Pretends every login's grant was last checked with the identity provider
+/// `seconds` ago (what `PORTAL_SESSION_REVALIDATE` compares with).
+pub async fn backdate_checks(pool: &PgPool, seconds: u32) {
+    sqlx::query("UPDATE logins SET checked_at = now() - make_interval(secs => $1)")
+        .bind(f64::from(seconds))
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
 /// A PostgreSQL cluster of the test's own, which it may stop and start
 /// (`cargo xtask test` passes `XTASK_PG_BIN`, and `XTASK_PG_RUN_AS` when it
 /// runs as root: PostgreSQL refuses to). Stopped and deleted when dropped.
