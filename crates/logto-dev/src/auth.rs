@@ -9,6 +9,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use sha2::{Digest, Sha256};
 
+use crate::claims::OIDC_SCOPES;
 use crate::error::OAuthError;
 use crate::keys::{b64, random_token};
 use crate::state::{
@@ -16,7 +17,7 @@ use crate::state::{
 };
 
 pub(crate) const SESSION_COOKIE: &str = "_session";
-const RESERVED_ORGANIZATION_RESOURCE: &str = "urn:logto:resource:organizations";
+pub(crate) const RESERVED_ORGANIZATION_RESOURCE: &str = "urn:logto:resource:organizations";
 
 type Params = Vec<(String, String)>;
 
@@ -131,7 +132,9 @@ pub(crate) fn pkce_matches(verifier: &str, challenge: &str) -> bool {
     valid_pkce_value(verifier) && b64(&Sha256::digest(verifier.as_bytes())) == challenge
 }
 
-/// Logto's extra parameters; one invalid value makes Logto ignore all of them.
+/// Logto's extra parameters. Logto checks only `first_screen` and `interaction_mode`
+/// against their enumerations (any other value is taken as a string); one invalid value
+/// makes it ignore all of them.
 struct Extra {
     first_screen: Option<String>,
     direct_sign_in: Option<String>,
@@ -141,8 +144,6 @@ struct Extra {
 fn extra_params(params: &Params) -> Extra {
     let first_screen = first(params, "first_screen");
     let interaction_mode = first(params, "interaction_mode");
-    let direct = first(params, "direct_sign_in");
-    let identifier = first(params, "identifier");
     let valid_first = first_screen.is_none_or(|v| {
         matches!(
             v,
@@ -156,17 +157,7 @@ fn extra_params(params: &Params) -> Extra {
         )
     });
     let valid_mode = interaction_mode.is_none_or(|v| matches!(v, "signIn" | "signUp"));
-    let valid_direct = direct.is_none_or(|v| {
-        v.split_once(':').is_some_and(|(method, target)| {
-            matches!(method, "social" | "sso") && !target.is_empty()
-        })
-    });
-    let valid_identifier = identifier.is_none_or(|v| {
-        v.split(' ')
-            .all(|i| matches!(i, "email" | "phone" | "username"))
-    });
-    let login_hint = first(params, "login_hint").map(str::to_owned);
-    if !(valid_first && valid_mode && valid_direct && valid_identifier) {
+    if !(valid_first && valid_mode) {
         tracing::info!("an invalid Logto extra parameter: ignoring all of them (as Logto does)");
         return Extra {
             first_screen: None,
@@ -179,8 +170,8 @@ fn extra_params(params: &Params) -> Extra {
         .or_else(|| (interaction_mode == Some("signUp")).then(|| "register".to_owned()));
     Extra {
         first_screen,
-        direct_sign_in: direct.map(str::to_owned),
-        login_hint,
+        direct_sign_in: first(params, "direct_sign_in").map(str::to_owned),
+        login_hint: first(params, "login_hint").map(str::to_owned),
     }
 }
 
@@ -230,27 +221,35 @@ fn authorize_inner(
     req: &HttpRequest,
     params: &Params,
 ) -> Result<HttpResponse, HttpResponse> {
-    // Errors before the redirect URI is trusted are answered directly, never redirected.
+    // Errors before the redirect URI is trusted are answered directly, never redirected;
+    // like Logto, the JSON body echoes `state` and names the issuer.
+    let direct = |e: OAuthError| {
+        let e = match first(params, "state") {
+            Some(s) => e.with_field("state", s),
+            None => e,
+        };
+        e.with_field("iss", state.issuer.clone()).response()
+    };
     let Some(client_id) = first(params, "client_id") else {
-        return Err(
-            OAuthError::invalid_request("missing required parameter 'client_id'").response(),
-        );
+        return Err(direct(OAuthError::invalid_request(
+            "missing required parameter 'client_id'",
+        )));
     };
     let Some(app) = state.seed.application(client_id) else {
-        return Err(
-            OAuthError::new(400, "invalid_client", format!("invalid client {client_id}"))
-                .response(),
-        );
+        return Err(direct(OAuthError::new(
+            400,
+            "invalid_client",
+            format!("invalid client {client_id}"),
+        )));
     };
     let redirect_uri = match first(params, "redirect_uri") {
         Some(uri) => uri.to_owned(),
         None => match app.redirect_uris.as_slice() {
             [only] if !only.contains(":*") => only.clone(),
             _ => {
-                return Err(OAuthError::invalid_request(
+                return Err(direct(OAuthError::invalid_request(
                     "missing required parameter 'redirect_uri'",
-                )
-                .response());
+                )));
             }
         },
     };
@@ -259,12 +258,11 @@ fn authorize_inner(
         .iter()
         .any(|r| uri_matches(r, &redirect_uri))
     {
-        return Err(OAuthError::new(
+        return Err(direct(OAuthError::new(
             400,
             "invalid_redirect_uri",
             "redirect_uri did not match any of the client's registered redirect_uris",
-        )
-        .response());
+        )));
     }
     let client_state = first(params, "state");
     let fail = |error: &str, description: &str| {
@@ -273,10 +271,22 @@ fn authorize_inner(
 
     match first(params, "response_type") {
         Some("code") => {}
-        Some(_) => {
-            return Err(fail(
-                "unsupported_response_type",
-                "unsupported response_type requested",
+        Some(other) => {
+            // Response types that return tokens default to the fragment response mode, so
+            // Logto answers this error in the fragment.
+            let fragment = other.split(' ').any(|t| t == "token" || t == "id_token");
+            return Err(client_redirect(
+                state,
+                &redirect_uri,
+                fragment,
+                &[
+                    ("error", Some("unsupported_response_type")),
+                    (
+                        "error_description",
+                        Some("unsupported response_type requested"),
+                    ),
+                    ("state", client_state),
+                ],
             ));
         }
         None => {
@@ -309,20 +319,28 @@ fn authorize_inner(
             "prompt none must only be used alone",
         ));
     }
-    let Some(code_challenge) = first(params, "code_challenge") else {
-        return Err(fail(
-            "invalid_request",
-            "Authorization Server policy requires PKCE to be used for this request",
-        ));
-    };
-    if first(params, "code_challenge_method") != Some("S256") {
-        return Err(fail(
-            "invalid_request",
-            "not supported value of code_challenge_method",
-        ));
-    }
-    if !valid_pkce_value(code_challenge) {
-        return Err(fail("invalid_request", "code_challenge is invalid"));
+    // Logto requires PKCE from every client except those authenticating with
+    // `client_secret_basic` (Traditional web apps), for which it stays optional.
+    let code_challenge = first(params, "code_challenge");
+    match code_challenge {
+        None if !app.app_type.is_confidential() => {
+            return Err(fail(
+                "invalid_request",
+                "Authorization Server policy requires PKCE to be used for this request",
+            ));
+        }
+        None => {}
+        Some(challenge) => {
+            if first(params, "code_challenge_method") != Some("S256") {
+                return Err(fail(
+                    "invalid_request",
+                    "not supported value of code_challenge_method",
+                ));
+            }
+            if !valid_pkce_value(challenge) {
+                return Err(fail("invalid_request", "code_challenge is invalid"));
+            }
+        }
     }
     let consent = prompt.iter().any(|p| p == "consent");
     let mut scopes: Vec<String> = Vec::new();
@@ -356,7 +374,7 @@ fn authorize_inner(
         scopes,
         state: client_state.map(str::to_owned),
         nonce: first(params, "nonce").map(str::to_owned),
-        code_challenge: code_challenge.to_owned(),
+        code_challenge: code_challenge.map(str::to_owned),
         resources,
         prompt,
         max_age: first(params, "max_age").and_then(|v| v.parse().ok()),
@@ -393,18 +411,22 @@ fn authorize_inner(
     }
 
     let uid = random_token();
+    let app_id: String = url::form_urlencoded::byte_serialize(client_id.as_bytes()).collect();
+    // Only `sso:<connector>` has a page here; any other `direct_sign_in` (a social
+    // connector, a malformed value) ends on the first screen, where Logto's sign-in page
+    // falls back to as well.
     let location = match request
         .direct_sign_in
         .as_deref()
         .and_then(|d| d.split_once(':'))
     {
-        Some(("sso", target)) => format!(
-            "/direct/sso/{}?interaction={uid}&fallback={}",
+        Some(("sso", target)) if !target.is_empty() => format!(
+            "/direct/sso/{}?app_id={app_id}&interaction={uid}&fallback={}",
             url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>(),
             screen_path(request.first_screen.as_deref()).trim_start_matches('/')
         ),
         _ => format!(
-            "{}?interaction={uid}",
+            "{}?app_id={app_id}&interaction={uid}",
             screen_path(request.first_screen.as_deref())
         ),
     };
@@ -418,6 +440,34 @@ fn authorize_inner(
     Ok(redirect(&location))
 }
 
+/// The scopes a grant holds, as Logto accepts them at sign-in: the OIDC scopes requested,
+/// plus each requested permission the user holds on a requested resource (for
+/// `urn:logto:resource:organizations`: any organization permission of the tenant). Other
+/// scopes are dropped silently, so an organization token can only carry permissions when
+/// the organizations resource was requested at sign-in.
+fn granted_scopes(state: &AppState, request: &AuthRequest, user_id: &str) -> Vec<String> {
+    let mut available: Vec<String> = Vec::new();
+    for resource in &request.resources {
+        if resource == RESERVED_ORGANIZATION_RESOURCE {
+            available.extend(
+                state
+                    .seed
+                    .organization_roles
+                    .iter()
+                    .flat_map(|r| r.permissions.iter().cloned()),
+            );
+        } else {
+            available.extend(state.seed.resource_scopes(user_id, resource));
+        }
+    }
+    request
+        .scopes
+        .iter()
+        .filter(|s| OIDC_SCOPES.contains(&s.as_str()) || available.contains(s))
+        .cloned()
+        .collect()
+}
+
 /// Creates (or reuses) the session, a grant and a code; answers the redirect to the client.
 fn issue_code(
     state: &AppState,
@@ -429,6 +479,7 @@ fn issue_code(
     let now = crate::state::now_secs();
     let code = random_token();
     let grant_id = random_token();
+    let granted = granted_scopes(state, &request, user_id);
     {
         let mut store = state.store();
         if let Some(sid) = new_session_sid {
@@ -457,7 +508,7 @@ fn issue_code(
                 client_id: request.client_id.clone(),
                 user_id: user_id.to_owned(),
                 sid,
-                scopes: request.scopes.clone(),
+                scopes: granted,
                 resources: request.resources.clone(),
                 nonce: request.nonce.clone(),
                 auth_time,
@@ -593,6 +644,11 @@ fn complete_interaction(
         return expired_page();
     };
     state.count(|c| c.sign_ins += 1);
+    // Logto stamps the user's `updated_at` (milliseconds) at every sign-in.
+    state
+        .store()
+        .updated_at
+        .insert(user_id.to_owned(), crate::state::now_millis());
     // Reuse the browser session when the same user signs in again; otherwise start a new one.
     let existing = session_of(state, req).filter(|(_, s)| s.user_id == user_id);
     match existing {

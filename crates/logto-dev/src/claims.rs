@@ -57,7 +57,13 @@ pub(crate) fn user_claims(
         c.insert("name".into(), opt(&user.name));
         c.insert("preferred_username".into(), json!(user.username));
         c.insert("picture".into(), opt(&user.picture));
-        c.insert("updated_at".into(), json!(user.updated_at));
+        let updated_at = state
+            .store()
+            .updated_at
+            .get(&user.id)
+            .copied()
+            .unwrap_or(user.updated_at);
+        c.insert("updated_at".into(), json!(updated_at));
         c.insert("username".into(), json!(user.username));
         c.insert("created_at".into(), json!(user.created_at));
     }
@@ -163,7 +169,10 @@ pub(crate) fn jwt_access_token(
     claims.insert("sub".into(), json!(grant.user_id));
     claims.insert("iat".into(), json!(iat));
     claims.insert("exp".into(), json!(iat + ttl_secs));
-    claims.insert("scope".into(), json!(scope));
+    // An empty scope is left out of the token (the token response still says `""`).
+    if !scope.is_empty() {
+        claims.insert("scope".into(), json!(scope));
+    }
     claims.insert("client_id".into(), json!(grant.client_id));
     claims.insert("iss".into(), json!(state.issuer));
     claims.insert("aud".into(), json!(audience));

@@ -46,6 +46,8 @@ pub(crate) struct OAuthError {
     pub(crate) error: &'static str,
     pub(crate) description: String,
     pub(crate) scope: Option<String>,
+    /// Members appended after the standard ones (`state` and `iss` at `/oidc/auth`).
+    pub(crate) extra: Vec<(&'static str, String)>,
     pub(crate) www_authenticate: Option<String>,
 }
 
@@ -56,6 +58,7 @@ impl OAuthError {
             error,
             description: description.into(),
             scope: None,
+            extra: Vec::new(),
             www_authenticate: None,
         }
     }
@@ -82,19 +85,33 @@ impl OAuthError {
         self
     }
 
+    pub(crate) fn with_field(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        self.extra.push((key, value.into()));
+        self
+    }
+
     pub(crate) fn with_www_authenticate(mut self, value: String) -> Self {
         self.www_authenticate = Some(value);
         self
     }
 
+    /// Logto's `message`: its English phrase for the error, sent as Logto 1.42 sends it
+    /// (two phrases keep their `{{…}}` placeholders uninterpolated on the wire).
     fn message(&self) -> String {
         match self.error {
             "access_denied" => "Access denied.".to_owned(),
             "invalid_grant" => "Grant request is invalid.".to_owned(),
+            "invalid_request" => "Request is invalid.".to_owned(),
             "invalid_target" => "Invalid resource indicator.".to_owned(),
             "invalid_token" => "Invalid token provided.".to_owned(),
-            "invalid_scope" => "Invalid scope.".to_owned(),
-            "insufficient_scope" => "Insufficient scope for access token.".to_owned(),
+            "invalid_scope" => "Invalid scope: {{error_description}}.".to_owned(),
+            "insufficient_scope" => "Token missing scope `{{scope}}`.".to_owned(),
+            "invalid_redirect_uri" => {
+                "`redirect_uri` did not match any of the client's registered `redirect_uris`."
+                    .to_owned()
+            }
+            "unsupported_grant_type" => "Unsupported `grant_type` requested.".to_owned(),
+            "unsupported_response_type" => "Unsupported `response_type` requested.".to_owned(),
             other => format!("An OIDC error occurred: oidc.{other}."),
         }
     }
@@ -119,6 +136,9 @@ impl OAuthError {
         body.insert("error_description".into(), json!(self.description));
         if let Some(scope) = &self.scope {
             body.insert("scope".into(), json!(scope));
+        }
+        for (key, value) in &self.extra {
+            body.insert((*key).into(), json!(value));
         }
         Value::Object(body)
     }

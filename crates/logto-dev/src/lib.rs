@@ -7,8 +7,13 @@
 //! It imitates a Logto OSS 1.42 server on the wire — discovery, JWKS (ES384 by default,
 //! RS256 selectable), `/oidc/auth` with a plain HTML sign-in form, `/oidc/token`
 //! (`authorization_code` with PKCE S256, `refresh_token` with `resource`, `organization_id`
-//! and `scope`), `/oidc/me`, `/oidc/session/end`, `/oidc/token/revocation`, back-channel
-//! logout — with Logto's token shapes and error bodies.
+//! and `scope`), `/oidc/me`, `/oidc/session/end` (a page submitting itself to
+//! `/oidc/session/end/confirm`), `/oidc/token/revocation`, back-channel logout — with
+//! Logto's token shapes, refresh-token policy (the same token back for a Traditional web
+//! app, rotation for public clients) and error bodies. A conformance test of the real-Logto
+//! tier (`tests/conformance`, binary `real_logto`) sends the same requests to a real Logto
+//! and to logto-dev and compares the answers; `tests/fixtures/README.md` lists what still
+//! differs on purpose.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), logto_dev::Error> {

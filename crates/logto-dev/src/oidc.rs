@@ -1,20 +1,20 @@
 //! Discovery, JWKS, userinfo, revocation, introspection and end session.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::cookie::Cookie;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use crate::auth::{SESSION_COOKIE, apply_fault};
+use crate::auth::{SESSION_COOKIE, apply_fault, html_escape};
 use crate::backchannel;
 use crate::claims::{self, Target};
 use crate::error::OAuthError;
-use crate::keys::decode_unverified;
-use crate::state::{AppState, Endpoint, uri_matches};
-use crate::token::{Params, authenticate, parse_body};
+use crate::keys::{decode_unverified, random_token};
+use crate::state::{AppState, Endpoint, PendingLogout, uri_matches};
+use crate::token::{Params, authenticate, parse_body, require_form};
 
 fn json_response(value: &Value) -> HttpResponse {
     HttpResponse::Ok()
@@ -148,7 +148,9 @@ pub(crate) async fn userinfo(
         {
             Some(t) => t,
             None => {
-                return OAuthError::invalid_request("no access token provided").response();
+                return OAuthError::new(401, "invalid_token", "no access token provided")
+                    .with_www_authenticate(format!("Bearer realm=\"{}\"", state.issuer))
+                    .response();
             }
         },
     };
@@ -177,7 +179,10 @@ pub(crate) async fn userinfo(
         return invalid_token(&state).response();
     };
     let claims = claims::user_claims(&state, user, &access.scopes, Target::UserInfo);
-    json_response(&Value::Object(claims))
+    HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .content_type("application/json; charset=utf-8")
+        .body(Value::Object(claims).to_string())
 }
 
 /// `POST /oidc/token/revocation`.
@@ -189,39 +194,41 @@ pub(crate) async fn revocation(
     if let Some(resp) = apply_fault(&state, Endpoint::Revocation).await {
         return resp;
     }
-    let result = parse_body(&req, &body).and_then(|params| {
-        let app = authenticate(&state, &req, &params)?;
-        let token = param(&params, "token")
-            .ok_or_else(|| OAuthError::invalid_request("missing required parameter 'token'"))?;
-        if decode_unverified(token).is_some() {
-            return Err(OAuthError::new(
-                400,
-                "unsupported_token_type",
-                "Structured JWT Tokens cannot be revoked via the revocation_endpoint",
-            ));
-        }
-        let mut store = state.store();
-        let grant_id = store
-            .refresh_tokens
-            .get(token)
-            .map(|t| t.grant_id.clone())
-            .or_else(|| {
-                store
-                    .access_tokens
-                    .get(token)
-                    .filter(|t| t.client_id == app.id)
-                    .map(|t| t.grant_id.clone())
-            });
-        if let Some(grant_id) = grant_id
-            && store
-                .grants
-                .get(&grant_id)
-                .is_some_and(|g| g.client_id == app.id)
-        {
-            store.revoke_grant(&grant_id);
-        }
-        Ok(())
-    });
+    let result = require_form(&req, &body)
+        .and_then(|()| parse_body(&req, &body))
+        .and_then(|params| {
+            let app = authenticate(&state, &req, &params)?;
+            let token = param(&params, "token")
+                .ok_or_else(|| OAuthError::invalid_request("missing required parameter 'token'"))?;
+            if decode_unverified(token).is_some() {
+                return Err(OAuthError::new(
+                    400,
+                    "unsupported_token_type",
+                    "Structured JWT Tokens cannot be revoked via the revocation_endpoint",
+                ));
+            }
+            let mut store = state.store();
+            let grant_id = store
+                .refresh_tokens
+                .get(token)
+                .map(|t| t.grant_id.clone())
+                .or_else(|| {
+                    store
+                        .access_tokens
+                        .get(token)
+                        .filter(|t| t.client_id == app.id)
+                        .map(|t| t.grant_id.clone())
+                });
+            if let Some(grant_id) = grant_id
+                && store
+                    .grants
+                    .get(&grant_id)
+                    .is_some_and(|g| g.client_id == app.id)
+            {
+                store.revoke_grant(&grant_id);
+            }
+            Ok(())
+        });
     match result {
         Ok(()) => {
             state.count(|c| c.revocations += 1);
@@ -237,7 +244,9 @@ pub(crate) async fn introspection(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let result = parse_body(&req, &body).and_then(|params| {
+    let result = require_form(&req, &body)
+        .and_then(|()| parse_body(&req, &body))
+        .and_then(|params| {
         let app = authenticate(&state, &req, &params)?;
         let token = param(&params, "token")
             .ok_or_else(|| OAuthError::invalid_request("missing required parameter 'token'"))?;
@@ -279,8 +288,8 @@ pub(crate) async fn introspection(
     }
 }
 
-/// `GET`/`POST /oidc/session/end`: ends the browser session, sends back-channel logout
-/// tokens and answers 303 to the registered `post_logout_redirect_uri`.
+/// `GET`/`POST /oidc/session/end`: checks the request and answers, like Logto, 200 with a
+/// page that submits itself to `/oidc/session/end/confirm`, where the session ends.
 pub(crate) async fn end_session(
     state: web::Data<Arc<AppState>>,
     req: HttpRequest,
@@ -294,13 +303,9 @@ pub(crate) async fn end_session(
     if let Ok(form) = parse_body(&req, &body) {
         params.extend(form);
     }
-    let hint = param(&params, "id_token_hint").and_then(decode_unverified);
-    let hint_aud = hint
-        .as_ref()
+    let hint_aud = param(&params, "id_token_hint")
+        .and_then(decode_unverified)
         .and_then(|(_, p)| p.get("aud").and_then(Value::as_str).map(str::to_owned));
-    let hint_sid = hint
-        .as_ref()
-        .and_then(|(_, p)| p.get("sid").and_then(Value::as_str).map(str::to_owned));
     let client_id = match (param(&params, "client_id"), hint_aud.as_deref()) {
         (Some(c), Some(aud)) if c != aud => {
             return OAuthError::invalid_request(
@@ -340,19 +345,63 @@ pub(crate) async fn end_session(
         }
     }
 
-    // The session: the browser's cookie, else the one named by the ID token hint.
-    let session = {
+    // Only the browser's own session is ended (an ID token hint names the client, not the
+    // session to end), once the page below has been submitted.
+    let xsrf = random_token();
+    {
         let mut store = state.store();
-        let key = req
+        let now = Instant::now();
+        store.logouts.retain(|_, l| l.expires > now);
+        let session_key = req
             .cookie(SESSION_COOKIE)
             .map(|c| c.value().to_owned())
-            .filter(|k| store.sessions.contains_key(k))
-            .or_else(|| {
-                hint_sid
-                    .as_deref()
-                    .and_then(|sid| store.session_by_sid(sid).map(|(k, _)| k))
-            });
-        let session = key.and_then(|k| store.sessions.remove(&k));
+            .filter(|k| store.sessions.contains_key(k));
+        store.logouts.insert(
+            xsrf.clone(),
+            PendingLogout {
+                session_key,
+                target,
+                expires: now + Duration::from_secs(3600),
+            },
+        );
+    }
+    let action = format!("{}/session/end/confirm", state.issuer);
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign Out</title></head>\n\
+<body onload=\"document.forms[0].submit()\">\n\
+<p>logto-dev (development only): signing you out.</p>\n\
+<form method=\"post\" action=\"{action}\">\n\
+<input type=\"hidden\" name=\"xsrf\" value=\"{xsrf}\">\n\
+<input type=\"hidden\" name=\"logout\" value=\"yes\">\n\
+<noscript><button type=\"submit\">Continue</button></noscript>\n\
+</form>\n</body></html>\n",
+        action = html_escape(&action),
+        xsrf = html_escape(&xsrf),
+    );
+    HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .content_type("text/html; charset=utf-8")
+        .body(html)
+}
+
+/// `POST /oidc/session/end/confirm`: ends the session the end-session page was shown for,
+/// sends back-channel logout tokens and answers 303 to the post-logout redirect URI.
+pub(crate) async fn end_session_confirm(
+    state: web::Data<Arc<AppState>>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = parse_body(&req, &body).unwrap_or_default();
+    let pending = param(&params, "xsrf").and_then(|x| state.store().logouts.remove(x));
+    let Some(pending) = pending.filter(|p| p.expires > Instant::now()) else {
+        return OAuthError::invalid_request("could not find logout details").response();
+    };
+    let session = {
+        let mut store = state.store();
+        let session = pending
+            .session_key
+            .as_ref()
+            .and_then(|k| store.sessions.remove(k));
         if let Some(session) = &session {
             // Grants without offline_access end with the session; offline ones survive.
             let ended: Vec<String> = store
@@ -377,7 +426,7 @@ pub(crate) async fn end_session(
         backchannel::send(&state, &session.user_id, &session.sid, &targets).await;
     }
     let mut resp = HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, target))
+        .insert_header((header::LOCATION, pending.target))
         .insert_header(("cache-control", "no-store"))
         .finish();
     let mut removal = Cookie::build(SESSION_COOKIE, "").path("/").finish();
@@ -401,9 +450,9 @@ pub(crate) async fn unrecognized(req: HttpRequest) -> HttpResponse {
         404,
         "invalid_request",
         format!(
-            "unrecognized route or not allowed method ({} {})",
+            "unrecognized route or not allowed method ({} on {})",
             req.method(),
-            req.path()
+            req.path().strip_prefix("/oidc").unwrap_or(req.path())
         ),
     )
     .response()

@@ -92,6 +92,10 @@ pub async fn serve(seed: Seed, settings: Settings, bind: SocketAddr) -> Result<D
             .route("/oidc/session/end", web::get().to(oidc::end_session))
             .route("/oidc/session/end", web::post().to(oidc::end_session))
             .route(
+                "/oidc/session/end/confirm",
+                web::post().to(oidc::end_session_confirm),
+            )
+            .route(
                 "/oidc/session/end/success",
                 web::get().to(oidc::end_session_success),
             )
@@ -203,8 +207,42 @@ impl DevIdp {
         deliver_all(&self.state, targets).await
     }
 
+    /// Deletes the user's sessions the way Logto's Management API does
+    /// (`DELETE /api/users/{userId}/sessions/{sessionId}`): the browser sessions end (the next
+    /// `prompt=none` needs a login) and **no** back-channel logout is sent. Without
+    /// `revoke_all_grants` (Logto's default) grants without `offline_access` end and offline
+    /// ones survive, so refreshes keep working; with it (`revokeGrantsTarget=all`) every
+    /// grant of those sessions ends and the next refresh gets `invalid_grant`. Returns the
+    /// number of sessions deleted.
+    pub fn delete_sessions_of(&self, user_sub: &str, revoke_all_grants: bool) -> usize {
+        let mut store = self.state.store();
+        let keys: Vec<String> = store
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.user_id == user_sub)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut deleted = 0;
+        for key in keys {
+            let Some(session) = store.sessions.remove(&key) else {
+                continue;
+            };
+            deleted += 1;
+            let ended: Vec<String> = store
+                .grants
+                .iter()
+                .filter(|(_, g)| g.sid == session.sid && (revoke_all_grants || !g.offline()))
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in ended {
+                store.revoke_grant(&id);
+            }
+        }
+        deleted
+    }
+
     /// Revokes every grant of the user (like the admin console): later refreshes get
-    /// `invalid_grant`.
+    /// `invalid_grant`. Sends no back-channel logout, as Logto does not.
     pub fn revoke_grants_of(&self, user_sub: &str) {
         let mut store = self.state.store();
         let ids: Vec<String> = store

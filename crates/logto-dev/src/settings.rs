@@ -12,12 +12,19 @@ pub enum SigningAlg {
 }
 
 /// Refresh-token rotation policy.
+///
+/// Real Logto (oidc-provider's default, checked against Logto 1.42) hands a confidential
+/// client (a Traditional web app) the **same** refresh token back on every refresh until
+/// 70 % of its lifetime has passed, and rotates a public client's (SPA, native) token on
+/// every use. A rotated token stays usable for [`Settings::reuse_grace`] after each use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RefreshPolicy {
-    /// Rotate on every use (Logto's policy for public clients). Makes client races visible.
+    /// Rotate every client's token on every use, confidential ones too. Real Logto never
+    /// does this for a Traditional web app; it exists for tests that want every refresh to
+    /// change the token, to make races between refreshes visible.
     RotateEveryUse,
-    /// Logto's policy for confidential clients: rotate once 70 % of the refresh token's
-    /// lifetime has passed (public clients still rotate on every use).
+    /// Logto's policy (the default): confidential clients get the same token back until
+    /// 70 % of its lifetime has passed; public clients rotate on every use.
     ConfidentialSeventyPercent,
 }
 
@@ -28,15 +35,21 @@ pub struct Settings {
     pub signing: SigningAlg,
     /// Refresh-token rotation policy.
     pub refresh_policy: RefreshPolicy,
-    /// Lifetime of access tokens (opaque and JWT). Default 3600 s.
+    /// Lifetime of opaque access tokens and of API-resource tokens whose resource sets no
+    /// lifetime of its own. Default 3600 s. Real Logto allows 0 s.
     pub access_token_ttl: Duration,
+    /// Lifetime of organization tokens. Real Logto fixes it at 3600 s whatever the resource
+    /// settings; a shorter one exists only for tests that need an organization token to
+    /// expire quickly.
+    pub organization_token_ttl: Duration,
     /// Lifetime of ID tokens. Default 3600 s.
     pub id_token_ttl: Duration,
     /// Lifetime of refresh tokens. Default 14 days.
     pub refresh_token_ttl: Duration,
     /// Lifetime of authorization codes. Default 60 s.
     pub code_ttl: Duration,
-    /// How long a rotated refresh token is still accepted (Logto: 3 s).
+    /// How long a rotated refresh token is still accepted after its last use (Logto: 3 s;
+    /// each use within the window restarts it).
     pub reuse_grace: Duration,
     /// Serves the `/__dev/*` admin routes (off by default).
     pub enable_admin_routes: bool,
@@ -51,8 +64,9 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             signing: SigningAlg::Es384,
-            refresh_policy: RefreshPolicy::RotateEveryUse,
+            refresh_policy: RefreshPolicy::ConfidentialSeventyPercent,
             access_token_ttl: Duration::from_secs(3600),
+            organization_token_ttl: Duration::from_secs(3600),
             id_token_ttl: Duration::from_secs(3600),
             refresh_token_ttl: Duration::from_secs(14 * 24 * 3600),
             code_ttl: Duration::from_secs(60),

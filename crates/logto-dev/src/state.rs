@@ -90,7 +90,8 @@ pub(crate) struct AuthRequest {
     pub(crate) scopes: Vec<String>,
     pub(crate) state: Option<String>,
     pub(crate) nonce: Option<String>,
-    pub(crate) code_challenge: String,
+    /// PKCE challenge (S256); optional for confidential clients only.
+    pub(crate) code_challenge: Option<String>,
     pub(crate) resources: Vec<String>,
     pub(crate) prompt: Vec<String>,
     pub(crate) max_age: Option<u64>,
@@ -120,7 +121,7 @@ pub(crate) struct Code {
     pub(crate) grant_id: String,
     pub(crate) client_id: String,
     pub(crate) redirect_uri: String,
-    pub(crate) code_challenge: String,
+    pub(crate) code_challenge: Option<String>,
     pub(crate) expires: Instant,
     pub(crate) used: bool,
 }
@@ -169,6 +170,22 @@ pub(crate) struct Store {
     pub(crate) grants: HashMap<String, Grant>,
     pub(crate) refresh_tokens: HashMap<String, RefreshToken>,
     pub(crate) access_tokens: HashMap<String, AccessToken>,
+    /// Users' `updated_at` (epoch milliseconds) since their last sign-in; the seed's value
+    /// until then.
+    pub(crate) updated_at: HashMap<String, i64>,
+    /// End-session requests waiting for their confirmation, keyed by their `xsrf` value.
+    pub(crate) logouts: HashMap<String, PendingLogout>,
+}
+
+/// An end-session request shown as Logto's self-submitting page, until it is confirmed.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingLogout {
+    /// The browser's session cookie when the request came, if it had one.
+    pub(crate) session_key: Option<String>,
+    /// Where the confirmation redirects: the post-logout URI (with `state`) or the
+    /// success page.
+    pub(crate) target: String,
+    pub(crate) expires: Instant,
 }
 
 impl Store {
@@ -179,13 +196,6 @@ impl Store {
         self.refresh_tokens.retain(|_, t| t.grant_id != grant_id);
         self.access_tokens.retain(|_, t| t.grant_id != grant_id);
         self.codes.retain(|_, c| c.grant_id != grant_id);
-    }
-
-    pub(crate) fn session_by_sid(&self, sid: &str) -> Option<(String, Session)> {
-        self.sessions
-            .iter()
-            .find(|(_, s)| s.sid == sid)
-            .map(|(k, s)| (k.clone(), s.clone()))
     }
 }
 
@@ -310,6 +320,14 @@ pub(crate) fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+}
+
+/// Milliseconds since the epoch.
+pub(crate) fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or_default()
 }
 

@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 
-use crate::auth::{apply_fault, pkce_matches};
+use crate::auth::{RESERVED_ORGANIZATION_RESOURCE, apply_fault, pkce_matches};
 use crate::claims::{self, OIDC_SCOPES, ORGANIZATIONS_SCOPE};
 use crate::error::OAuthError;
 use crate::keys::random_token;
@@ -32,6 +32,26 @@ fn params_named<'a>(params: &'a Params, name: &str) -> Vec<&'a str> {
         .filter(|(k, v)| k == name && !v.is_empty())
         .map(|(_, v)| v.as_str())
         .collect()
+}
+
+/// Refuses a POST whose body is empty or neither a form nor JSON, with oidc-provider's
+/// words (it looks at the content type only when there is a body).
+pub(crate) fn require_form(req: &HttpRequest, body: &[u8]) -> Result<(), OAuthError> {
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !body.is_empty()
+        && (content_type.starts_with("application/x-www-form-urlencoded")
+            || content_type.starts_with("application/json"))
+    {
+        return Ok(());
+    }
+    Err(OAuthError::invalid_request(format!(
+        "only application/x-www-form-urlencoded content-type bodies are supported on POST {}",
+        req.path().strip_prefix("/oidc").unwrap_or(req.path())
+    )))
 }
 
 /// Parses a form or JSON body (Logto accepts both) into name/value pairs.
@@ -160,25 +180,26 @@ pub(crate) async fn token(
     if let Some(resp) = apply_fault(&state, Endpoint::Token).await {
         return resp;
     }
-    let result = parse_body(&req, &body).and_then(|params| {
-        let app = authenticate(&state, &req, &params)?;
-        match param(&params, "grant_type") {
-            Some("authorization_code") => authorization_code(&state, app, &params),
-            Some("refresh_token") => refresh_token(&state, app, &params),
-            Some(_) => Err(OAuthError::new(
-                400,
-                "unsupported_grant_type",
-                "unsupported grant_type requested",
-            )),
-            None => Err(OAuthError::invalid_request(
-                "missing required parameter 'grant_type'",
-            )),
-        }
-    });
+    let result = require_form(&req, &body)
+        .and_then(|()| parse_body(&req, &body))
+        .and_then(|params| {
+            let app = authenticate(&state, &req, &params)?;
+            match param(&params, "grant_type") {
+                Some("authorization_code") => authorization_code(&state, app, &params),
+                Some("refresh_token") => refresh_token(&state, app, &params),
+                Some(_) => Err(OAuthError::new(
+                    400,
+                    "unsupported_grant_type",
+                    "unsupported grant_type requested",
+                )),
+                None => Err(OAuthError::invalid_request(
+                    "missing required parameter 'grant_type'",
+                )),
+            }
+        });
     match result {
         Ok(body) => HttpResponse::Ok()
             .insert_header(("cache-control", "no-store"))
-            .insert_header(("pragma", "no-cache"))
             .content_type("application/json; charset=utf-8")
             .body(body.to_string()),
         Err(e) => {
@@ -212,6 +233,24 @@ fn intersect(requested: &[String], allowed: &[String]) -> Vec<String> {
 
 fn ttl_secs(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(3600)
+}
+
+/// The scopes of `indicator` the user holds through global user roles.
+fn user_role_scopes(state: &AppState, user_id: &str, indicator: &str) -> Vec<String> {
+    let seed = &state.seed;
+    let mut out: Vec<String> = Vec::new();
+    let roles = seed
+        .user(user_id)
+        .map(|u| u.roles.as_slice())
+        .unwrap_or_default();
+    for role in seed.roles.iter().filter(|r| roles.contains(&r.name)) {
+        for s in role.scopes.get(indicator).into_iter().flatten() {
+            if !out.contains(s) {
+                out.push(s.clone());
+            }
+        }
+    }
+    out
 }
 
 /// Issues the access token (and the ID token) for a grant; returns the token response
@@ -295,12 +334,25 @@ fn issue(
         }
         Audience::Organization(org) => {
             check_org(org)?;
-            let perms = state
-                .seed
-                .organization_permissions(&grant.user_id, org)
-                .unwrap_or_default();
-            let scope = join(&intersect(requested, &perms));
-            let ttl = ttl_secs(state.settings.access_token_ttl);
+            // Permissions come only through the organizations resource requested at sign-in
+            // (the grant holds no organization permission otherwise). Logto lists them in
+            // the order of its internal scope ids; here they are sorted by name.
+            let perms = if grant
+                .resources
+                .iter()
+                .any(|r| r == RESERVED_ORGANIZATION_RESOURCE)
+            {
+                state
+                    .seed
+                    .organization_permissions(&grant.user_id, org)
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            let mut issued = intersect(requested, &perms);
+            issued.sort();
+            let scope = join(&issued);
+            let ttl = ttl_secs(state.settings.organization_token_ttl);
             let aud = format!("urn:logto:organization:{org}");
             let jwt = claims::jwt_access_token(state, grant, &aud, &scope, None, ttl)
                 .map_err(server_error)?;
@@ -309,10 +361,17 @@ fn issue(
         Audience::OrganizationResource(org, indicator) => {
             let ttl = check_resource(indicator)?;
             check_org(org)?;
-            let allowed = state
+            // The user's own roles count too, not only the roles in this organization.
+            let mut allowed = user_role_scopes(state, &grant.user_id, indicator);
+            for s in state
                 .seed
                 .organization_resource_scopes(&grant.user_id, org, indicator)
-                .unwrap_or_default();
+                .unwrap_or_default()
+            {
+                if !allowed.contains(&s) {
+                    allowed.push(s);
+                }
+            }
             let scope = join(&intersect(requested, &allowed));
             let jwt = claims::jwt_access_token(state, grant, indicator, &scope, Some(org), ttl)
                 .map_err(server_error)?;
@@ -385,8 +444,12 @@ fn authorization_code(
                 matches!(app.redirect_uris.as_slice(), [only] if uri_matches(only, &entry.redirect_uri))
             }
         };
-        let pkce_ok =
-            param(params, "code_verifier").is_some_and(|v| pkce_matches(v, &entry.code_challenge));
+        // Without a challenge (a confidential client skipping PKCE) no verifier may come.
+        let pkce_ok = match (param(params, "code_verifier"), &entry.code_challenge) {
+            (Some(v), Some(challenge)) => pkce_matches(v, challenge),
+            (None, None) => true,
+            _ => false,
+        };
         if !redirect_ok || !pkce_ok {
             return Err(OAuthError::invalid_grant());
         }
@@ -468,10 +531,15 @@ fn refresh_token(
                 .cloned()
                 .collect();
             if !missing.is_empty() {
+                let noun = if missing.len() == 1 {
+                    "scope"
+                } else {
+                    "scopes"
+                };
                 return Err(OAuthError::new(
                     400,
                     "invalid_scope",
-                    "refresh token missing requested scope(s)",
+                    format!("refresh token missing requested {noun}"),
                 )
                 .with_scope(missing.join(" ")));
             }
@@ -499,9 +567,8 @@ fn refresh_token(
         if store.grants.get(&grant_id).is_none_or(|g| g.revoked) {
             return Err(OAuthError::invalid_grant());
         }
-        if let Some(old) = store.refresh_tokens.get_mut(presented)
-            && old.consumed_at.is_none()
-        {
+        // Every use stamps the token again: a reuse within the grace period restarts it.
+        if let Some(old) = store.refresh_tokens.get_mut(presented) {
             old.consumed_at = Some(now);
         }
         // SPA refresh tokens keep their original expiry; others get a fresh lifetime.

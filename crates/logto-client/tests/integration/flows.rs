@@ -84,7 +84,7 @@ async fn user_info_has_everything_and_fills_what_the_id_token_lacks() {
 
 #[tokio::test]
 async fn api_organization_and_organization_scoped_tokens() {
-    let env = spawn().await;
+    let env = spawn_rotating().await;
     let (storage, outcome) = env.sign_in("alice").await;
     let c = &env.client;
     let before = env.idp.counters().refresh_token_grants;
@@ -298,7 +298,7 @@ async fn key_rotation_refetches_the_jwks_once() {
 
 #[tokio::test]
 async fn a_jwks_outage_during_a_refresh_keeps_the_user_signed_in() {
-    let env = spawn().await;
+    let env = spawn_rotating().await;
     let (storage, _) = env.sign_in("alice").await;
     let before = storage.load_tokens().await.unwrap().unwrap();
     // The refreshed ID token is signed by a new key, and the JWKS that would

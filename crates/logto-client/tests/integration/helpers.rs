@@ -65,6 +65,17 @@ pub async fn spawn() -> Env {
     spawn_with(logto_dev::Settings::default(), full_scopes()).await
 }
 
+/// Like [`spawn`], with logto-dev rotating the refresh token at every refresh. Real Logto
+/// gives a Traditional web app the same token back until 70 % of its lifetime has passed
+/// (then a new one); forcing rotation lets a test check that a new token is stored.
+pub async fn spawn_rotating() -> Env {
+    let settings = logto_dev::Settings {
+        refresh_policy: logto_dev::RefreshPolicy::RotateEveryUse,
+        ..Default::default()
+    };
+    spawn_with(settings, full_scopes()).await
+}
+
 impl Env {
     /// Signs `user` in through logto-dev's form; returns the callback URL (not yet handled).
     pub async fn callback_url(&self, storage: &InMemoryStorage, user: &str) -> url::Url {

@@ -1,6 +1,6 @@
 //! Each OAuth error in Logto's shape with the right status.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -59,14 +59,49 @@ async fn bad_redirect_uri_is_an_error_page_not_a_redirect() {
     assert!(r.headers().get("location").is_none());
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"], "invalid_redirect_uri");
+    assert_eq!(
+        body["message"],
+        "`redirect_uri` did not match any of the client's registered `redirect_uris`."
+    );
+    // Like Logto, the body echoes the request's state and names the issuer.
+    assert_eq!(body["state"], json!(req.state));
+    assert_eq!(body["iss"], json!(idp.issuer()));
+    let mut url = idp.endpoint().join("oidc/auth").unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", "no-such-client");
+    let body: Value = http().get(url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(body["error_description"], "invalid client no-such-client");
+    assert!(body.get("state").is_none());
+    assert_eq!(body["iss"], json!(idp.issuer()));
 }
 
 #[tokio::test]
-async fn missing_pkce_is_redirected_as_invalid_request() {
+async fn an_unsupported_token_response_type_is_answered_in_the_fragment() {
     let idp = spawn_default().await;
     let mut url = idp.endpoint().join("oidc/auth").unwrap();
     url.query_pairs_mut()
         .append_pair("client_id", CLIENT_ID)
+        .append_pair("redirect_uri", REDIRECT_URI)
+        .append_pair("response_type", "id_token token")
+        .append_pair("scope", "openid")
+        .append_pair("state", "s1");
+    let r = http().get(url).send().await.unwrap();
+    let loc = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(loc.query().is_none(), "{loc}");
+    let fragment: Vec<(String, String)> =
+        url::form_urlencoded::parse(loc.fragment().unwrap().as_bytes())
+            .into_owned()
+            .collect();
+    assert!(fragment.contains(&("error".to_owned(), "unsupported_response_type".to_owned())));
+}
+
+#[tokio::test]
+async fn missing_pkce_is_redirected_as_invalid_request() {
+    // PKCE is required from public clients (optional for Traditional web apps, see flow.rs).
+    let idp = spawn_with(seed_with_spa(), logto_dev::Settings::default()).await;
+    let mut url = idp.endpoint().join("oidc/auth").unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", SPA_ID)
         .append_pair("redirect_uri", REDIRECT_URI)
         .append_pair("response_type", "code")
         .append_pair("scope", "openid")
@@ -172,4 +207,60 @@ async fn unknown_oidc_route_is_404_invalid_request() {
     assert_eq!(r.status(), 404);
     let body: Value = r.json().await.unwrap();
     assert_logto_error(&body, "invalid_request");
+    assert_eq!(body["message"], "Request is invalid.");
+    assert_eq!(
+        body["error_description"],
+        "unrecognized route or not allowed method (GET on /nope)"
+    );
+}
+
+#[tokio::test]
+async fn userinfo_without_a_token_is_401_invalid_token() {
+    let idp = spawn_default().await;
+    let r = http()
+        .get(idp.endpoint().join("oidc/me").unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.headers()["www-authenticate"].to_str().unwrap(),
+        format!("Bearer realm=\"{}\"", idp.issuer())
+    );
+    let body: Value = r.json().await.unwrap();
+    assert_logto_error(&body, "invalid_token");
+    assert_eq!(body["error_description"], "no access token provided");
+}
+
+#[tokio::test]
+async fn insufficient_scope_carries_logtos_message() {
+    let idp = spawn_default().await;
+    let (req, callback) = sign_in(&idp, "alice", &[("scope", "openid offline_access")]).await;
+    let res = exchange(&idp, &req, &callback, &[]).await;
+    let rt = res.body["refresh_token"].as_str().unwrap();
+    let res = refresh(&idp, rt, &[("organization_id", "org-acme")]).await;
+    assert_eq!(res.status, 403);
+    assert_logto_error(&res.body, "insufficient_scope");
+    assert_eq!(res.body["message"], "Token missing scope `{{scope}}`.");
+}
+
+#[tokio::test]
+async fn a_token_request_that_is_not_a_form_is_invalid() {
+    let idp = spawn_default().await;
+    let r = http()
+        .post(idp.endpoint().join("oidc/token").unwrap())
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .body("grant_type=refresh_token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_logto_error(&body, "invalid_request");
+    let expected =
+        "only application/x-www-form-urlencoded content-type bodies are supported on POST /token";
+    assert_eq!(body["error_description"], expected);
+    // An empty form is no form either.
+    let res = token_request(&idp, &[]).await;
+    assert_eq!(res.body["error_description"], expected);
 }

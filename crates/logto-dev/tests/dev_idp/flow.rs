@@ -338,3 +338,117 @@ async fn key_rotation_keeps_the_previous_key() {
         json!(new_kid)
     );
 }
+
+#[tokio::test]
+async fn updated_at_changes_at_every_sign_in() {
+    let idp = spawn_default().await;
+    let (_, first) = login(&idp, "alice").await;
+    let (_, second) = login(&idp, "alice").await;
+    let updated = |t: &Value| {
+        decode(t["id_token"].as_str().unwrap()).1["updated_at"]
+            .as_i64()
+            .unwrap()
+    };
+    let created = decode(first["id_token"].as_str().unwrap()).1["created_at"]
+        .as_i64()
+        .unwrap();
+    assert!(updated(&first) > 1_000_000_000_000, "milliseconds");
+    assert!(updated(&first) >= created);
+    assert!(
+        updated(&second) > updated(&first),
+        "a second sign-in stamps it again"
+    );
+    // Userinfo and a refreshed ID token of the first login say the same.
+    let (_, me) = userinfo(&idp, second["access_token"].as_str().unwrap()).await;
+    assert_eq!(me["updated_at"].as_i64(), Some(updated(&second)));
+    let refreshed = refresh(&idp, first["refresh_token"].as_str().unwrap(), &[]).await;
+    assert_eq!(updated(&refreshed.body), updated(&second));
+}
+
+#[tokio::test]
+async fn pkce_is_optional_for_a_traditional_web_app_only() {
+    let idp = spawn_with(seed_with_spa(), Settings::default()).await;
+    let browser = Browser::new().unwrap();
+    let without_pkce = |client_id: &str| {
+        let mut url = idp.endpoint().join("oidc/auth").unwrap();
+        url.query_pairs_mut()
+            .append_pair("client_id", client_id)
+            .append_pair("redirect_uri", REDIRECT_URI)
+            .append_pair("response_type", "code")
+            .append_pair("scope", "openid profile")
+            .append_pair("state", "s1");
+        url
+    };
+    let callback = browser
+        .sign_in(&without_pkce(CLIENT_ID), "alice", "alice-password")
+        .await
+        .unwrap();
+    let code = query(&callback, "code").expect("a code without PKCE");
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT_URI),
+    ];
+    let res = token_request(&idp, &form).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    // A verifier for a code issued without a challenge is refused.
+    let callback = browser
+        .sign_in(&without_pkce(CLIENT_ID), "alice", "alice-password")
+        .await
+        .unwrap();
+    let code = query(&callback, "code").unwrap();
+    let verifier = random(32);
+    let res = token_request(
+        &idp,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", verifier.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(res.body["error"], "invalid_grant");
+    // A public client must use PKCE.
+    let r = http().get(without_pkce(SPA_ID)).send().await.unwrap();
+    let loc = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(query(&loc, "error").as_deref(), Some("invalid_request"));
+}
+
+#[tokio::test]
+async fn direct_sign_in_is_not_validated_and_falls_back_to_the_password_form() {
+    let idp = spawn_default().await;
+    let client = http();
+    for direct in ["sso:no-such-connector", "bogus", "social:github"] {
+        let req = auth_request(&idp, &[("direct_sign_in", direct), ("login_hint", "bob")]);
+        let r = client.get(req.url.clone()).send().await.unwrap();
+        let mut loc = r.headers()["location"].to_str().unwrap().to_owned();
+        if loc.starts_with("/direct/") {
+            let r = client
+                .get(idp.endpoint().join(&loc).unwrap())
+                .send()
+                .await
+                .unwrap();
+            loc = r.headers()["location"].to_str().unwrap().to_owned();
+        }
+        assert!(loc.starts_with("/sign-in?"), "{direct}: {loc}");
+        let html = client
+            .get(idp.endpoint().join(&loc).unwrap())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        // The other extra parameters are kept (Logto only checks first_screen and
+        // interaction_mode).
+        assert!(
+            html.contains("name=\"username\" value=\"bob\""),
+            "{direct}: {html}"
+        );
+        let callback = complete_sign_in(&req.url, "bob", "bob-password")
+            .await
+            .unwrap();
+        assert!(query(&callback, "code").is_some(), "{direct}");
+    }
+}

@@ -20,6 +20,24 @@ pub async fn spawn(settings: Settings) -> DevIdp {
         .unwrap()
 }
 
+/// A public client (SPA) added to the demo seed, for tests of public-client behaviour.
+pub const SPA_ID: &str = "portal-spa";
+
+/// The demo seed plus the public client [`SPA_ID`].
+pub fn seed_with_spa() -> Seed {
+    let text = format!(
+        "{}\n[[applications]]\nid = \"{SPA_ID}\"\ntype = \"spa\"\nredirect_uris = [\"{REDIRECT_URI}\"]\n",
+        include_str!("../../seed/demo.toml")
+    );
+    Seed::from_toml_str(&text).unwrap()
+}
+
+pub async fn spawn_with(seed: Seed, settings: Settings) -> DevIdp {
+    logto_dev::serve(seed, settings, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
 pub async fn spawn_default() -> DevIdp {
     spawn(Settings::default()).await
 }
@@ -57,6 +75,15 @@ pub fn auth_request(idp: &DevIdp, extra: &[(&str, &str)]) -> AuthRequest {
 }
 
 pub fn auth_request_to(idp: &DevIdp, redirect_uri: &str, extra: &[(&str, &str)]) -> AuthRequest {
+    auth_request_for(idp, CLIENT_ID, redirect_uri, extra)
+}
+
+pub fn auth_request_for(
+    idp: &DevIdp,
+    client_id: &str,
+    redirect_uri: &str,
+    extra: &[(&str, &str)],
+) -> AuthRequest {
     let verifier = random(32);
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     let state = random(12);
@@ -64,7 +91,7 @@ pub fn auth_request_to(idp: &DevIdp, redirect_uri: &str, extra: &[(&str, &str)])
     let mut url = idp.endpoint().join("oidc/auth").unwrap();
     {
         let mut q = url.query_pairs_mut();
-        q.append_pair("client_id", CLIENT_ID)
+        q.append_pair("client_id", client_id)
             .append_pair("redirect_uri", redirect_uri)
             .append_pair("response_type", "code")
             .append_pair("state", &state)
@@ -167,6 +194,44 @@ pub async fn login(idp: &DevIdp, user: &str) -> (AuthRequest, Value) {
     let res = exchange(idp, &req, &callback, &[]).await;
     assert_eq!(res.status, 200, "{}", res.body);
     (req, res.body)
+}
+
+/// A token request from a public client: `client_id` in the body, no secret.
+pub async fn public_token_request(
+    idp: &DevIdp,
+    client_id: &str,
+    form: &[(&str, &str)],
+) -> TokenResult {
+    let mut form = form.to_vec();
+    form.push(("client_id", client_id));
+    let resp = http()
+        .post(idp.endpoint().join("oidc/token").unwrap())
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.json().await.unwrap_or(Value::Null);
+    TokenResult {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Fetches `/oidc/me` with `access_token`; the status and the JSON body.
+pub async fn userinfo(idp: &DevIdp, access_token: &str) -> (u16, Value) {
+    let resp = http()
+        .get(idp.endpoint().join("oidc/me").unwrap())
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap();
+    (
+        resp.status().as_u16(),
+        resp.json().await.unwrap_or(Value::Null),
+    )
 }
 
 pub async fn refresh(idp: &DevIdp, refresh_token: &str, extra: &[(&str, &str)]) -> TokenResult {

@@ -100,11 +100,48 @@ async fn end_session_redirects_and_sends_a_backchannel_logout() {
         .append_pair("post_logout_redirect_uri", &post_logout)
         .append_pair("id_token_hint", id_token)
         .append_pair("state", "bye");
+    // Like Logto: 200 with a page that submits itself to the confirmation endpoint...
     let r = browser.client().get(end).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    let confirm = format!("{}/session/end/confirm", idp.issuer());
+    assert!(html.contains(&format!("action=\"{confirm}\"")), "{html}");
+    assert!(html.contains("name=\"logout\" value=\"yes\""), "{html}");
+    assert!(html.contains(".submit()"), "{html}");
+    assert_eq!(
+        idp.counters().end_sessions,
+        0,
+        "nothing ends before the confirmation"
+    );
+    let xsrf = html
+        .split("name=\"xsrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    // ...which answers 303 to the post-logout redirect URI.
+    let r = browser
+        .client()
+        .post(&confirm)
+        .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 303);
     let loc = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
     assert!(loc.as_str().starts_with(&post_logout));
     assert_eq!(query(&loc, "state").as_deref(), Some("bye"));
+    // The confirmation works once.
+    let again = browser
+        .client()
+        .post(&confirm)
+        .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 400);
+    let body: Value = again.json().await.unwrap();
+    assert_eq!(body["error_description"], "could not find logout details");
 
     let received = rp.tokens.clone();
     assert!(
@@ -186,5 +223,46 @@ async fn admin_backchannel_logout_by_sub() {
             .unwrap(),
         0
     );
+    rp.handle.stop(true).await;
+}
+
+#[tokio::test]
+async fn deleting_sessions_sends_no_backchannel_logout() {
+    let idp = spawn_default().await;
+    let rp = start_rp().await;
+    let redirect = format!("http://127.0.0.1:{}/callback", rp.port);
+    let browser = Browser::new().unwrap();
+    let req = auth_request_to(&idp, &redirect, &[]);
+    let cb = browser
+        .sign_in(&req.url, "bob", "bob-password")
+        .await
+        .unwrap();
+    let tokens = exchange(&idp, &req, &cb, &[]).await.body;
+    let rt = tokens["refresh_token"].as_str().unwrap();
+
+    // Logto's default: the session ends, the offline grant survives.
+    assert_eq!(idp.delete_sessions_of(&sub_of(&idp, "bob"), false), 1);
+    let req = auth_request_to(&idp, &redirect, &[("prompt", "none")]);
+    let r = browser.client().get(req.url).send().await.unwrap();
+    let loc = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(query(&loc, "error").as_deref(), Some("login_required"));
+    assert_eq!(refresh(&idp, rt, &[]).await.status, 200);
+
+    // With every grant revoked (`revokeGrantsTarget=all`) the next refresh fails.
+    let req = auth_request_to(&idp, &redirect, &[]);
+    let cb = browser
+        .sign_in(&req.url, "bob", "bob-password")
+        .await
+        .unwrap();
+    let tokens = exchange(&idp, &req, &cb, &[]).await.body;
+    assert_eq!(idp.delete_sessions_of(&sub_of(&idp, "bob"), true), 1);
+    let res = refresh(&idp, tokens["refresh_token"].as_str().unwrap(), &[]).await;
+    assert_eq!(res.body["error"], "invalid_grant");
+
+    assert!(
+        rp.tokens.lock().unwrap().is_empty(),
+        "no logout token was sent"
+    );
+    assert_eq!(idp.counters().backchannel_logouts_sent, 0);
     rp.handle.stop(true).await;
 }

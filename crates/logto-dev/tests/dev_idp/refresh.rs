@@ -1,4 +1,5 @@
-//! Refresh-token rotation, reuse detection, lifetimes, counters and fault injection.
+//! Refresh-token policy (as real Logto: the same token back for a Traditional web app,
+//! rotation for public clients), reuse detection, lifetimes, counters and fault injection.
 
 use std::time::{Duration, Instant};
 
@@ -9,6 +10,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn rotation_and_reuse_after_grace_revokes_the_grant() {
     let idp = spawn(Settings {
+        refresh_policy: RefreshPolicy::RotateEveryUse,
         reuse_grace: Duration::ZERO,
         ..Settings::default()
     })
@@ -38,6 +40,7 @@ async fn rotation_and_reuse_after_grace_revokes_the_grant() {
 #[tokio::test]
 async fn reuse_within_grace_is_accepted() {
     let idp = spawn(Settings {
+        refresh_policy: RefreshPolicy::RotateEveryUse,
         reuse_grace: Duration::from_secs(60),
         ..Settings::default()
     })
@@ -52,20 +55,107 @@ async fn reuse_within_grace_is_accepted() {
 }
 
 #[tokio::test]
-async fn confidential_seventy_percent_policy_echoes_the_token() {
+async fn a_traditional_web_app_gets_the_same_refresh_token_back_by_default() {
+    let idp = spawn_default().await;
+    let (_, body) = login(&idp, "alice").await;
+    let rt = body["refresh_token"].as_str().unwrap().to_owned();
+    for extra in [
+        &[][..],
+        &[("resource", API)][..],
+        &[("organization_id", "org-acme")][..],
+    ] {
+        let res = refresh(&idp, &rt, extra).await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        assert_eq!(res.body["refresh_token"], rt.as_str(), "not rotated");
+    }
+    let c = idp.counters();
+    assert_eq!(c.refresh_token_grants, 3);
+    assert_eq!(c.refresh_reuse_within_grace, 0);
+    assert_eq!(c.refresh_reuse_events, 0);
+}
+
+#[tokio::test]
+async fn a_traditional_web_app_token_rotates_after_seventy_percent_of_its_lifetime() {
     let idp = spawn(Settings {
-        refresh_policy: RefreshPolicy::ConfidentialSeventyPercent,
-        reuse_grace: Duration::ZERO,
+        refresh_token_ttl: Duration::from_secs(2),
         ..Settings::default()
     })
     .await;
     let (_, body) = login(&idp, "alice").await;
     let rt = body["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        refresh(&idp, &rt, &[]).await.body["refresh_token"],
+        rt.as_str()
+    );
+    // Not synchronisation: the test needs 70 % of the token's lifetime to pass.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let res = refresh(&idp, &rt, &[]).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_ne!(res.body["refresh_token"], rt.as_str(), "rotated past 70 %");
+}
+
+#[tokio::test]
+async fn a_public_client_rotates_on_every_use_with_a_grace_period() {
+    let idp = spawn_with(seed_with_spa(), Settings::default()).await;
+    let req = auth_request_for(&idp, SPA_ID, REDIRECT_URI, &[]);
+    let callback = logto_dev::testing::complete_sign_in(&req.url, "bob", "bob-password")
+        .await
+        .unwrap();
+    let code = query(&callback, "code").unwrap();
+    let first = public_token_request(
+        &idp,
+        SPA_ID,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", &req.verifier),
+        ],
+    )
+    .await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let rt1 = first.body["refresh_token"].as_str().unwrap().to_owned();
+    let refresh_public = |rt: String| {
+        let idp = idp.clone();
+        async move {
+            let form = [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt.as_str()),
+            ];
+            public_token_request(&idp, SPA_ID, &form).await
+        }
+    };
+    let second = refresh_public(rt1.clone()).await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    let rt2 = second.body["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(rt1, rt2, "a public client's token rotates");
+    // Within Logto's 3 s grace the rotated token still works.
+    let again = refresh_public(rt1).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(idp.counters().refresh_reuse_within_grace, 1);
+}
+
+#[tokio::test]
+async fn each_reuse_within_the_grace_period_restarts_it() {
+    let idp = spawn(Settings {
+        refresh_policy: RefreshPolicy::RotateEveryUse,
+        reuse_grace: Duration::from_secs(2),
+        ..Settings::default()
+    })
+    .await;
+    let (_, body) = login(&idp, "alice").await;
+    let rt = body["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(refresh(&idp, &rt, &[]).await.status, 200);
+    // Not synchronisation: the test needs time to pass. 1.2 s after the first use the token
+    // is reused (within the grace), and 1.2 s later again: 2.4 s after the first use but only
+    // 1.2 s after the last one, which is what Logto counts from.
     for _ in 0..2 {
+        tokio::time::sleep(Duration::from_millis(1200)).await;
         let res = refresh(&idp, &rt, &[]).await;
-        assert_eq!(res.status, 200);
-        assert_eq!(res.body["refresh_token"], rt.as_str());
+        assert_eq!(res.status, 200, "{}", res.body);
     }
+    assert_eq!(idp.counters().refresh_reuse_within_grace, 2);
+    assert_eq!(idp.counters().refresh_reuse_events, 0);
 }
 
 #[tokio::test]

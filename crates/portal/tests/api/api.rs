@@ -78,8 +78,10 @@ async fn whoami_accepts_only_an_organization_token_for_that_organization(pool: P
 
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn an_expired_organization_token_is_refused(pool: PgPool) {
+    // Real Logto fixes organization tokens at 3600 s; logto-dev can shorten them
+    // for a test.
     let idp = logto_dev::Settings {
-        access_token_ttl: std::time::Duration::from_secs(1),
+        organization_token_ttl: std::time::Duration::from_secs(1),
         ..Default::default()
     };
     let app = spawn_app_with(

@@ -15,6 +15,30 @@ use sqlx::PgPool;
 use crate::helpers::*;
 use crate::support::*;
 
+/// logto-dev rotating the refresh token at every refresh. Real Logto gives a
+/// Traditional web app the same token back until 70 % of its lifetime has
+/// passed and a new one after that; the refresh tests here make every refresh
+/// rotate, so that a token presented twice (a race, a lost answer) shows up in
+/// the reuse counters instead of going unnoticed.
+fn rotating() -> IdpSettings {
+    IdpSettings {
+        refresh_policy: logto_dev::RefreshPolicy::RotateEveryUse,
+        ..IdpSettings::default()
+    }
+}
+
+/// [`spawn_app`] on a [`rotating`] identity provider.
+async fn spawn_rotating(pool: PgPool) -> TestApp {
+    spawn_app_with(
+        pool,
+        Options {
+            idp: Some(rotating()),
+            ..Options::default()
+        },
+    )
+    .await
+}
+
 /// A `TestApp` around an instance spawned with a given identity provider.
 async fn app_on(pool: &PgPool, idp: DevIdp) -> TestApp {
     app_on_with(pool, idp, &[]).await
@@ -55,8 +79,8 @@ async fn burst(browser: &reqwest::Client, urls: &[String], n: usize) -> Vec<(Str
     out
 }
 
-/// No refresh token was presented twice: the dev IdP rotates on every use
-/// and counts every reuse, inside the grace period or not.
+/// No refresh token was presented twice: the [`rotating`] dev IdP counts every
+/// reuse, inside the grace period or not.
 fn assert_no_reuse(before: &Counters, after: &Counters) {
     assert_eq!(
         after.refresh_reuse_events, before.refresh_reuse_events,
@@ -77,7 +101,7 @@ fn status_of<'a>(app: &'a TestApp, path: &str) -> impl std::future::Future<Outpu
 /// has expired, 200 concurrent requests per instance: one refresh grant.
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn one_refresh_serves_a_burst_across_two_processes(pool: PgPool) {
-    let app = spawn_app(pool.clone()).await;
+    let app = spawn_rotating(pool.clone()).await;
     let other = ChildPortal::start(&app.idp, &database_url_of(&pool, None)).await;
     app.sign_in_as("alice").await;
     assert_eq!(status_of(&app, "/t/acme/").await, 200);
@@ -114,7 +138,7 @@ async fn one_refresh_serves_a_burst_across_two_processes(pool: PgPool) {
 /// from one refresh token: one redemption per rotation, none reused.
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn two_organizations_and_an_api_resource_share_one_refresh_token(pool: PgPool) {
-    let app = spawn_app(pool.clone()).await;
+    let app = spawn_rotating(pool.clone()).await;
     let other = ChildPortal::start(&app.idp, &database_url_of(&pool, None)).await;
     app.sign_in_as("bob").await;
     let before = app.idp.counters();
@@ -147,7 +171,7 @@ async fn two_organizations_and_an_api_resource_share_one_refresh_token(pool: PgP
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn more_logins_refreshing_at_once_than_the_pool_has_connections_all_succeed(pool: PgPool) {
     std::sync::LazyLock::force(&crate::security::LOGS);
-    let app = spawn_app(pool).await;
+    let app = spawn_rotating(pool).await;
     let mut browsers = Vec::new();
     for _ in 0..40 {
         let b = browser();
@@ -187,7 +211,7 @@ async fn more_logins_refreshing_at_once_than_the_pool_has_connections_all_succee
 
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn a_slow_refresh_is_redeemed_once_and_signs_nobody_out(pool: PgPool) {
-    let app = spawn_app(pool.clone()).await;
+    let app = spawn_rotating(pool.clone()).await;
     let other = ChildPortal::start(&app.idp, &database_url_of(&pool, None)).await;
     app.sign_in_as("alice").await;
     let delay = Duration::from_secs(if long() { 10 } else { 3 });
@@ -248,7 +272,7 @@ async fn assert_no_redirect_loop(app: &TestApp, path: &str) {
 /// 500 and never loops: the session ends cleanly.
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn an_instance_killed_mid_refresh_never_causes_a_second_redemption(pool: PgPool) {
-    let (idp, idp_proxy) = idp_behind_proxy(IdpSettings::default()).await;
+    let (idp, idp_proxy) = idp_behind_proxy(rotating()).await;
     let app = app_on(&pool, idp).await;
     let mut doomed = ChildPortal::start(&app.idp, &database_url_of(&pool, None)).await;
     app.sign_in_as("alice").await;
@@ -380,7 +404,7 @@ async fn a_revoked_grant_ends_the_session_after_one_attempt(pool: PgPool) {
 /// login is kept, and the next request after recovery succeeds.
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn an_idp_failing_on_refresh_degrades_and_recovers_without_sign_in(pool: PgPool) {
-    let (idp, idp_proxy) = idp_behind_proxy(IdpSettings::default()).await;
+    let (idp, idp_proxy) = idp_behind_proxy(rotating()).await;
     let app = app_on(&pool, idp).await;
     app.sign_in_as("bob").await;
     let before = app.idp.counters();
@@ -631,7 +655,7 @@ async fn postgres_going_away_under_load_loses_no_session(pool: PgPool) {
 /// came back, the rotated-out token is never presented again.
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn rotated_out_refresh_tokens_are_never_sent_again_after_restarts(pool: PgPool) {
-    let app = spawn_app(pool.clone()).await;
+    let app = spawn_rotating(pool.clone()).await;
     let pg = postgres_proxy(&pool).await;
     let mut instance = ChildPortal::start(&app.idp, &database_url_of(&pool, Some(pg.port()))).await;
     app.sign_in_as("bob").await;

@@ -532,7 +532,7 @@ async fn no_code_token_secret_or_session_id_reaches_the_logs_or_the_pages(pool: 
     }
     for (_, id_token, rt) in stored_tokens(&app).await {
         secrets.push(("ID token after refresh".into(), id_token));
-        secrets.push(("rotated refresh token".into(), rt.unwrap()));
+        secrets.push(("refresh token after refresh".into(), rt.unwrap()));
     }
     for at in stored_access_tokens(&app).await {
         secrets.push(("access token".into(), at));

@@ -332,7 +332,8 @@ async fn a_planted_pre_sign_in_cookie_does_not_get_the_victims_session(pool: PgP
 async fn sign_out_kills_the_refresh_token_at_the_idp(pool: PgPool) {
     let app = spawn_app(pool).await;
     app.sign_in_as("alice").await;
-    // A refresh rotates the tokens first: the latest ones are what count.
+    // A refresh first: it brings a new ID token, and the latest one is what counts
+    // (the refresh token comes back unchanged, as real Logto gives it to this app).
     assert_eq!(app.get("/t/acme/").await.status().as_u16(), 200);
     let rt = stored_refresh_tokens(&app.pool).await.remove(0);
     let cipher = portal::crypto::TokenCipher::from_base64(TOKEN_KEY_B64).unwrap();
