@@ -41,7 +41,7 @@ fn terminate(child: &mut Child) {
     let _ = child.kill();
 }
 
-/// The demo users and what each can see (the seed is crates/logto-dev/seed/demo.toml).
+/// The demo users and what each can see (the seed is crates/logto-seed/demo.toml).
 const LOGINS: [(&str, &str, &str); 4] = [
     (
         "alice",
@@ -112,7 +112,7 @@ fn serve(ws: &Path, pg: &Postgres) -> Result<()> {
         .join("debug");
     let idp = Command::new(target.join("logto-dev"))
         .arg("--seed")
-        .arg(ws.join("crates/logto-dev/seed/demo.toml"))
+        .arg(ws.join("crates/logto-seed/demo.toml"))
         .args(["--bind", &format!("127.0.0.1:{idp_port}")])
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
@@ -135,7 +135,7 @@ fn serve(ws: &Path, pg: &Postgres) -> Result<()> {
         .env("PORTAL_SESSION_KEY", DEMO_SESSION_KEY)
         .env("PORTAL_TOKEN_KEY", DEMO_TOKEN_KEY)
         .env("PORTAL_API_RESOURCE", "https://api.portal.test")
-        .env("PORTAL_TENANTS_FILE", ws.join("crates/xtask/demo/tenants.toml"))
+        .env("PORTAL_TENANTS_FILE", ws.join("crates/logto-seed/demo.toml"))
         .env("PORTAL_TEMPLATES_DIR", ws.join("templates"))
         .env(
             "RUST_LOG",
