@@ -6,7 +6,8 @@
 //! [`routes`] (handlers, with [`claims_table`]), [`auth`] (the `Authenticated` extractor),
 //! [`session`] (typed session access), [`session_store`] / [`token_store`] /
 //! [`logins`] (PostgreSQL persistence), [`crypto`] (tokens encrypted at
-//! rest), [`tenants`], [`error`] (one error type, rendered in one place).
+//! rest), [`tenants`], [`error`] (one error type, rendered in one place),
+//! [`management`] (a client of Logto's Management API).
 
 pub mod auth;
 pub mod breaker;
@@ -17,6 +18,7 @@ pub mod crypto;
 pub mod error;
 pub mod local_cache;
 pub mod logins;
+pub mod management;
 pub mod metrics;
 pub mod rate_limit;
 pub mod routes;
