@@ -46,7 +46,7 @@ mod token;
 pub use error::Error;
 pub use seed::{
     ApiResource, AppType, Application, Member, Organization, OrganizationRole, Seed, SeedError,
-    SsoConnector, User, UserRole,
+    SsoConnector, TenantSpec, User, UserRole,
 };
 pub use server::{DEVELOPMENT_ONLY_WARNING, DevIdp, serve};
 pub use settings::{RefreshPolicy, Settings, SigningAlg};

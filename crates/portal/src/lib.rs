@@ -6,7 +6,9 @@
 //! [`routes`] (handlers, with [`claims_table`]), [`auth`] (the `Authenticated` extractor),
 //! [`session`] (typed session access), [`session_store`] / [`token_store`] /
 //! [`logins`] (PostgreSQL persistence), [`crypto`] (tokens encrypted at
-//! rest), [`tenants`], [`error`] (one error type, rendered in one place).
+//! rest), [`tenants`], [`error`] (one error type, rendered in one place),
+//! [`management`] (a client of Logto's Management API) and [`provision`]
+//! (`portal logto provision`: the demo seed into a real Logto).
 
 pub mod auth;
 pub mod breaker;
@@ -17,7 +19,9 @@ pub mod crypto;
 pub mod error;
 pub mod local_cache;
 pub mod logins;
+pub mod management;
 pub mod metrics;
+pub mod provision;
 pub mod rate_limit;
 pub mod routes;
 pub mod session;

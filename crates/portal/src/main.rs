@@ -11,8 +11,13 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    portal::telemetry::init();
-    match portal::cli::Cli::parse().run().await {
+    let cli = portal::cli::Cli::parse();
+    if cli.output_on_stdout() {
+        portal::telemetry::init_stderr();
+    } else {
+        portal::telemetry::init();
+    }
+    match cli.run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("portal: {e:#}");

@@ -10,13 +10,33 @@ use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber: `RUST_LOG` (default `info`), human-readable
 /// output (coloured on a terminal only), or JSON lines when
-/// `PORTAL_LOG_FORMAT=json`.
+/// `PORTAL_LOG_FORMAT=json`, on standard output.
 pub fn init() {
+    install(
+        std::io::stdout,
+        std::io::IsTerminal::is_terminal(&std::io::stdout()),
+    );
+}
+
+/// Like [`init`], on standard error: for commands whose standard output is
+/// their result (`portal logto provision` prints credentials there).
+pub fn init_stderr() {
+    install(
+        std::io::stderr,
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    );
+}
+
+fn install<W>(writer: W, ansi: bool)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // Colours only for a terminal: a log file or collector gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+        .with_writer(writer)
+        .with_ansi(ansi);
     let result = if std::env::var("PORTAL_LOG_FORMAT").as_deref() == Ok("json") {
         builder.json().try_init()
     } else {

@@ -1,5 +1,6 @@
 //! Tenants: a tenant is a Logto organization with a URL slug, kept in the
-//! `tenants` table and seeded from `PORTAL_TENANTS_FILE`.
+//! `tenants` table and seeded from `PORTAL_TENANTS_FILE` (a tenants file, or
+//! the demo seed read by logto-dev) or by `portal logto provision`.
 
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
@@ -34,12 +35,10 @@ struct TenantsFile {
     tenant: Vec<Tenant>,
 }
 
-/// Whether `slug` is a valid tenant slug (`[a-z0-9][a-z0-9-]{0,62}`).
+/// Whether `slug` is a valid tenant slug (`[a-z0-9][a-z0-9-]{0,62}`), the
+/// rule the seed applies too.
 pub fn valid_slug(slug: &str) -> bool {
-    let mut chars = slug.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
-        && slug.len() <= 63
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    logto_seed::valid_slug(slug)
 }
 
 /// The slug of a tenant route's path (`/t/{slug}` or `/t/{slug}/…`), if it
@@ -50,8 +49,38 @@ pub fn slug_in_path(path: &str) -> Option<&str> {
     valid_slug(slug).then_some(slug)
 }
 
-/// Parses and validates a tenants file (the format of the README).
+/// The tenant of a seeded organization, stored with `organization_id`
+/// (the seed id under logto-dev, the id Logto assigned under real Logto).
+/// `with_sso` keeps the seed's simulated SSO connector (logto-dev only).
+pub fn from_seed(
+    org: &logto_seed::Organization,
+    organization_id: &str,
+    with_sso: bool,
+) -> Option<Tenant> {
+    let spec = org.tenant.as_ref()?;
+    Some(Tenant {
+        slug: spec.slug.clone(),
+        display_name: spec.display_name.clone(),
+        organization_id: organization_id.to_owned(),
+        sso_connector_id: spec.sso_connector.clone().filter(|_| with_sso),
+        login_hint: spec.login_hint.clone(),
+    })
+}
+
+/// Parses and validates a tenants file: the format of the README
+/// (`[[tenant]]` tables), or the demo seed that logto-dev serves
+/// (`[[organizations]]` with a `tenant`), whose organization ids are logto-dev's.
 pub fn parse(text: &str) -> Result<Vec<Tenant>, TenantsFileError> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| TenantsFileError(e.to_string()))?;
+    if table.contains_key("organizations") && !table.contains_key("tenant") {
+        let seed =
+            logto_seed::Seed::from_toml_str(text).map_err(|e| TenantsFileError(e.to_string()))?;
+        return Ok(seed
+            .organizations
+            .iter()
+            .filter_map(|o| from_seed(o, &o.id, true))
+            .collect());
+    }
     let file: TenantsFile = toml::from_str(text).map_err(|e| TenantsFileError(e.to_string()))?;
     let mut seen = std::collections::HashSet::new();
     for (i, t) in file.tenant.iter().enumerate() {
@@ -195,5 +224,28 @@ mod tests {
         assert!(err.to_string().contains("tenant[0].slug"), "{err}");
         let err = parse("[[tenant]]\nslug = \"a\"\ndisplay_name = \"x\"\n").unwrap_err();
         assert!(err.to_string().contains("organization_id"), "{err}");
+    }
+
+    #[test]
+    fn the_demo_seed_is_a_tenants_file_with_logto_devs_ids() {
+        let tenants = parse(logto_seed::DEMO_SEED).unwrap();
+        let acme = tenants.iter().find(|t| t.slug == "acme").unwrap();
+        assert_eq!(acme.organization_id, "org-acme");
+        assert_eq!(acme.display_name, "Acme Corp");
+        assert_eq!(acme.login_hint.as_deref(), Some("alice@acme.test"));
+        let globex = tenants.iter().find(|t| t.slug == "globex").unwrap();
+        assert_eq!(globex.sso_connector_id.as_deref(), Some("globex-okta"));
+        assert_eq!(tenants.len(), 2);
+    }
+
+    #[test]
+    fn an_invalid_seed_as_tenants_file_names_the_field() {
+        let err =
+            parse("[[organizations]]\nid = \"o\"\nname = \"O\"\ntenant = { slug = \"Bad\" }\n")
+                .unwrap_err();
+        assert!(
+            err.to_string().contains("organizations[0].tenant.slug"),
+            "{err}"
+        );
     }
 }

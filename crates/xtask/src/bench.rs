@@ -68,13 +68,13 @@ const MAX_FLOWS: u64 = 2_000;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// A run whose windows failed more than this fraction of requests is an error.
 const MAX_ERROR_RATE: f64 = 0.01;
-/// The users the sessions cycle over (crates/logto-dev/seed/demo.toml):
+/// The users the sessions cycle over (crates/logto-seed/demo.toml):
 /// both are members of Acme.
 const USERS: [(&str, &str); 2] = [("alice", "alice-password"), ("bob", "bob-password")];
 /// Rows of the floor's table (see bench_floor.rs).
 const FLOOR_ROWS: u64 = 10_000;
 /// The tenant and organization of scenarios 3 and 4
-/// (crates/xtask/demo/tenants.toml).
+/// (the tenants of crates/logto-seed/demo.toml).
 const TENANT: &str = "acme";
 const ORGANIZATION: &str = "org-acme";
 /// The scheduling niceness of the benchmark's processes (see [`Priority`]).
@@ -263,7 +263,7 @@ fn bench(ws: &Path, pg: &Postgres, only: &[String]) -> Result<()> {
     let (out, err) = log_file(&out_dir, "logto-dev")?;
     let idp = own_session(bin.join("logto-dev"))
         .arg("--seed")
-        .arg(ws.join("crates/logto-dev/seed/demo.toml"))
+        .arg(ws.join("crates/logto-seed/demo.toml"))
         .args(["--bind", &format!("127.0.0.1:{idp_port}"), "--admin"])
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
@@ -299,7 +299,7 @@ fn bench(ws: &Path, pg: &Postgres, only: &[String]) -> Result<()> {
         .env("PORTAL_API_RESOURCE", "https://api.portal.test")
         .env(
             "PORTAL_TENANTS_FILE",
-            ws.join("crates/xtask/demo/tenants.toml"),
+            ws.join("crates/logto-seed/demo.toml"),
         )
         .env("PORTAL_TEMPLATES_DIR", ws.join("templates"))
         // Many sign-ins from one address: the per-IP limit would refuse them.

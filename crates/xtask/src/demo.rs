@@ -25,7 +25,7 @@ impl Drop for Children {
     }
 }
 
-/// The demo users and what each can see (the seed is crates/logto-dev/seed/demo.toml).
+/// The demo users and what each can see (the seed is crates/logto-seed/demo.toml).
 const LOGINS: [(&str, &str, &str); 4] = [
     (
         "alice",
@@ -93,7 +93,7 @@ fn serve(ws: &Path, pg: &Postgres) -> Result<()> {
     let target = crate::target_dir(ws).join("debug");
     let idp = Command::new(target.join("logto-dev"))
         .arg("--seed")
-        .arg(ws.join("crates/logto-dev/seed/demo.toml"))
+        .arg(ws.join("crates/logto-seed/demo.toml"))
         .args(["--bind", &format!("127.0.0.1:{idp_port}")])
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
@@ -116,7 +116,7 @@ fn serve(ws: &Path, pg: &Postgres) -> Result<()> {
         .env("PORTAL_SESSION_KEY", DEMO_SESSION_KEY)
         .env("PORTAL_TOKEN_KEY", DEMO_TOKEN_KEY)
         .env("PORTAL_API_RESOURCE", "https://api.portal.test")
-        .env("PORTAL_TENANTS_FILE", ws.join("crates/xtask/demo/tenants.toml"))
+        .env("PORTAL_TENANTS_FILE", ws.join("crates/logto-seed/demo.toml"))
         .env("PORTAL_TEMPLATES_DIR", ws.join("templates"))
         .env(
             "RUST_LOG",

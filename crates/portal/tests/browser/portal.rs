@@ -64,7 +64,7 @@ impl TestPortal {
             ("PORTAL_API_RESOURCE", "https://api.portal.test".to_owned()),
             (
                 "PORTAL_TENANTS_FILE",
-                root.join("crates/xtask/demo/tenants.toml")
+                root.join("crates/logto-seed/demo.toml")
                     .to_string_lossy()
                     .into_owned(),
             ),

@@ -1,0 +1,12 @@
+//! The real-Logto tier: tests against a real Logto 1.42, provisioned with the
+//! demo seed by `portal logto provision`. `cargo xtask test` starts it and
+//! passes the `LOGTO_TIER_*` variables (see `support`); a plain `cargo test`
+//! reports every test here as ignored.
+//!
+//! These tests share one Logto and must not change the seeded demo data
+//! others rely on: a test that changes something creates its own, uniquely
+//! named objects.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod provision;
+mod support;
