@@ -122,12 +122,10 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// Only `DATABASE_URL` is needed for the database commands.
+/// Only `DATABASE_URL` is needed for the database commands (also from the
+/// files of `PORTAL_ENV_FILE`, as `serve` reads it).
 fn database_url() -> anyhow::Result<String> {
-    let _ = dotenvy::dotenv();
-    std::env::var("DATABASE_URL")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
+    crate::config::env_lookup()?("DATABASE_URL")
         .ok_or_else(|| anyhow::anyhow!("configuration: DATABASE_URL: is not set"))
 }
 

@@ -2,6 +2,7 @@
 //! `.env` file) into typed values. A missing or malformed value stops
 //! start-up with one line naming the variable.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -158,11 +159,51 @@ pub fn decode_base64(value: &str) -> Option<Vec<u8>> {
     engines.iter().find_map(|e| e.decode(v).ok())
 }
 
+/// The configuration's source: the process environment (after `.env`), then
+/// the `.env`-format files named by `PORTAL_ENV_FILE` (paths separated by
+/// `:`; the first file naming a variable wins). A container reads secrets
+/// generated into a volume this way (docker-compose.yml). A file that cannot
+/// be read or parsed is a [`ConfigError`] naming `PORTAL_ENV_FILE`.
+pub fn env_lookup() -> Result<impl Fn(&str) -> Option<String>, ConfigError> {
+    let _ = dotenvy::dotenv();
+    let files = read_env_files(std::env::var("PORTAL_ENV_FILE").ok().as_deref())?;
+    Ok(layered(|name| std::env::var(name).ok(), files))
+}
+
+/// The variables of the files of a `PORTAL_ENV_FILE` value.
+fn read_env_files(list: Option<&str>) -> Result<HashMap<String, String>, ConfigError> {
+    let mut values = HashMap::new();
+    for path in list
+        .unwrap_or_default()
+        .split(':')
+        .filter(|p| !p.is_empty())
+    {
+        let unreadable = |e: dotenvy::Error| problem("PORTAL_ENV_FILE", format!("{path}: {e}"));
+        for item in dotenvy::from_path_iter(path).map_err(unreadable)? {
+            let (name, value) = item.map_err(unreadable)?;
+            values.entry(name).or_insert(value);
+        }
+    }
+    Ok(values)
+}
+
+/// `env` where it has a non-empty value, else `files`.
+fn layered(
+    env: impl Fn(&str) -> Option<String>,
+    files: HashMap<String, String>,
+) -> impl Fn(&str) -> Option<String> {
+    move |name| {
+        env(name)
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| files.get(name).cloned())
+    }
+}
+
 impl Settings {
-    /// Reads the settings from the process environment (and `.env`).
+    /// Reads the settings from the process environment (and `.env`, and the
+    /// files of `PORTAL_ENV_FILE`: [`env_lookup`]).
     pub fn from_env() -> Result<Self, ConfigError> {
-        let _ = dotenvy::dotenv();
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(env_lookup()?)
     }
 
     /// Reads the settings through `get` (tests pass a map).
@@ -518,6 +559,71 @@ mod tests {
             s.signing_algorithms,
             vec![SigningAlgorithm::ES384, SigningAlgorithm::RS256]
         );
+    }
+
+    /// Writes `text` to a new file under the temporary directory.
+    fn temp_file(text: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("portal-env-{}", uuid::Uuid::new_v4()));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn env_files_fill_in_what_the_environment_leaves_unset() {
+        let b64 = |n: usize| base64::engine::general_purpose::STANDARD.encode(vec![9u8; n]);
+        // The format docker-compose.yml's secrets service writes.
+        let generated = temp_file(&format!(
+            "DATABASE_URL='postgres://portal:pw@postgres:5432/portal'\n\
+             PORTAL_SESSION_KEY='{}'\nPORTAL_TOKEN_KEY='{}'\nLOGTO_APP_ID=from-the-first-file\n",
+            b64(64),
+            b64(32)
+        ));
+        let provisioned =
+            temp_file("LOGTO_APP_ID=from-the-second-file\nLOGTO_APP_SECRET=provisioned-secret\n");
+        let list = format!("{}:{}", generated.display(), provisioned.display());
+        let files = read_env_files(Some(&list)).unwrap();
+        let env = HashMap::from([
+            ("LOGTO_ENDPOINT", "https://auth.example.com"),
+            ("PORTAL_BASE_URL", "https://portal.example.com"),
+            ("LOGTO_APP_ID", "from-the-environment"),
+            ("DATABASE_URL", " "),
+        ]);
+        let lookup = layered(|name| env.get(name).map(|v| (*v).to_owned()), files);
+        let s = Settings::from_lookup(&lookup).unwrap();
+        assert_eq!(s.app_id, "from-the-environment", "the environment wins");
+        assert_eq!(
+            s.database_url(),
+            "postgres://portal:pw@postgres:5432/portal",
+            "an empty variable counts as unset"
+        );
+        assert_eq!(s.app_secret.expose_secret(), "provisioned-secret");
+        assert_eq!(s.session_key.expose(), vec![9u8; 64].as_slice());
+        let env = HashMap::<&str, &str>::new();
+        let lookup = layered(
+            |name| env.get(name).map(|v| (*v).to_owned()),
+            read_env_files(Some(&list)).unwrap(),
+        );
+        assert_eq!(
+            lookup("LOGTO_APP_ID").as_deref(),
+            Some("from-the-first-file"),
+            "the first file wins"
+        );
+        assert_eq!(read_env_files(None).unwrap(), HashMap::new());
+        for path in [generated, provisioned] {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+
+    #[test]
+    fn an_unreadable_env_file_names_portal_env_file() {
+        let missing = std::env::temp_dir().join(format!("portal-env-{}", uuid::Uuid::new_v4()));
+        let malformed = temp_file("DATABASE_URL='unterminated\n");
+        for path in [&missing, &malformed] {
+            let e = read_env_files(Some(&path.display().to_string())).unwrap_err();
+            assert_eq!(e.name, "PORTAL_ENV_FILE", "{e}");
+            assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+        }
+        std::fs::remove_file(malformed).unwrap();
     }
 
     #[test]
