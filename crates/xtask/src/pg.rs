@@ -103,6 +103,12 @@ impl Postgres {
         Ok(format!("{server}/{db}"))
     }
 
+    /// A connection to the server's maintenance database (or to the
+    /// borrowed `DATABASE_URL`).
+    pub async fn admin_connection(&self) -> Result<sqlx::PgConnection> {
+        connect_with_deadline(&self.admin_url, Duration::from_secs(30)).await
+    }
+
     /// A fresh database `db` (dropped first when it exists) on this server,
     /// or, with a borrowed `DATABASE_URL`, on that database's server (which
     /// must then let its user create databases).

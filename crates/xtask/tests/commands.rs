@@ -73,6 +73,10 @@ const TIER_FILES: &[(&str, &str)] = &[
         "crates/logto-client/tests/real_logto",
         "needs real Logto: run through cargo xtask test",
     ),
+    (
+        "crates/logto-dev/tests/conformance",
+        "needs real Logto: run through cargo xtask test",
+    ),
 ];
 
 fn rust_files(dir: &std::path::Path, out: &mut Vec<PathBuf>) {

@@ -27,7 +27,7 @@ pub const SPA_ID: &str = "portal-spa";
 pub fn seed_with_spa() -> Seed {
     let text = format!(
         "{}\n[[applications]]\nid = \"{SPA_ID}\"\ntype = \"spa\"\nredirect_uris = [\"{REDIRECT_URI}\"]\n",
-        include_str!("../../seed/demo.toml")
+        include_str!("../../../logto-seed/demo.toml")
     );
     Seed::from_toml_str(&text).unwrap()
 }

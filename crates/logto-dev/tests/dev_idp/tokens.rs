@@ -207,11 +207,12 @@ async fn organization_tokens_live_3600_s_whatever_the_access_token_lifetime() {
 
 #[tokio::test]
 async fn a_resource_lifetime_of_zero_seconds_is_allowed() {
-    let seed = logto_dev::Seed::from_toml_str(&include_str!("../../seed/demo.toml").replace(
-        "name = \"Portal API\"",
-        "name = \"Portal API\"\naccess_token_ttl = 0",
-    ))
-    .unwrap();
+    let seed =
+        logto_dev::Seed::from_toml_str(&include_str!("../../../logto-seed/demo.toml").replace(
+            "name = \"Portal API\"",
+            "name = \"Portal API\"\naccess_token_ttl = 0",
+        ))
+        .unwrap();
     let idp = spawn_with(seed, logto_dev::Settings::default()).await;
     let (req, callback) = sign_in(&idp, "alice", &[]).await;
     let res = exchange(&idp, &req, &callback, &[("resource", API)]).await;
@@ -224,11 +225,12 @@ async fn a_resource_lifetime_of_zero_seconds_is_allowed() {
 #[tokio::test]
 async fn an_organization_api_token_adds_the_users_own_roles() {
     // bob writes reports through a user role of his own; his organization role only reads.
-    let seed = logto_dev::Seed::from_toml_str(&include_str!("../../seed/demo.toml").replace(
-        "email = \"bob@acme.test\"\nroles = [\"report-reader\"]",
-        "email = \"bob@acme.test\"\nroles = [\"report-writer\"]",
-    ))
-    .unwrap();
+    let seed =
+        logto_dev::Seed::from_toml_str(&include_str!("../../../logto-seed/demo.toml").replace(
+            "email = \"bob@acme.test\"\nroles = [\"report-reader\"]",
+            "email = \"bob@acme.test\"\nroles = [\"report-writer\"]",
+        ))
+        .unwrap();
     let idp = spawn_with(seed, logto_dev::Settings::default()).await;
     let (_, body) = login(&idp, "bob").await;
     let res = refresh(

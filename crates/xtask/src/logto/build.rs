@@ -345,7 +345,11 @@ fn unpack(source: &Source, dir: &Path, root: &Path, log: &Log) -> Result<()> {
             .ok_or_else(|| anyhow!("git archive has no stdout"))?;
         log.run(
             "unpacking the checkout's HEAD",
-            Command::new("tar").arg("x").arg("-C").arg(root).stdin(stdout),
+            Command::new("tar")
+                .arg("x")
+                .arg("-C")
+                .arg(root)
+                .stdin(stdout),
         )?;
         if !git.wait()?.success() {
             bail!("git archive failed in {}", source.path.display());
@@ -483,7 +487,10 @@ mod tests {
     "p-retry": "^6.0.0"
 }"#;
         let patched = replace_oidc_provider_pin(manifest);
-        assert!(patched.contains(r#""oidc-provider": "9.11.3","#), "{patched}");
+        assert!(
+            patched.contains(r#""oidc-provider": "9.11.3","#),
+            "{patched}"
+        );
         assert!(patched.contains(r#""nanoid": "^5.0.9","#));
         assert!(patched.contains(r#""p-retry": "^6.0.0""#));
         assert!(!patched.contains("github:"));
