@@ -28,7 +28,11 @@ fn is_root() -> bool {
 /// installs them with apt when running as root on Debian. Elsewhere, the tier
 /// is skipped with the command that installs them.
 pub(crate) fn tier() -> Result<Tier> {
-    let tier = Tier::tests("browser", "binary(browser)");
+    // The browser tests, and the real-Logto tier's test on Logto's own page.
+    let tier = Tier::tests(
+        "browser",
+        "binary(browser) | (binary(real_logto) & test(/^chromium::/))",
+    );
     if installed() {
         return Ok(tier);
     }

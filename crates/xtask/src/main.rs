@@ -38,7 +38,12 @@ struct Cli {
 enum Cmd {
     /// Run the demo: private PostgreSQL, the dev identity provider and the
     /// portal; prints the URLs and demo logins; Ctrl-C stops everything.
-    Demo,
+    Demo {
+        /// Run against real Logto (built from source once, cached outside the
+        /// clone, provisioned with the demo seed) instead of logto-dev.
+        #[arg(long)]
+        real_logto: bool,
+    },
     /// Run every check: rustfmt, the dependency audit, clippy and the whole
     /// test suite against a private PostgreSQL (or DATABASE_URL when set). The
     /// last line names every tier that could not run here, and why.
@@ -81,7 +86,7 @@ fn main() -> ExitCode {
     // `cargo xtask test`'s last line, once the tests ran: which tiers did.
     let mut summary = None;
     let result = match cli.command {
-        Cmd::Demo => demo::run(&workspace_root()),
+        Cmd::Demo { real_logto } => demo::run(&workspace_root(), real_logto),
         Cmd::Test { long, runner_args } => {
             test(&workspace_root(), long, &runner_args, &mut summary)
         }
@@ -216,6 +221,21 @@ fn test(ws: &Path, long: bool, runner_args: &[String], summary: &mut Option<Stri
         // The optional test tiers: each says whether it runs here. A tier that
         // needs a service starts it here and keeps it until the tests end.
         tiers.push(browser::tier()?);
+        let real_logto = match logto::unavailable(ws)? {
+            Some(reason) => {
+                tiers.push(tiers::Tier::tests("real_logto", "binary(real_logto)").skip(reason));
+                None
+            }
+            None => {
+                let running = logto::start_tier(ws, &pg, &url)?;
+                let tier = running.env.iter().fold(
+                    tiers::Tier::tests("real_logto", "binary(real_logto)"),
+                    |tier, (key, value)| tier.with_env(*key, value.clone()),
+                );
+                tiers.push(tier);
+                Some(running)
+            }
+        };
         let cluster_env = Postgres::cluster_env();
         let with_env = |cmd: &mut Command| {
             cmd.current_dir(ws).env("DATABASE_URL", &url);
@@ -234,7 +254,9 @@ fn test(ws: &Path, long: bool, runner_args: &[String], summary: &mut Option<Stri
         let mut doc = cargo();
         with_env(&mut doc);
         doc.args(["test", "--workspace", "--locked", "--doc"]);
-        step("doc tests", &mut doc)
+        let docs = step("doc tests", &mut doc);
+        drop(real_logto);
+        docs
     })();
     pg.stop();
     match (result, audited) {
@@ -266,14 +288,43 @@ fn logto_shell(ws: &Path) -> Result<()> {
         );
     };
     let build = logto::ensure_built(&source)?;
+    step(
+        "cargo build -p portal --bin portal",
+        cargo().current_dir(ws).args([
+            "build", "--quiet", "--locked", "-p", "portal", "--bin", "portal",
+        ]),
+    )?;
     let mut pg = Postgres::start_or_env(ws, &format!("logto-{}", std::process::id()))?;
     pg.remove_on_stop();
     let dir = ws.join("target").join("xtask").join("logto");
     let result = (|| {
+        let portal_db = prepare_database(&pg, "portal_logto")?;
         let mut logto = logto::Logto::start(&build, &pg, "logto", &dir)?;
+        // The demo seed, with a machine-to-machine app bootstrapped in
+        // Logto's database: its credential is what working by hand needs.
+        let provisioned = logto::provision(
+            &target_dir(ws).join("debug").join("portal"),
+            &ws.join(logto::DEMO_SEED),
+            &logto,
+            &portal_db,
+            &["http://127.0.0.1:8080".to_owned()],
+            &dir,
+            "logto",
+        )?;
         println!("logto: {}", logto.endpoint);
         println!("logto-admin: {}", logto.admin_endpoint);
         println!("logto-database: {}", logto.database_url);
+        println!("LOGTO_M2M_APP_ID={}", provisioned.var("LOGTO_M2M_APP_ID")?);
+        println!(
+            "LOGTO_M2M_APP_SECRET={}",
+            provisioned.var("LOGTO_M2M_APP_SECRET")?
+        );
+        println!(
+            "demo application (for a portal at http://127.0.0.1:8080): LOGTO_APP_ID={} LOGTO_APP_SECRET={}",
+            provisioned.var("LOGTO_APP_ID")?,
+            provisioned.var("LOGTO_APP_SECRET")?
+        );
+        println!("provisioned: {}", provisioned.json.display());
         println!("logto-log: {}", logto.log.display());
         eprintln!("xtask: real Logto is up; Ctrl-C stops it");
         while !INTERRUPTED.load(Ordering::SeqCst) {

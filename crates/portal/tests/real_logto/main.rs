@@ -8,5 +8,13 @@
 //! named objects.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod chromium;
+mod client;
+#[allow(dead_code)] // shared with the browser binary, which uses all of it
+#[path = "../browser/driver.rs"]
+mod driver;
+mod experience;
+mod pages;
+mod portal;
 mod provision;
 mod support;
