@@ -65,14 +65,20 @@ pub fn storage_for(
     session: &TypedSession,
     login_id: Uuid,
 ) -> Result<PgTokenStorage, AppError> {
-    Ok(PgTokenStorage::new(
+    let storage = PgTokenStorage::new(
         state.pool.clone(),
         Arc::clone(&state.cipher),
         session.browser_binding()?,
         login_id,
         state.settings.absolute_timeout,
     )
-    .with_local_cache(Arc::clone(&state.local_cache)))
+    .with_local_cache(Arc::clone(&state.local_cache));
+    // What Logto says about organizations and permissions is no older than
+    // what it says about the login itself.
+    Ok(match state.settings.session_revalidate {
+        Some(every) => storage.max_access_token_age(every),
+        None => storage,
+    })
 }
 
 async fn authenticate(req: HttpRequest) -> Result<Option<Authenticated>, AppError> {

@@ -91,6 +91,8 @@ pub struct PgTokenStorage {
     local_cache: Option<Arc<LocalCache>>,
     /// See [`Self::checked_within`].
     checked_within: Option<Duration>,
+    /// See [`Self::max_access_token_age`].
+    max_access_token_age: Option<Duration>,
 }
 
 /// What [`PgTokenStorage::with_loaded`] was given.
@@ -131,7 +133,18 @@ impl PgTokenStorage {
             loaded: Mutex::new(None),
             local_cache: None,
             checked_within: None,
+            max_access_token_age: None,
         }
+    }
+
+    /// Cached access tokens obtained longer than `age` ago are not served:
+    /// the client fetches new ones. Organization roles and API permissions
+    /// changed at the identity provider then show within `age`, as the
+    /// re-validation does for the ID token (`PORTAL_SESSION_REVALIDATE`).
+    #[must_use]
+    pub fn max_access_token_age(mut self, age: Duration) -> Self {
+        self.max_access_token_age = Some(age);
+        self
     }
 
     /// Cached access tokens count only while the login's grant was checked
@@ -379,23 +392,38 @@ const UPSERT_ACCESS_TOKEN: &str = "INSERT INTO access_tokens (login_id, audience
      SET token = EXCLUDED.token, scopes = EXCLUDED.scopes, expires_at = EXCLUDED.expires_at";
 
 /// A cached token that no longer opens (key changed, tampering) is a cache
-/// miss: the client fetches a new one and overwrites it.
+/// miss: the client fetches a new one and overwrites it. So is one obtained
+/// longer than `max_age` ago.
 fn open_access_token(
     cipher: &TokenCipher,
     login_id: Uuid,
     key: &AccessTokenKey,
     sealed: Option<Vec<u8>>,
+    max_age: Option<Duration>,
 ) -> Option<CachedAccessToken> {
     let sealed = sealed?;
     let cache_key = key.cache_key();
-    let opened = cipher
+    let opened: Option<CachedAccessToken> = cipher
         .decrypt(&sealed, &access_token_aad(login_id, &cache_key))
         .ok()
         .and_then(|plain| serde_json::from_slice(&plain).ok());
     if opened.is_none() {
         tracing::warn!(login = %login_id, "a cached access token did not decrypt; ignoring it");
     }
-    opened
+    opened.filter(|token| match max_age {
+        Some(age) => unix_now().saturating_sub(token.obtained_at) < secs_i64(age),
+        None => true,
+    })
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, secs_i64)
+}
+
+fn secs_i64(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
 /// Parameters of an access-token upsert.
@@ -564,7 +592,13 @@ impl Storage for PgTokenStorage {
             let sealed =
                 select_access_token(&self.pool, self.login_id, &cache_key, self.checked_within)
                     .await?;
-            return Ok(open_access_token(&self.cipher, self.login_id, key, sealed));
+            return Ok(open_access_token(
+                &self.cipher,
+                self.login_id,
+                key,
+                sealed,
+                self.max_access_token_age,
+            ));
         }
         if let Some(sealed) = self.take_loaded_access_token(&cache_key) {
             return Ok(open_access_token(
@@ -572,6 +606,7 @@ impl Storage for PgTokenStorage {
                 self.login_id,
                 key,
                 Some(sealed),
+                self.max_access_token_age,
             ));
         }
         // Taken before the read: a change heard after it voids the read.
@@ -585,7 +620,13 @@ impl Storage for PgTokenStorage {
         if let (Some((cache, epoch)), Some(sealed)) = (keep, &sealed) {
             cache.keep_access_token(epoch, self.login_id, &cache_key, sealed.clone());
         }
-        Ok(open_access_token(&self.cipher, self.login_id, key, sealed))
+        Ok(open_access_token(
+            &self.cipher,
+            self.login_id,
+            key,
+            sealed,
+            self.max_access_token_age,
+        ))
     }
 
     async fn set_access_token(
@@ -679,6 +720,7 @@ impl Storage for PgTokenStorage {
             cipher: Arc::clone(&self.cipher),
             login_id: self.login_id,
             checked_within: self.checked_within,
+            max_access_token_age: self.max_access_token_age,
             marked: false,
             _local: local,
             _slot: slot,
@@ -701,6 +743,8 @@ struct PgRefreshGuard {
     login_id: Uuid,
     /// See [`PgTokenStorage::checked_within`].
     checked_within: Option<Duration>,
+    /// See [`PgTokenStorage::max_access_token_age`].
+    max_access_token_age: Option<Duration>,
     /// `refresh_started_at` was set (committed) by this guard.
     marked: bool,
     _local: tokio::sync::OwnedMutexGuard<()>,
@@ -820,7 +864,13 @@ impl RefreshGuard for PgRefreshGuard {
             checked_within,
         )
         .await?;
-        Ok(open_access_token(&self.cipher, login_id, key, sealed))
+        Ok(open_access_token(
+            &self.cipher,
+            login_id,
+            key,
+            sealed,
+            self.max_access_token_age,
+        ))
     }
 
     async fn commit(

@@ -8,7 +8,7 @@ use super::{
     Application, ApplicationPatch, ApplicationSecret, ManagementClient, ManagementError,
     NewApplication, NewOrganization, NewUser, Organization, OrganizationMember, OrganizationPatch,
     OrganizationRole, OrganizationScope, Resource, ResourcePatch, Role, RoleType, Scope, User,
-    UserPatch,
+    UserPatch, UserSession, types::UserSessions,
 };
 
 /// No request body.
@@ -440,6 +440,31 @@ impl ManagementClient {
     pub async fn remove_user_role(&self, id: &str, role_id: &str) -> Result<(), ManagementError> {
         let path = format!("api/users/{}/roles/{}", seg(id)?, seg(role_id)?);
         self.call_no_content(Method::DELETE, &path, NO_BODY).await
+    }
+
+    /// A user's active sessions (`GET /api/users/{id}/sessions`).
+    pub async fn user_sessions(&self, id: &str) -> Result<Vec<UserSession>, ManagementError> {
+        let path = format!("api/users/{}/sessions", seg(id)?);
+        let answer: UserSessions = self.call(Method::GET, &path, NO_BODY).await?;
+        Ok(answer.sessions)
+    }
+
+    /// Ends one of a user's sessions (`DELETE /api/users/{id}/sessions/{uid}`).
+    /// Logto sends no back-channel logout for it. With `revoke_grants`
+    /// (`revokeGrantsTarget=all`) every grant the session gave ends too, so
+    /// applications' next refresh fails; without it, grants with
+    /// `offline_access` survive and refreshes keep working.
+    pub async fn delete_user_session(
+        &self,
+        id: &str,
+        session_uid: &str,
+        revoke_grants: bool,
+    ) -> Result<(), ManagementError> {
+        let path = format!("api/users/{}/sessions/{}", seg(id)?, seg(session_uid)?);
+        let query = [("revokeGrantsTarget", "all".to_owned())];
+        let query: &[(&str, String)] = if revoke_grants { &query } else { &[] };
+        self.send(Method::DELETE, &path, query, None).await?;
+        Ok(())
     }
 
     /// The organizations a user is a member of (`GET /api/users/{id}/organizations`).

@@ -353,3 +353,27 @@ pub struct OrganizationMember {
     #[serde(default)]
     pub organization_roles: Vec<IdName>,
 }
+
+/// A user's session at Logto (`GET /api/users/{id}/sessions`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct UserSession {
+    /// The session itself.
+    pub payload: UserSessionPayload,
+    /// The application the session was started from, if any.
+    #[serde(rename = "clientId", default)]
+    pub client_id: Option<String>,
+}
+
+/// The part of a session's payload the portal reads.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UserSessionPayload {
+    /// The session's id: what the Management API's session paths take (the
+    /// ID token's `sid` is another id).
+    pub uid: String,
+}
+
+/// `GET /api/users/{id}/sessions` answers `{"sessions": [...]}`.
+#[derive(Debug, Deserialize)]
+pub(super) struct UserSessions {
+    pub(super) sessions: Vec<UserSession>,
+}

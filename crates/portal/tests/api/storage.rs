@@ -1330,3 +1330,36 @@ async fn the_spawned_sweeper_runs_and_can_be_stopped(pool: PgPool) {
     handle.abort();
     assert!(handle.await.unwrap_err().is_cancelled());
 }
+
+/// `max_access_token_age`: a cached token obtained longer ago than the bound
+/// is a miss (the client fetches a new one); a younger one is served. The
+/// bound holds under the refresh lock too.
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn cached_access_tokens_older_than_the_bound_are_not_served(pool: PgPool) {
+    let id = login(&pool, "alice", None).await;
+    let binding = binding();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let (old, young) = (
+        AccessTokenKey::organization("org-old"),
+        AccessTokenKey::organization("org-young"),
+    );
+    let s = storage(&pool, &binding, id);
+    for (key, obtained_at) in [(&old, now - 400), (&young, now - 100)] {
+        let token = CachedAccessToken {
+            obtained_at,
+            ..access("at")
+        };
+        s.set_access_token(key, &token).await.unwrap();
+    }
+    let unbounded = storage(&pool, &binding, id);
+    assert!(unbounded.get_access_token(&old).await.unwrap().is_some());
+    let bounded = storage(&pool, &binding, id).max_access_token_age(Duration::from_secs(300));
+    assert!(bounded.get_access_token(&old).await.unwrap().is_none());
+    assert!(bounded.get_access_token(&young).await.unwrap().is_some());
+    let mut guard = bounded.lock_for_refresh().await.unwrap();
+    assert!(guard.get_access_token(&old).await.unwrap().is_none());
+    assert!(guard.get_access_token(&young).await.unwrap().is_some());
+}

@@ -8,6 +8,7 @@
 //! named objects.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod changes;
 mod chromium;
 mod client;
 #[allow(dead_code)] // shared with the browser binary, which uses all of it

@@ -6,12 +6,7 @@ use reqwest::StatusCode;
 use sqlx::PgPool;
 use url::Url;
 
-use crate::portal::{RealPortal, browser, location};
-
-async fn page(browser: &reqwest::Client, url: Url) -> (StatusCode, String) {
-    let res = browser.get(url).send().await.unwrap();
-    (res.status(), res.text().await.unwrap())
-}
+use crate::portal::{RealPortal, browser, location, page};
 
 fn csrf(html: &str) -> String {
     let marker = "name=\"csrf\" value=\"";

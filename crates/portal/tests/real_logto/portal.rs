@@ -141,12 +141,23 @@ impl RealPortal {
     /// Starts sign-in at `path` of the portal, signs in on Logto and finishes
     /// at the portal's callback; asserts that the portal then redirects.
     pub async fn sign_in_from(&self, browser: &reqwest::Client, path: &str, username: &str) {
+        let password = format!("{username}-password");
+        self.sign_in_with(browser, path, username, &password).await;
+    }
+
+    /// [`Self::sign_in_from`] with a password of one's own.
+    pub async fn sign_in_with(
+        &self,
+        browser: &reqwest::Client,
+        path: &str,
+        username: &str,
+        password: &str,
+    ) {
         let res = browser.get(self.url(path)).send().await.unwrap();
         assert!(res.status().is_redirection(), "{path}: {}", res.status());
         let authorization: Url = location(&res).parse().unwrap();
-        let password = format!("{username}-password");
         let callback =
-            crate::experience::sign_in(browser, &authorization, username, &password).await;
+            crate::experience::sign_in(browser, &authorization, username, password).await;
         assert_eq!(callback.origin(), self.address.origin(), "{callback}");
         let res = browser.get(callback.clone()).send().await.unwrap();
         assert!(
@@ -165,6 +176,19 @@ pub fn browser() -> reqwest::Client {
         .cookie_provider(jar)
         .build()
         .unwrap()
+}
+
+/// `GET url`: status and body.
+pub async fn page(browser: &reqwest::Client, url: Url) -> (reqwest::StatusCode, String) {
+    let res = browser.get(url).send().await.unwrap();
+    (res.status(), res.text().await.unwrap())
+}
+
+/// The value of claim `name` in a page's claims table.
+pub fn claim<'a>(html: &'a str, name: &str) -> Option<&'a str> {
+    let marker = format!("<td class=\"name\">{name}</td><td class=\"value\"><code>");
+    let start = html.find(&marker)? + marker.len();
+    Some(&html[start..start + html[start..].find('<')?])
 }
 
 pub fn location(res: &reqwest::Response) -> String {
