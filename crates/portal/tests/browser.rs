@@ -31,19 +31,7 @@ const PAGE: Duration = Duration::from_secs(20);
 
 /// Waits for `css` on the current page.
 async fn element(client: &Client, css: &str) -> fantoccini::elements::Element {
-    match client
-        .wait()
-        .at_most(PAGE)
-        .for_element(Locator::Css(css))
-        .await
-    {
-        Ok(e) => e,
-        Err(e) => {
-            let url = client.current_url().await.map(|u| u.to_string());
-            let source = client.source().await.unwrap_or_default();
-            panic!("no `{css}` on {url:?} ({e}); the page:\n{source}");
-        }
-    }
+    browser::driver::element(client, css, PAGE).await
 }
 
 /// Waits until the browser is back at the post-logout `url`, carrying the

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 
@@ -242,6 +242,28 @@ fn blocking_request(addr: SocketAddr, method: &str, path: &str) -> std::io::Resu
             if response.len() >= head_end + 4 + length {
                 return Ok(());
             }
+        }
+    }
+}
+
+/// Waits up to `within` for `css` on the current page; on timeout, fails
+/// with the URL and the page's source.
+pub async fn element(
+    client: &Client,
+    css: &str,
+    within: Duration,
+) -> fantoccini::elements::Element {
+    match client
+        .wait()
+        .at_most(within)
+        .for_element(Locator::Css(css))
+        .await
+    {
+        Ok(e) => e,
+        Err(e) => {
+            let url = client.current_url().await.map(|u| u.to_string());
+            let source = client.source().await.unwrap_or_default();
+            panic!("no `{css}` on {url:?} ({e}); the page:\n{source}");
         }
     }
 }

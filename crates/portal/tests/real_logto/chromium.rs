@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use fantoccini::{Client, Locator};
+use fantoccini::Client;
 use sqlx::PgPool;
 
 use crate::driver::{Browser, Window};
@@ -14,19 +14,7 @@ use crate::portal::RealPortal;
 const PAGE: Duration = Duration::from_secs(30);
 
 async fn element(client: &Client, css: &str) -> fantoccini::elements::Element {
-    match client
-        .wait()
-        .at_most(PAGE)
-        .for_element(Locator::Css(css))
-        .await
-    {
-        Ok(e) => e,
-        Err(e) => {
-            let url = client.current_url().await.map(|u| u.to_string());
-            let source = client.source().await.unwrap_or_default();
-            panic!("no `{css}` on {url:?} ({e}); the page:\n{source}");
-        }
-    }
+    crate::driver::element(client, css, PAGE).await
 }
 
 /// Polls until the browser's URL satisfies `done`, with a deadline.
