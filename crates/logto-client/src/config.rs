@@ -227,6 +227,23 @@ impl LogtoConfig {
     /// A configuration for the Logto instance at `endpoint` (its public URL, e.g.
     /// `https://auth.example.com`; trailing slashes are removed) and the application
     /// `app_id` with its secret.
+    ///
+    /// The endpoint is Logto's base URL, not the issuer: the issuer is
+    /// `{endpoint}/oidc` (see [`LogtoConfig::issuer`]). An endpoint ending in
+    /// `/oidc` is refused with [`ConfigError::EndpointIsIssuer`], which names the
+    /// URL to pass instead.
+    ///
+    /// ```
+    /// use logto_client::{ConfigError, LogtoConfig};
+    ///
+    /// let config = LogtoConfig::new("https://tenant.logto.app/", "my-app-id", None)?;
+    /// assert_eq!(config.endpoint(), "https://tenant.logto.app");
+    /// assert_eq!(config.issuer(), "https://tenant.logto.app/oidc");
+    ///
+    /// let err = LogtoConfig::new("https://tenant.logto.app/oidc", "my-app-id", None).unwrap_err();
+    /// assert!(matches!(err, ConfigError::EndpointIsIssuer { .. }));
+    /// # Ok::<(), ConfigError>(())
+    /// ```
     pub fn new(
         endpoint: &str,
         app_id: impl Into<String>,
@@ -246,6 +263,15 @@ impl LogtoConfig {
         }
         if url.host_str().is_none_or(str::is_empty) {
             return Err(invalid("the endpoint has no host"));
+        }
+        if let Some(base) = trimmed
+            .strip_suffix("/oidc")
+            .filter(|_| url.path().trim_end_matches('/').ends_with("/oidc"))
+        {
+            return Err(ConfigError::EndpointIsIssuer {
+                endpoint: endpoint.to_owned(),
+                suggested: base.to_owned(),
+            });
         }
         let app_id = app_id.into();
         if app_id.is_empty() {
@@ -377,3 +403,6 @@ impl LogtoConfig {
 pub(crate) fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
+
+#[cfg(test)]
+mod tests;

@@ -78,6 +78,30 @@ pub enum ConfigError {
         /// Why it was refused.
         reason: String,
     },
+    /// The Logto endpoint ends in `/oidc`: that is the issuer, not the endpoint.
+    /// The endpoint is Logto's base URL (`https://tenant.logto.app`); this crate
+    /// derives the issuer (`{endpoint}/oidc`) and the discovery URL from it.
+    ///
+    /// ```
+    /// use logto_client::{ConfigError, LogtoConfig};
+    ///
+    /// let err = LogtoConfig::new("https://tenant.logto.app/oidc", "my-app-id", None).unwrap_err();
+    /// assert!(matches!(
+    ///     &err,
+    ///     ConfigError::EndpointIsIssuer { suggested, .. } if suggested == "https://tenant.logto.app"
+    /// ));
+    /// assert!(LogtoConfig::new("https://tenant.logto.app", "my-app-id", None).is_ok());
+    /// ```
+    #[error(
+        "the Logto endpoint {endpoint:?} ends in /oidc, which makes it the issuer: \
+         pass the base URL {suggested:?} instead (the issuer is the endpoint + /oidc)"
+    )]
+    EndpointIsIssuer {
+        /// The endpoint as given.
+        endpoint: String,
+        /// The endpoint without `/oidc`: what to pass instead.
+        suggested: String,
+    },
     /// A redirect URI (sign-in or post-logout) is not an absolute URL without fragment.
     #[error("invalid redirect URI {uri:?}: {reason}")]
     InvalidRedirectUri {
@@ -93,12 +117,18 @@ pub enum ConfigError {
     #[error("the organizations scope (urn:logto:scope:organizations) is not configured")]
     MissingOrganizationsScope,
     /// The discovery document's `issuer` is not `{endpoint}/oidc` byte for byte.
-    #[error("discovery issuer mismatch: expected {expected:?}, got {found:?}")]
+    #[error(
+        "discovery issuer mismatch: expected {expected:?}, got {found:?}{}",
+        discovery_url.as_ref().map(|u| format!(" (fetched from {u})")).unwrap_or_default()
+    )]
     IssuerMismatch {
         /// `{endpoint}/oidc`.
         expected: String,
         /// What discovery said.
         found: String,
+        /// The URL the document was fetched from (`None` for a document handed
+        /// to [`crate::LogtoClient::with_discovery_document`]).
+        discovery_url: Option<String>,
     },
     /// The discovery document cannot be used (unparseable, or lacks an endpoint this call needs).
     #[error("unusable discovery document: {0}")]
@@ -310,10 +340,12 @@ pub enum ValidationError {
 #[non_exhaustive]
 pub enum TransportError {
     /// The request failed (connection refused, timeout, TLS, …).
-    #[error("request to the {endpoint} endpoint failed: {message}")]
+    #[error("request to the {endpoint} endpoint{} failed: {message}", url_suffix(.url))]
     Request {
         /// The endpoint.
         endpoint: Endpoint,
+        /// The URL requested, when known (always for discovery and the JWKS).
+        url: Option<String>,
         /// What failed.
         message: String,
         /// The underlying error.
@@ -322,15 +354,25 @@ pub enum TransportError {
     },
     /// The endpoint answered something that is neither a success nor an OAuth error
     /// (a 5xx page, invalid JSON, a wrong content type, …).
-    #[error("unexpected response from the {endpoint} endpoint{}: {detail}", status_suffix(.status))]
+    #[error(
+        "unexpected response from the {endpoint} endpoint{}{}: {detail}",
+        url_suffix(.url),
+        status_suffix(.status)
+    )]
     UnexpectedResponse {
         /// The endpoint.
         endpoint: Endpoint,
+        /// The URL requested, when known (always for discovery and the JWKS).
+        url: Option<String>,
         /// The HTTP status, when known.
         status: Option<u16>,
         /// A short description (never the full body).
         detail: String,
     },
+}
+
+fn url_suffix(u: &Option<String>) -> String {
+    u.as_ref().map(|u| format!(" at {u}")).unwrap_or_default()
 }
 
 fn status_suffix(s: &Option<u16>) -> String {

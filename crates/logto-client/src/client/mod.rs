@@ -116,6 +116,7 @@ pub(crate) fn map_token_error(
             Some(e) => e.into(),
             None => TransportError::UnexpectedResponse {
                 endpoint,
+                url: None,
                 status: None,
                 detail: "error response without an error code".into(),
             }
@@ -123,18 +124,21 @@ pub(crate) fn map_token_error(
         },
         oidc::RequestTokenError::Request(e) => TransportError::Request {
             endpoint,
+            url: None,
             message: e.to_string(),
             source: Some(Box::new(e)),
         }
         .into(),
         oidc::RequestTokenError::Parse(e, _body) => TransportError::UnexpectedResponse {
             endpoint,
+            url: None,
             status: None,
             detail: format!("unparseable response: {}", e.inner()),
         }
         .into(),
         oidc::RequestTokenError::Other(detail) => TransportError::UnexpectedResponse {
             endpoint,
+            url: None,
             status: None,
             detail,
         }
@@ -590,7 +594,7 @@ impl LogtoClient {
         let response = self
             .inner
             .http
-            .get(url)
+            .get(url.clone())
             .bearer_auth(token.secret())
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
@@ -604,6 +608,7 @@ impl LogtoClient {
         let info: UserInfo =
             serde_json::from_slice(&body).map_err(|e| TransportError::UnexpectedResponse {
                 endpoint,
+                url: Some(url.to_string()),
                 status: Some(status.as_u16()),
                 detail: format!("invalid userinfo: {e}"),
             })?;
@@ -1172,6 +1177,7 @@ pub(crate) fn error_from_body(endpoint: Endpoint, status: u16, body: &[u8]) -> E
         .unwrap_or_else(|| {
             TransportError::UnexpectedResponse {
                 endpoint,
+                url: None,
                 status: Some(status),
                 detail: "unexpected status".into(),
             }
