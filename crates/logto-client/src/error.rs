@@ -114,8 +114,49 @@ pub enum ConfigError {
     #[error("invalid option: {0}")]
     InvalidOption(String),
     /// An organization token was asked for but `urn:logto:scope:organizations` is not configured.
-    #[error("the organizations scope (urn:logto:scope:organizations) is not configured")]
+    #[error(
+        "the organizations scope (urn:logto:scope:organizations) is not configured: \
+         add UserScope::Organizations with LogtoConfig::with_scopes"
+    )]
     MissingOrganizationsScope,
+    /// A token for an API resource was asked for (an API resource token or an
+    /// organization-scoped one) but the resource is not among the configured
+    /// resources. Logto grants only the resources asked for at sign-in, so the
+    /// request is refused locally, before any network call: add the resource
+    /// with [`crate::LogtoConfig::with_resources`] (users then sign in again to
+    /// be granted it).
+    ///
+    /// ```
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use logto_client::{ConfigError, Error, InMemoryStorage, LogtoClient, LogtoConfig};
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_resources(["https://api.example.com"]);
+    /// let client = LogtoClient::new(config)?;
+    /// let storage = InMemoryStorage::new();
+    /// let err = client
+    ///     .get_access_token(&storage, Some("https://other.example.com"))
+    ///     .await
+    ///     .unwrap_err();
+    /// assert!(matches!(
+    ///     err,
+    ///     Error::Config(ConfigError::ResourceNotConfigured { ref resource })
+    ///         if resource == "https://other.example.com"
+    /// ));
+    /// assert!(err.to_string().contains("with_resources"));
+    /// # Ok(())
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(run()).map_err(|e| e.to_string())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[error(
+        "the API resource {resource:?} is not configured: \
+         add it with LogtoConfig::with_resources"
+    )]
+    ResourceNotConfigured {
+        /// The resource indicator asked for.
+        resource: String,
+    },
     /// The discovery document's `issuer` is not `{endpoint}/oidc` byte for byte.
     #[error(
         "discovery issuer mismatch: expected {expected:?}, got {found:?}{}",

@@ -620,6 +620,9 @@ impl LogtoClient {
 
     /// An access token for `resource` (an API resource indicator), or for the userinfo
     /// endpoint with `None`. Served from the cache while valid, else one refresh grant.
+    ///
+    /// A resource not configured with [`LogtoConfig::with_resources`] is refused
+    /// before any network call with [`ConfigError::ResourceNotConfigured`].
     pub async fn get_access_token<S: Storage + ?Sized>(
         &self,
         storage: &S,
@@ -670,6 +673,11 @@ impl LogtoClient {
 
     /// An organization-scoped API resource token (`resource` and `organization_id`):
     /// its scopes are limited to the user's roles in that organization.
+    ///
+    /// Refused before any network call with [`ConfigError::MissingOrganizationsScope`]
+    /// when the organizations scope is not configured, and with
+    /// [`ConfigError::ResourceNotConfigured`] when `resource` was not configured
+    /// with [`LogtoConfig::with_resources`].
     pub async fn get_organization_scoped_access_token<S: Storage + ?Sized>(
         &self,
         storage: &S,
@@ -766,6 +774,14 @@ impl LogtoClient {
     ) -> Result<AccessToken, Error> {
         if key.organization_id.is_some() && !self.inner.config.has_organizations_scope() {
             return Err(ConfigError::MissingOrganizationsScope.into());
+        }
+        if let Some(resource) = &key.resource
+            && !self.inner.config.effective_resources().contains(resource)
+        {
+            return Err(ConfigError::ResourceNotConfigured {
+                resource: resource.clone(),
+            }
+            .into());
         }
         if !force_refresh
             && let Some(t) = storage.get_access_token(key).await?
