@@ -50,6 +50,61 @@ impl Error {
         }
     }
 
+    /// `true` when the identity provider answered `invalid_grant`: the
+    /// authorization code or the refresh token is dead (see
+    /// [`OidcError::is_invalid_grant`]; [`Error::requires_sign_in`] covers it and
+    /// the other "sign in again" cases).
+    ///
+    /// ```
+    /// use logto_client::{Endpoint, Error, OidcError};
+    ///
+    /// fn oauth_error(code: &str) -> Error {
+    ///     Error::Oidc(OidcError {
+    ///         endpoint: Endpoint::Token,
+    ///         status: Some(400),
+    ///         error: code.to_owned(),
+    ///         error_description: None,
+    ///         logto_code: None,
+    ///         logto_message: None,
+    ///     })
+    /// }
+    /// assert!(oauth_error("invalid_grant").is_invalid_grant());
+    /// assert!(!oauth_error("access_denied").is_invalid_grant());
+    /// assert!(!Error::NotAuthenticated.is_invalid_grant());
+    /// ```
+    pub fn is_invalid_grant(&self) -> bool {
+        self.oidc().is_some_and(OidcError::is_invalid_grant)
+    }
+
+    /// `true` when the identity provider answered `access_denied`: the user
+    /// cancelled the sign-in (the callback's `error`), or is not a member of the
+    /// organization an organization token was asked for. Show "no access"
+    /// rather than sending the user to sign in again (see
+    /// [`OidcError::is_access_denied`]).
+    ///
+    /// ```
+    /// use logto_client::{Endpoint, Error, OidcError};
+    ///
+    /// fn oauth_error(code: &str) -> Error {
+    ///     Error::Oidc(OidcError {
+    ///         endpoint: Endpoint::Token,
+    ///         status: Some(400),
+    ///         error: code.to_owned(),
+    ///         error_description: None,
+    ///         logto_code: Some(format!("oidc.{code}")),
+    ///         logto_message: None,
+    ///     })
+    /// }
+    /// let err = oauth_error("access_denied");
+    /// assert!(err.is_access_denied());
+    /// assert!(!err.requires_sign_in());
+    /// assert!(!oauth_error("invalid_grant").is_access_denied());
+    /// assert!(!Error::NotAuthenticated.is_access_denied());
+    /// ```
+    pub fn is_access_denied(&self) -> bool {
+        self.oidc().is_some_and(OidcError::is_access_denied)
+    }
+
     /// `true` when the user must sign in again: not authenticated, the identity
     /// provider answered `invalid_grant` (the refresh token or the grant is dead), or a
     /// refresh answered with an ID token that was refused (the user's tokens have been
@@ -62,7 +117,7 @@ impl Error {
                     ValidationError::RefreshedIdTokenMismatch(_)
                         | ValidationError::RefreshedIdTokenInvalid(_)
                 )
-        ) || self.oidc().is_some_and(OidcError::is_invalid_grant)
+        ) || self.is_invalid_grant()
     }
 }
 
@@ -267,11 +322,44 @@ fn description_suffix(d: &Option<String>) -> String {
 }
 
 impl OidcError {
-    /// `invalid_grant`: the code or refresh token is dead; the user must sign in again.
+    /// `invalid_grant`: the code or refresh token is dead; the user must sign in
+    /// again. Also on [`Error`]: [`Error::is_invalid_grant`].
+    ///
+    /// ```
+    /// use logto_client::{Endpoint, OidcError};
+    ///
+    /// let e = OidcError {
+    ///     endpoint: Endpoint::Token,
+    ///     status: Some(400),
+    ///     error: "invalid_grant".into(),
+    ///     error_description: Some("grant request is invalid".into()),
+    ///     logto_code: None,
+    ///     logto_message: None,
+    /// };
+    /// assert!(e.is_invalid_grant());
+    /// assert!(!e.is_access_denied());
+    /// ```
     pub fn is_invalid_grant(&self) -> bool {
         self.error == "invalid_grant"
     }
-    /// `access_denied`: e.g. the user is not a member of the organization (show "no access").
+    /// `access_denied`: the user cancelled the sign-in, or is not a member of
+    /// the organization (show "no access"). Also on [`Error`]:
+    /// [`Error::is_access_denied`].
+    ///
+    /// ```
+    /// use logto_client::{Endpoint, OidcError};
+    ///
+    /// let e = OidcError {
+    ///     endpoint: Endpoint::Token,
+    ///     status: Some(400),
+    ///     error: "access_denied".into(),
+    ///     error_description: None,
+    ///     logto_code: Some("oidc.access_denied".into()),
+    ///     logto_message: None,
+    /// };
+    /// assert!(e.is_access_denied());
+    /// assert!(!e.is_invalid_grant());
+    /// ```
     pub fn is_access_denied(&self) -> bool {
         self.error == "access_denied"
     }

@@ -981,3 +981,29 @@ async fn a_resource_not_configured_is_refused_before_any_network_call() {
     }
     assert_eq!(client.stats().refreshes_failed, 4);
 }
+
+#[test]
+fn error_answers_is_access_denied_and_is_invalid_grant_as_its_oauth_error_does() {
+    let errors: Value = serde_json::from_str(SAMPLE_ERRORS).unwrap();
+    let e = |name: &str| {
+        let body: LogtoErrorBody = serde_json::from_value(errors[name]["body"].clone()).unwrap();
+        Error::from(body.into_oidc_error(Endpoint::Token, None).unwrap())
+    };
+    let denied = e("org_token_non_member");
+    assert!(denied.is_access_denied());
+    assert!(!denied.is_invalid_grant());
+    let dead = e("refresh_token_garbage");
+    assert!(dead.is_invalid_grant());
+    assert!(!dead.is_access_denied());
+    assert!(!e("bad_client_secret").is_access_denied());
+    assert!(!e("bad_client_secret").is_invalid_grant());
+    // Not an OAuth error: neither.
+    for other in [
+        Error::NotAuthenticated,
+        Error::Callback(CallbackError::UnknownState),
+        Error::Config(ConfigError::MissingOrganizationsScope),
+    ] {
+        assert!(!other.is_access_denied(), "{other:?}");
+        assert!(!other.is_invalid_grant(), "{other:?}");
+    }
+}
