@@ -171,6 +171,26 @@ fn redirect_uri_check(uri: &str) -> Result<Url, ConfigError> {
     Ok(url)
 }
 
+/// Parses a callback: an absolute URL, or a path-and-query (`/callback?code=…`)
+/// read on a placeholder origin (then `true`), resolved later against the
+/// sign-in's redirect URI.
+fn parse_callback(callback: &str) -> Result<(Url, bool), CallbackError> {
+    let invalid = |e: url::ParseError| CallbackError::InvalidUrl(e.to_string());
+    match Url::parse(callback) {
+        Ok(url) => Ok((url, false)),
+        Err(url::ParseError::RelativeUrlWithoutBase)
+            if callback.starts_with('/') && !callback.starts_with("//") =>
+        {
+            let placeholder = Url::parse("http://callback.invalid/").map_err(invalid)?;
+            Ok((placeholder.join(callback).map_err(invalid)?, true))
+        }
+        Err(url::ParseError::RelativeUrlWithoutBase) => Err(CallbackError::InvalidUrl(
+            "neither an absolute URL nor a path-and-query starting with /".into(),
+        )),
+        Err(e) => Err(invalid(e)),
+    }
+}
+
 /// How an ID token's audiences other than this client are checked (see
 /// `LogtoClient::verify_id_token_with`).
 #[derive(Debug, Clone, Copy)]
@@ -397,8 +417,31 @@ impl LogtoClient {
         Ok(url)
     }
 
-    /// Completes a sign-in from the callback URL (the full URL the browser was sent
-    /// back to, or at least its path and query on the redirect URI's origin).
+    /// Completes a sign-in from the callback: the URL the browser was sent back to,
+    /// either absolute (`https://app.example.com/callback?code=…&state=…&iss=…`) or
+    /// as the path and query of the request (`/callback?code=…&state=…&iss=…`,
+    /// what a server framework gives for the request target, e.g. actix-web's
+    /// `HttpRequest::uri()` or axum's `OriginalUri`).
+    ///
+    /// A path-and-query is resolved against the redirect URI the sign-in was
+    /// started with (stored in its [`crate::SignInSession`]), so only its path is
+    /// compared: it must be the redirect URI's path exactly. Behind a proxy that
+    /// strips a path prefix, pass the absolute URL (or the path as the browser
+    /// saw it). A relative reference not starting with `/` is refused
+    /// ([`CallbackError::InvalidUrl`]).
+    ///
+    /// ```no_run
+    /// # async fn run(
+    /// #     client: logto_client::LogtoClient,
+    /// #     storage: logto_client::InMemoryStorage,
+    /// # ) -> Result<(), logto_client::Error> {
+    /// // In a handler: the request target as received, path and query.
+    /// let request_target = "/callback?code=abc&state=xyz&iss=https%3A%2F%2Fauth.example.com%2Foidc";
+    /// let outcome = client.handle_sign_in_callback(&storage, request_target).await?;
+    /// println!("signed in as {}", outcome.claims.sub);
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// Checks, in order: an `error` parameter (→ [`Error::Oidc`], the session is
     /// consumed), `state` (→ [`CallbackError::MissingState`]/[`CallbackError::UnknownState`];
@@ -413,7 +456,7 @@ impl LogtoClient {
         storage: &S,
         callback_url: &str,
     ) -> Result<SignInOutcome, Error> {
-        let url = Url::parse(callback_url).map_err(|e| CallbackError::InvalidUrl(e.to_string()))?;
+        let (url, relative) = parse_callback(callback_url)?;
         let mut params: HashMap<String, String> = HashMap::new();
         for (k, v) in url.query_pairs() {
             if params
@@ -444,6 +487,15 @@ impl LogtoClient {
         }
         let expected =
             Url::parse(&session.redirect_uri).map_err(|_| CallbackError::RedirectUriMismatch)?;
+        // A path-and-query is on the redirect URI's origin by definition: only its
+        // path is compared, as an absolute URL's origin and path are.
+        let url = if relative {
+            expected
+                .join(callback_url)
+                .map_err(|e| CallbackError::InvalidUrl(e.to_string()))?
+        } else {
+            url
+        };
         if expected.origin() != url.origin() || expected.path() != url.path() {
             return Err(CallbackError::RedirectUriMismatch.into());
         }

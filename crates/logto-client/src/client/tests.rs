@@ -1007,3 +1007,82 @@ fn error_answers_is_access_denied_and_is_invalid_grant_as_its_oauth_error_does()
         assert!(!other.is_invalid_grant(), "{other:?}");
     }
 }
+
+#[tokio::test]
+async fn a_path_and_query_callback_is_resolved_against_the_redirect_uri() {
+    let client = sample_client(sample_config(SAMPLE_IAT));
+    let iss = "iss=http%3A%2F%2F127.0.0.1%3A3001%2Foidc";
+
+    // The redirect URI's path: accepted, and the code exchange is attempted
+    // (the token endpoint is unreachable here, so a transport error).
+    let (storage, state) = pending(&client).await;
+    let r = client
+        .handle_sign_in_callback(&storage, &format!("/callback?code=c&state={state}&{iss}"))
+        .await;
+    assert!(
+        matches!(
+            &r,
+            Err(Error::Transport(TransportError::Request {
+                endpoint: Endpoint::Token,
+                ..
+            }))
+        ),
+        "{r:?}"
+    );
+
+    // Another path is refused as an absolute URL on another path is.
+    for other in ["/other", "/callback/", "/Callback", "/prefix/callback"] {
+        let (storage, state) = pending(&client).await;
+        let r = client
+            .handle_sign_in_callback(&storage, &format!("{other}?code=c&state={state}&{iss}"))
+            .await;
+        assert!(
+            matches!(r, Err(Error::Callback(CallbackError::RedirectUriMismatch))),
+            "{other}: {r:?}"
+        );
+        tokens_untouched(&storage).await;
+        let (storage, state) = pending(&client).await;
+        let r = client
+            .handle_sign_in_callback(
+                &storage,
+                &format!("http://127.0.0.1:8765{other}?code=c&state={state}&{iss}"),
+            )
+            .await;
+        assert!(
+            matches!(r, Err(Error::Callback(CallbackError::RedirectUriMismatch))),
+            "{other}: {r:?}"
+        );
+    }
+
+    // A scheme-relative reference names another host: refused.
+    let (storage, state) = pending(&client).await;
+    let r = client
+        .handle_sign_in_callback(
+            &storage,
+            &format!("//evil.example/callback?code=c&state={state}&{iss}"),
+        )
+        .await;
+    assert!(matches!(r, Err(Error::Callback(_))), "{r:?}");
+    tokens_untouched(&storage).await;
+
+    // A relative reference without a leading slash is not a request target.
+    let (storage, state) = pending(&client).await;
+    let r = client
+        .handle_sign_in_callback(&storage, &format!("callback?code=c&state={state}&{iss}"))
+        .await;
+    assert!(
+        matches!(r, Err(Error::Callback(CallbackError::InvalidUrl(_)))),
+        "{r:?}"
+    );
+
+    // An error callback as a path-and-query is the typed OAuth error.
+    let (storage, state) = pending(&client).await;
+    let r = client
+        .handle_sign_in_callback(
+            &storage,
+            &format!("/callback?error=access_denied&state={state}&{iss}"),
+        )
+        .await;
+    assert!(r.unwrap_err().is_access_denied());
+    assert_eq!(storage.pending_sign_ins(), 0);
+}
