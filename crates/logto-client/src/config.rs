@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use url::Url;
 
 use crate::error::ConfigError;
-use crate::scopes::{DEFAULT_SCOPES, ReservedResource, UserScope};
+use crate::scopes::{DEFAULT_SCOPES, ReservedResource, Scope, UserScope};
 use crate::secret::AppSecret;
 
 /// A source of the current time, as Unix seconds. Tests fix it (see [`FixedClock`]).
@@ -297,13 +297,62 @@ impl LogtoConfig {
         })
     }
 
-    /// Sets the extra scopes.
-    pub fn with_scopes<I, S>(mut self, scopes: I) -> Self
+    /// Sets the extra scopes: [`UserScope`] values, API and organization
+    /// permissions (`read:reports`), or both. Anything that converts into a
+    /// [`Scope`] is accepted: `UserScope`, `&str`, `String`.
+    ///
+    /// ```
+    /// use logto_client::{LogtoConfig, Scope, UserScope};
+    ///
+    /// // Only user scopes, or only strings.
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_scopes([UserScope::Email, UserScope::Organizations]);
+    /// assert_eq!(config.scopes, ["email", "urn:logto:scope:organizations"]);
+    ///
+    /// // Mixed in one call: an array of `Scope`...
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_scopes([Scope::from(UserScope::Email), "read:reports".into()]);
+    /// assert_eq!(config.scopes, ["email", "read:reports"]);
+    ///
+    /// // ... or of `&str`, a user scope converting into its wire string.
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_scopes([UserScope::Email.into(), "read:reports"]);
+    /// assert_eq!(config.scopes, ["email", "read:reports"]);
+    ///
+    /// // Or user scopes first, permissions added after.
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_scopes([UserScope::Email, UserScope::Roles])
+    ///     .add_scopes(["read:reports", "write:reports"]);
+    /// assert_eq!(config.scopes, ["email", "roles", "read:reports", "write:reports"]);
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn with_scopes<I>(mut self, scopes: I) -> Self
     where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
+        I: IntoIterator,
+        I::Item: Into<Scope>,
     {
-        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self.scopes = Vec::new();
+        self.add_scopes(scopes)
+    }
+
+    /// Adds scopes to those already set (see [`LogtoConfig::with_scopes`]).
+    ///
+    /// ```
+    /// use logto_client::{LogtoConfig, UserScope};
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_scopes([UserScope::Email])
+    ///     .add_scopes(["read:reports"]);
+    /// assert_eq!(config.scopes, ["email", "read:reports"]);
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn add_scopes<I>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<Scope>,
+    {
+        self.scopes
+            .extend(scopes.into_iter().map(|s| s.into().into_string()));
         self
     }
 
