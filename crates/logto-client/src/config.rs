@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use url::Url;
 
 use crate::error::ConfigError;
-use crate::scopes::{DEFAULT_SCOPES, ReservedResource, UserScope};
+use crate::scopes::{DEFAULT_SCOPES, ReservedResource, Scope, UserScope};
 use crate::secret::AppSecret;
 
 /// A source of the current time, as Unix seconds. Tests fix it (see [`FixedClock`]).
@@ -227,6 +227,23 @@ impl LogtoConfig {
     /// A configuration for the Logto instance at `endpoint` (its public URL, e.g.
     /// `https://auth.example.com`; trailing slashes are removed) and the application
     /// `app_id` with its secret.
+    ///
+    /// The endpoint is Logto's base URL, not the issuer: the issuer is
+    /// `{endpoint}/oidc` (see [`LogtoConfig::issuer`]). An endpoint ending in
+    /// `/oidc` is refused with [`ConfigError::EndpointIsIssuer`], which names the
+    /// URL to pass instead.
+    ///
+    /// ```
+    /// use logto_client::{ConfigError, LogtoConfig};
+    ///
+    /// let config = LogtoConfig::new("https://tenant.logto.app/", "my-app-id", None)?;
+    /// assert_eq!(config.endpoint(), "https://tenant.logto.app");
+    /// assert_eq!(config.issuer(), "https://tenant.logto.app/oidc");
+    ///
+    /// let err = LogtoConfig::new("https://tenant.logto.app/oidc", "my-app-id", None).unwrap_err();
+    /// assert!(matches!(err, ConfigError::EndpointIsIssuer { .. }));
+    /// # Ok::<(), ConfigError>(())
+    /// ```
     pub fn new(
         endpoint: &str,
         app_id: impl Into<String>,
@@ -246,6 +263,15 @@ impl LogtoConfig {
         }
         if url.host_str().is_none_or(str::is_empty) {
             return Err(invalid("the endpoint has no host"));
+        }
+        if let Some(base) = trimmed
+            .strip_suffix("/oidc")
+            .filter(|_| url.path().trim_end_matches('/').ends_with("/oidc"))
+        {
+            return Err(ConfigError::EndpointIsIssuer {
+                endpoint: endpoint.to_owned(),
+                suggested: base.to_owned(),
+            });
         }
         let app_id = app_id.into();
         if app_id.is_empty() {
@@ -271,13 +297,62 @@ impl LogtoConfig {
         })
     }
 
-    /// Sets the extra scopes.
-    pub fn with_scopes<I, S>(mut self, scopes: I) -> Self
+    /// Sets the extra scopes: [`UserScope`] values, API and organization
+    /// permissions (`read:reports`), or both. Anything that converts into a
+    /// [`Scope`] is accepted: `UserScope`, `&str`, `String`.
+    ///
+    /// ```
+    /// use logto_client::{LogtoConfig, Scope, UserScope};
+    ///
+    /// // Only user scopes, or only strings.
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_scopes([UserScope::Email, UserScope::Organizations]);
+    /// assert_eq!(config.scopes, ["email", "urn:logto:scope:organizations"]);
+    ///
+    /// // Mixed in one call: an array of `Scope`...
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_scopes([Scope::from(UserScope::Email), "read:reports".into()]);
+    /// assert_eq!(config.scopes, ["email", "read:reports"]);
+    ///
+    /// // ... or of `&str`, a user scope converting into its wire string.
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_scopes([UserScope::Email.into(), "read:reports"]);
+    /// assert_eq!(config.scopes, ["email", "read:reports"]);
+    ///
+    /// // Or user scopes first, permissions added after.
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_scopes([UserScope::Email, UserScope::Roles])
+    ///     .add_scopes(["read:reports", "write:reports"]);
+    /// assert_eq!(config.scopes, ["email", "roles", "read:reports", "write:reports"]);
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn with_scopes<I>(mut self, scopes: I) -> Self
     where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
+        I: IntoIterator,
+        I::Item: Into<Scope>,
     {
-        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self.scopes = Vec::new();
+        self.add_scopes(scopes)
+    }
+
+    /// Adds scopes to those already set (see [`LogtoConfig::with_scopes`]).
+    ///
+    /// ```
+    /// use logto_client::{LogtoConfig, UserScope};
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_scopes([UserScope::Email])
+    ///     .add_scopes(["read:reports"]);
+    /// assert_eq!(config.scopes, ["email", "read:reports"]);
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn add_scopes<I>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<Scope>,
+    {
+        self.scopes
+            .extend(scopes.into_iter().map(|s| s.into().into_string()));
         self
     }
 
@@ -377,3 +452,6 @@ impl LogtoConfig {
 pub(crate) fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
+
+#[cfg(test)]
+mod tests;

@@ -203,6 +203,36 @@ fn endpoint_url(name: &str, value: Option<&str>) -> Result<Option<Url>, ConfigEr
 impl Provider {
     /// Parses and checks a discovery document for `config`.
     pub(crate) fn from_document(config: &LogtoConfig, body: &[u8]) -> Result<Self, Error> {
+        Self::from_document_at(config, body, None)
+    }
+
+    /// [`Provider::from_document`], naming `url` (where the document was
+    /// fetched from) in its errors.
+    fn from_document_at(
+        config: &LogtoConfig,
+        body: &[u8],
+        url: Option<&str>,
+    ) -> Result<Self, Error> {
+        Self::parse_document(config, body).map_err(|e| match (e, url) {
+            (ConfigError::Discovery(detail), Some(url)) => {
+                ConfigError::Discovery(format!("{detail} (fetched from {url})")).into()
+            }
+            (
+                ConfigError::IssuerMismatch {
+                    expected, found, ..
+                },
+                url,
+            ) => ConfigError::IssuerMismatch {
+                expected,
+                found,
+                discovery_url: url.map(str::to_owned),
+            }
+            .into(),
+            (e, _) => e.into(),
+        })
+    }
+
+    fn parse_document(config: &LogtoConfig, body: &[u8]) -> Result<Self, ConfigError> {
         let metadata: LogtoProviderMetadata = serde_json::from_slice(body)
             .map_err(|e| ConfigError::Discovery(format!("invalid discovery document: {e}")))?;
         let expected = config.issuer();
@@ -212,8 +242,8 @@ impl Provider {
             return Err(ConfigError::IssuerMismatch {
                 expected,
                 found: issuer,
-            }
-            .into());
+                discovery_url: None,
+            });
         }
         let token_url = metadata
             .token_endpoint()
@@ -251,8 +281,9 @@ impl Provider {
 
     /// Fetches discovery from `{endpoint}/oidc/.well-known/openid-configuration`.
     pub(crate) async fn fetch(config: &LogtoConfig, http: &reqwest::Client) -> Result<Self, Error> {
-        let body = get_json_bytes(http, &config.discovery_url(), Endpoint::Discovery).await?;
-        Self::from_document(config, &body)
+        let url = config.discovery_url();
+        let body = get_json_bytes(http, &url, Endpoint::Discovery).await?;
+        Self::from_document_at(config, &body, Some(&url))
     }
 }
 
@@ -276,6 +307,7 @@ pub(crate) async fn get_json_bytes(
     if status != reqwest::StatusCode::OK {
         return Err(TransportError::UnexpectedResponse {
             endpoint,
+            url: Some(url.to_owned()),
             status: Some(status.as_u16()),
             detail: "unexpected status".into(),
         }
@@ -294,6 +326,7 @@ pub(crate) async fn read_body(
         if body.len() + chunk.len() > MAX_BODY {
             return Err(TransportError::UnexpectedResponse {
                 endpoint,
+                url: Some(response.url().to_string()),
                 status: Some(response.status().as_u16()),
                 detail: "response body too large".into(),
             }
@@ -304,9 +337,13 @@ pub(crate) async fn read_body(
     Ok(body)
 }
 
+/// A failed request, its URL moved out of reqwest's message into `url`.
 pub(crate) fn transport(endpoint: Endpoint, e: reqwest::Error) -> Error {
+    let url = e.url().map(Url::to_string);
+    let e = e.without_url();
     TransportError::Request {
         endpoint,
+        url,
         message: e.to_string(),
         source: Some(Box::new(e)),
     }

@@ -50,6 +50,61 @@ impl Error {
         }
     }
 
+    /// `true` when the identity provider answered `invalid_grant`: the
+    /// authorization code or the refresh token is dead (see
+    /// [`OidcError::is_invalid_grant`]; [`Error::requires_sign_in`] covers it and
+    /// the other "sign in again" cases).
+    ///
+    /// ```
+    /// use logto_client::{Endpoint, Error, OidcError};
+    ///
+    /// fn oauth_error(code: &str) -> Error {
+    ///     Error::Oidc(OidcError {
+    ///         endpoint: Endpoint::Token,
+    ///         status: Some(400),
+    ///         error: code.to_owned(),
+    ///         error_description: None,
+    ///         logto_code: None,
+    ///         logto_message: None,
+    ///     })
+    /// }
+    /// assert!(oauth_error("invalid_grant").is_invalid_grant());
+    /// assert!(!oauth_error("access_denied").is_invalid_grant());
+    /// assert!(!Error::NotAuthenticated.is_invalid_grant());
+    /// ```
+    pub fn is_invalid_grant(&self) -> bool {
+        self.oidc().is_some_and(OidcError::is_invalid_grant)
+    }
+
+    /// `true` when the identity provider answered `access_denied`: the user
+    /// cancelled the sign-in (the callback's `error`), or is not a member of the
+    /// organization an organization token was asked for. Show "no access"
+    /// rather than sending the user to sign in again (see
+    /// [`OidcError::is_access_denied`]).
+    ///
+    /// ```
+    /// use logto_client::{Endpoint, Error, OidcError};
+    ///
+    /// fn oauth_error(code: &str) -> Error {
+    ///     Error::Oidc(OidcError {
+    ///         endpoint: Endpoint::Token,
+    ///         status: Some(400),
+    ///         error: code.to_owned(),
+    ///         error_description: None,
+    ///         logto_code: Some(format!("oidc.{code}")),
+    ///         logto_message: None,
+    ///     })
+    /// }
+    /// let err = oauth_error("access_denied");
+    /// assert!(err.is_access_denied());
+    /// assert!(!err.requires_sign_in());
+    /// assert!(!oauth_error("invalid_grant").is_access_denied());
+    /// assert!(!Error::NotAuthenticated.is_access_denied());
+    /// ```
+    pub fn is_access_denied(&self) -> bool {
+        self.oidc().is_some_and(OidcError::is_access_denied)
+    }
+
     /// `true` when the user must sign in again: not authenticated, the identity
     /// provider answered `invalid_grant` (the refresh token or the grant is dead), or a
     /// refresh answered with an ID token that was refused (the user's tokens have been
@@ -62,7 +117,7 @@ impl Error {
                     ValidationError::RefreshedIdTokenMismatch(_)
                         | ValidationError::RefreshedIdTokenInvalid(_)
                 )
-        ) || self.oidc().is_some_and(OidcError::is_invalid_grant)
+        ) || self.is_invalid_grant()
     }
 }
 
@@ -78,6 +133,30 @@ pub enum ConfigError {
         /// Why it was refused.
         reason: String,
     },
+    /// The Logto endpoint ends in `/oidc`: that is the issuer, not the endpoint.
+    /// The endpoint is Logto's base URL (`https://tenant.logto.app`); this crate
+    /// derives the issuer (`{endpoint}/oidc`) and the discovery URL from it.
+    ///
+    /// ```
+    /// use logto_client::{ConfigError, LogtoConfig};
+    ///
+    /// let err = LogtoConfig::new("https://tenant.logto.app/oidc", "my-app-id", None).unwrap_err();
+    /// assert!(matches!(
+    ///     &err,
+    ///     ConfigError::EndpointIsIssuer { suggested, .. } if suggested == "https://tenant.logto.app"
+    /// ));
+    /// assert!(LogtoConfig::new("https://tenant.logto.app", "my-app-id", None).is_ok());
+    /// ```
+    #[error(
+        "the Logto endpoint {endpoint:?} ends in /oidc, which makes it the issuer: \
+         pass the base URL {suggested:?} instead (the issuer is the endpoint + /oidc)"
+    )]
+    EndpointIsIssuer {
+        /// The endpoint as given.
+        endpoint: String,
+        /// The endpoint without `/oidc`: what to pass instead.
+        suggested: String,
+    },
     /// A redirect URI (sign-in or post-logout) is not an absolute URL without fragment.
     #[error("invalid redirect URI {uri:?}: {reason}")]
     InvalidRedirectUri {
@@ -90,15 +169,62 @@ pub enum ConfigError {
     #[error("invalid option: {0}")]
     InvalidOption(String),
     /// An organization token was asked for but `urn:logto:scope:organizations` is not configured.
-    #[error("the organizations scope (urn:logto:scope:organizations) is not configured")]
+    #[error(
+        "the organizations scope (urn:logto:scope:organizations) is not configured: \
+         add UserScope::Organizations with LogtoConfig::with_scopes"
+    )]
     MissingOrganizationsScope,
+    /// A token for an API resource was asked for (an API resource token or an
+    /// organization-scoped one) but the resource is not among the configured
+    /// resources. Logto grants only the resources asked for at sign-in, so the
+    /// request is refused locally, before any network call: add the resource
+    /// with [`crate::LogtoConfig::with_resources`] (users then sign in again to
+    /// be granted it).
+    ///
+    /// ```
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use logto_client::{ConfigError, Error, InMemoryStorage, LogtoClient, LogtoConfig};
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_resources(["https://api.example.com"]);
+    /// let client = LogtoClient::new(config)?;
+    /// let storage = InMemoryStorage::new();
+    /// let err = client
+    ///     .get_access_token(&storage, Some("https://other.example.com"))
+    ///     .await
+    ///     .unwrap_err();
+    /// assert!(matches!(
+    ///     err,
+    ///     Error::Config(ConfigError::ResourceNotConfigured { ref resource })
+    ///         if resource == "https://other.example.com"
+    /// ));
+    /// assert!(err.to_string().contains("with_resources"));
+    /// # Ok(())
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(run()).map_err(|e| e.to_string())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[error(
+        "the API resource {resource:?} is not configured: \
+         add it with LogtoConfig::with_resources"
+    )]
+    ResourceNotConfigured {
+        /// The resource indicator asked for.
+        resource: String,
+    },
     /// The discovery document's `issuer` is not `{endpoint}/oidc` byte for byte.
-    #[error("discovery issuer mismatch: expected {expected:?}, got {found:?}")]
+    #[error(
+        "discovery issuer mismatch: expected {expected:?}, got {found:?}{}",
+        discovery_url.as_ref().map(|u| format!(" (fetched from {u})")).unwrap_or_default()
+    )]
     IssuerMismatch {
         /// `{endpoint}/oidc`.
         expected: String,
         /// What discovery said.
         found: String,
+        /// The URL the document was fetched from (`None` for a document handed
+        /// to [`crate::LogtoClient::with_discovery_document`]).
+        discovery_url: Option<String>,
     },
     /// The discovery document cannot be used (unparseable, or lacks an endpoint this call needs).
     #[error("unusable discovery document: {0}")]
@@ -196,11 +322,44 @@ fn description_suffix(d: &Option<String>) -> String {
 }
 
 impl OidcError {
-    /// `invalid_grant`: the code or refresh token is dead; the user must sign in again.
+    /// `invalid_grant`: the code or refresh token is dead; the user must sign in
+    /// again. Also on [`Error`]: [`Error::is_invalid_grant`].
+    ///
+    /// ```
+    /// use logto_client::{Endpoint, OidcError};
+    ///
+    /// let e = OidcError {
+    ///     endpoint: Endpoint::Token,
+    ///     status: Some(400),
+    ///     error: "invalid_grant".into(),
+    ///     error_description: Some("grant request is invalid".into()),
+    ///     logto_code: None,
+    ///     logto_message: None,
+    /// };
+    /// assert!(e.is_invalid_grant());
+    /// assert!(!e.is_access_denied());
+    /// ```
     pub fn is_invalid_grant(&self) -> bool {
         self.error == "invalid_grant"
     }
-    /// `access_denied`: e.g. the user is not a member of the organization (show "no access").
+    /// `access_denied`: the user cancelled the sign-in, or is not a member of
+    /// the organization (show "no access"). Also on [`Error`]:
+    /// [`Error::is_access_denied`].
+    ///
+    /// ```
+    /// use logto_client::{Endpoint, OidcError};
+    ///
+    /// let e = OidcError {
+    ///     endpoint: Endpoint::Token,
+    ///     status: Some(400),
+    ///     error: "access_denied".into(),
+    ///     error_description: None,
+    ///     logto_code: Some("oidc.access_denied".into()),
+    ///     logto_message: None,
+    /// };
+    /// assert!(e.is_access_denied());
+    /// assert!(!e.is_invalid_grant());
+    /// ```
     pub fn is_access_denied(&self) -> bool {
         self.error == "access_denied"
     }
@@ -310,10 +469,12 @@ pub enum ValidationError {
 #[non_exhaustive]
 pub enum TransportError {
     /// The request failed (connection refused, timeout, TLS, …).
-    #[error("request to the {endpoint} endpoint failed: {message}")]
+    #[error("request to the {endpoint} endpoint{} failed: {message}", url_suffix(.url))]
     Request {
         /// The endpoint.
         endpoint: Endpoint,
+        /// The URL requested, when known (always for discovery and the JWKS).
+        url: Option<String>,
         /// What failed.
         message: String,
         /// The underlying error.
@@ -322,15 +483,25 @@ pub enum TransportError {
     },
     /// The endpoint answered something that is neither a success nor an OAuth error
     /// (a 5xx page, invalid JSON, a wrong content type, …).
-    #[error("unexpected response from the {endpoint} endpoint{}: {detail}", status_suffix(.status))]
+    #[error(
+        "unexpected response from the {endpoint} endpoint{}{}: {detail}",
+        url_suffix(.url),
+        status_suffix(.status)
+    )]
     UnexpectedResponse {
         /// The endpoint.
         endpoint: Endpoint,
+        /// The URL requested, when known (always for discovery and the JWKS).
+        url: Option<String>,
         /// The HTTP status, when known.
         status: Option<u16>,
         /// A short description (never the full body).
         detail: String,
     },
+}
+
+fn url_suffix(u: &Option<String>) -> String {
+    u.as_ref().map(|u| format!(" at {u}")).unwrap_or_default()
 }
 
 fn status_suffix(s: &Option<u16>) -> String {

@@ -33,7 +33,7 @@
 //!
 //! ```no_run
 //! use logto_client::{
-//!     AppSecret, InMemoryStorage, LogtoClient, LogtoConfig, SignInOptions, UserScope,
+//!     AppSecret, InMemoryStorage, LogtoClient, LogtoConfig, Scope, SignInOptions, UserScope,
 //! };
 //!
 //! # async fn run() -> Result<(), logto_client::Error> {
@@ -43,7 +43,13 @@
 //!     "my-app-id",
 //!     Some(AppSecret::new("my-app-secret")),
 //! )?
-//! .with_scopes([UserScope::Email, UserScope::Organizations, UserScope::Roles])
+//! // User scopes and API permissions, in one call (see `Scope`).
+//! .with_scopes([
+//!     Scope::from(UserScope::Email),
+//!     UserScope::Organizations.into(),
+//!     UserScope::Roles.into(),
+//!     "read:reports".into(),
+//! ])
 //! .with_resources(["https://api.example.com"]);
 //! let client = LogtoClient::new(config)?;
 //! client.discover().await?; // fail fast on a wrong endpoint or issuer
@@ -112,7 +118,7 @@ pub use options::{
     DirectSignIn, FirstScreen, IdentifierType, InteractionMode, SignInOptions, SignInOutcome,
 };
 pub use scopes::{
-    DEFAULT_SCOPES, ORGANIZATION_URN_PREFIX, ReservedResource, ReservedScope, UserScope,
+    DEFAULT_SCOPES, ORGANIZATION_URN_PREFIX, ReservedResource, ReservedScope, Scope, UserScope,
     build_organization_urn, organization_id_from_urn,
 };
 pub use secret::{AccessToken, AppSecret, CodeVerifier, IdToken, RefreshToken};

@@ -75,6 +75,119 @@ impl From<UserScope> for String {
     }
 }
 
+/// The wire string, so a user scope sits in an array of permission strings:
+/// `[UserScope::Email.into(), "read:reports"]` is a `[&str; 2]`.
+impl From<UserScope> for &'static str {
+    fn from(s: UserScope) -> Self {
+        s.as_str()
+    }
+}
+
+/// A scope to request at sign-in: a [`UserScope`], a [`ReservedScope`], or an
+/// API or organization permission such as `read:reports`.
+///
+/// Everything [`crate::LogtoConfig::with_scopes`] accepts converts into it, so
+/// user scopes and permissions mix in one call:
+///
+/// ```
+/// use logto_client::{LogtoConfig, Scope, UserScope};
+///
+/// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+///     .with_scopes([
+///         Scope::from(UserScope::Email),
+///         UserScope::Roles.into(),
+///         "read:reports".into(),
+///     ]);
+/// assert_eq!(config.scopes, ["email", "roles", "read:reports"]);
+/// # Ok::<(), logto_client::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Scope(String);
+
+impl Scope {
+    /// A scope from its wire string (e.g. an API permission `read:reports`).
+    ///
+    /// ```
+    /// use logto_client::{Scope, UserScope};
+    ///
+    /// assert_eq!(Scope::new("read:reports").as_str(), "read:reports");
+    /// assert_eq!(Scope::new("email"), Scope::from(UserScope::Email));
+    /// ```
+    pub fn new(scope: impl Into<String>) -> Self {
+        Self(scope.into())
+    }
+
+    /// The scope string sent on the wire.
+    ///
+    /// ```
+    /// use logto_client::{Scope, UserScope};
+    ///
+    /// assert_eq!(Scope::from(UserScope::Organizations).as_str(), "urn:logto:scope:organizations");
+    /// ```
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The scope string, owned.
+    ///
+    /// ```
+    /// use logto_client::Scope;
+    ///
+    /// assert_eq!(Scope::new("read:reports").into_string(), "read:reports".to_owned());
+    /// ```
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for Scope {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<UserScope> for Scope {
+    fn from(s: UserScope) -> Self {
+        Self(s.as_str().to_owned())
+    }
+}
+
+impl From<ReservedScope> for Scope {
+    fn from(s: ReservedScope) -> Self {
+        Self(s.as_str().to_owned())
+    }
+}
+
+impl From<&str> for Scope {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+impl From<String> for Scope {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl From<&String> for Scope {
+    fn from(s: &String) -> Self {
+        Self(s.clone())
+    }
+}
+
+impl From<Scope> for String {
+    fn from(s: Scope) -> Self {
+        s.0
+    }
+}
+
 /// Scopes of the protocol itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReservedScope {

@@ -29,6 +29,7 @@ pub(crate) struct JwksCache {
 fn unavailable() -> Error {
     TransportError::UnexpectedResponse {
         endpoint: Endpoint::Jwks,
+        url: None,
         status: None,
         detail: "JWKS unavailable (fetch failed recently)".into(),
     }
@@ -98,6 +99,7 @@ impl JwksCache {
         let body = get_json_bytes(http, provider.jwks_uri.as_str(), Endpoint::Jwks).await?;
         let keys = KeySet::parse(&body).map_err(|detail| TransportError::UnexpectedResponse {
             endpoint: Endpoint::Jwks,
+            url: Some(provider.jwks_uri.to_string()),
             status: Some(200),
             detail,
         })?;

@@ -116,6 +116,7 @@ pub(crate) fn map_token_error(
             Some(e) => e.into(),
             None => TransportError::UnexpectedResponse {
                 endpoint,
+                url: None,
                 status: None,
                 detail: "error response without an error code".into(),
             }
@@ -123,18 +124,21 @@ pub(crate) fn map_token_error(
         },
         oidc::RequestTokenError::Request(e) => TransportError::Request {
             endpoint,
+            url: None,
             message: e.to_string(),
             source: Some(Box::new(e)),
         }
         .into(),
         oidc::RequestTokenError::Parse(e, _body) => TransportError::UnexpectedResponse {
             endpoint,
+            url: None,
             status: None,
             detail: format!("unparseable response: {}", e.inner()),
         }
         .into(),
         oidc::RequestTokenError::Other(detail) => TransportError::UnexpectedResponse {
             endpoint,
+            url: None,
             status: None,
             detail,
         }
@@ -165,6 +169,26 @@ fn redirect_uri_check(uri: &str) -> Result<Url, ConfigError> {
         return Err(invalid("not an absolute URL"));
     }
     Ok(url)
+}
+
+/// Parses a callback: an absolute URL, or a path-and-query (`/callback?code=…`)
+/// read on a placeholder origin (then `true`), resolved later against the
+/// sign-in's redirect URI.
+fn parse_callback(callback: &str) -> Result<(Url, bool), CallbackError> {
+    let invalid = |e: url::ParseError| CallbackError::InvalidUrl(e.to_string());
+    match Url::parse(callback) {
+        Ok(url) => Ok((url, false)),
+        Err(url::ParseError::RelativeUrlWithoutBase)
+            if callback.starts_with('/') && !callback.starts_with("//") =>
+        {
+            let placeholder = Url::parse("http://callback.invalid/").map_err(invalid)?;
+            Ok((placeholder.join(callback).map_err(invalid)?, true))
+        }
+        Err(url::ParseError::RelativeUrlWithoutBase) => Err(CallbackError::InvalidUrl(
+            "neither an absolute URL nor a path-and-query starting with /".into(),
+        )),
+        Err(e) => Err(invalid(e)),
+    }
 }
 
 /// How an ID token's audiences other than this client are checked (see
@@ -393,8 +417,31 @@ impl LogtoClient {
         Ok(url)
     }
 
-    /// Completes a sign-in from the callback URL (the full URL the browser was sent
-    /// back to, or at least its path and query on the redirect URI's origin).
+    /// Completes a sign-in from the callback: the URL the browser was sent back to,
+    /// either absolute (`https://app.example.com/callback?code=…&state=…&iss=…`) or
+    /// as the path and query of the request (`/callback?code=…&state=…&iss=…`,
+    /// what a server framework gives for the request target, e.g. actix-web's
+    /// `HttpRequest::uri()` or axum's `OriginalUri`).
+    ///
+    /// A path-and-query is resolved against the redirect URI the sign-in was
+    /// started with (stored in its [`crate::SignInSession`]), so only its path is
+    /// compared: it must be the redirect URI's path exactly. Behind a proxy that
+    /// strips a path prefix, pass the absolute URL (or the path as the browser
+    /// saw it). A relative reference not starting with `/` is refused
+    /// ([`CallbackError::InvalidUrl`]).
+    ///
+    /// ```no_run
+    /// # async fn run(
+    /// #     client: logto_client::LogtoClient,
+    /// #     storage: logto_client::InMemoryStorage,
+    /// # ) -> Result<(), logto_client::Error> {
+    /// // In a handler: the request target as received, path and query.
+    /// let request_target = "/callback?code=abc&state=xyz&iss=https%3A%2F%2Fauth.example.com%2Foidc";
+    /// let outcome = client.handle_sign_in_callback(&storage, request_target).await?;
+    /// println!("signed in as {}", outcome.claims.sub);
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// Checks, in order: an `error` parameter (→ [`Error::Oidc`], the session is
     /// consumed), `state` (→ [`CallbackError::MissingState`]/[`CallbackError::UnknownState`];
@@ -409,7 +456,7 @@ impl LogtoClient {
         storage: &S,
         callback_url: &str,
     ) -> Result<SignInOutcome, Error> {
-        let url = Url::parse(callback_url).map_err(|e| CallbackError::InvalidUrl(e.to_string()))?;
+        let (url, relative) = parse_callback(callback_url)?;
         let mut params: HashMap<String, String> = HashMap::new();
         for (k, v) in url.query_pairs() {
             if params
@@ -440,6 +487,15 @@ impl LogtoClient {
         }
         let expected =
             Url::parse(&session.redirect_uri).map_err(|_| CallbackError::RedirectUriMismatch)?;
+        // A path-and-query is on the redirect URI's origin by definition: only its
+        // path is compared, as an absolute URL's origin and path are.
+        let url = if relative {
+            expected
+                .join(callback_url)
+                .map_err(|e| CallbackError::InvalidUrl(e.to_string()))?
+        } else {
+            url
+        };
         if expected.origin() != url.origin() || expected.path() != url.path() {
             return Err(CallbackError::RedirectUriMismatch.into());
         }
@@ -590,7 +646,7 @@ impl LogtoClient {
         let response = self
             .inner
             .http
-            .get(url)
+            .get(url.clone())
             .bearer_auth(token.secret())
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
@@ -604,6 +660,7 @@ impl LogtoClient {
         let info: UserInfo =
             serde_json::from_slice(&body).map_err(|e| TransportError::UnexpectedResponse {
                 endpoint,
+                url: Some(url.to_string()),
                 status: Some(status.as_u16()),
                 detail: format!("invalid userinfo: {e}"),
             })?;
@@ -615,6 +672,9 @@ impl LogtoClient {
 
     /// An access token for `resource` (an API resource indicator), or for the userinfo
     /// endpoint with `None`. Served from the cache while valid, else one refresh grant.
+    ///
+    /// A resource not configured with [`LogtoConfig::with_resources`] is refused
+    /// before any network call with [`ConfigError::ResourceNotConfigured`].
     pub async fn get_access_token<S: Storage + ?Sized>(
         &self,
         storage: &S,
@@ -665,6 +725,11 @@ impl LogtoClient {
 
     /// An organization-scoped API resource token (`resource` and `organization_id`):
     /// its scopes are limited to the user's roles in that organization.
+    ///
+    /// Refused before any network call with [`ConfigError::MissingOrganizationsScope`]
+    /// when the organizations scope is not configured, and with
+    /// [`ConfigError::ResourceNotConfigured`] when `resource` was not configured
+    /// with [`LogtoConfig::with_resources`].
     pub async fn get_organization_scoped_access_token<S: Storage + ?Sized>(
         &self,
         storage: &S,
@@ -761,6 +826,14 @@ impl LogtoClient {
     ) -> Result<AccessToken, Error> {
         if key.organization_id.is_some() && !self.inner.config.has_organizations_scope() {
             return Err(ConfigError::MissingOrganizationsScope.into());
+        }
+        if let Some(resource) = &key.resource
+            && !self.inner.config.effective_resources().contains(resource)
+        {
+            return Err(ConfigError::ResourceNotConfigured {
+                resource: resource.clone(),
+            }
+            .into());
         }
         if !force_refresh
             && let Some(t) = storage.get_access_token(key).await?
@@ -1172,6 +1245,7 @@ pub(crate) fn error_from_body(endpoint: Endpoint, status: u16, body: &[u8]) -> E
         .unwrap_or_else(|| {
             TransportError::UnexpectedResponse {
                 endpoint,
+                url: None,
                 status: Some(status),
                 detail: "unexpected status".into(),
             }

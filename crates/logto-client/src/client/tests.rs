@@ -480,7 +480,10 @@ fn real_token_responses_parse_and_expiry_comes_from_exp() {
 #[tokio::test]
 async fn cached_tokens_are_served_until_the_margin_and_org_tokens_need_the_scope() {
     let clock = Arc::new(FixedClock::new(SAMPLE_IAT));
-    let client = sample_client(sample_config(0).with_clock(clock.clone()));
+    let config = sample_config(0)
+        .with_clock(clock.clone())
+        .with_resources(["https://a", "https://api.demo.test"]);
+    let client = sample_client(config);
     let storage = InMemoryStorage::new();
     // Not signed in.
     assert!(matches!(
@@ -628,7 +631,10 @@ fn only_bearer_tokens_are_used_whatever_the_case() {
 #[tokio::test]
 async fn short_lived_tokens_are_used_for_half_their_lifetime() {
     let clock = Arc::new(FixedClock::new(SAMPLE_IAT));
-    let client = sample_client(sample_config(0).with_clock(clock.clone()));
+    let config = sample_config(0)
+        .with_clock(clock.clone())
+        .with_resources(["https://api.demo.test"]);
+    let client = sample_client(config);
     let storage = InMemoryStorage::new();
     // No refresh token: a token the client finds stale ends in NotAuthenticated.
     storage
@@ -675,7 +681,9 @@ async fn short_lived_tokens_are_used_for_half_their_lifetime() {
         );
     }
     // A smaller configured margin stays as it is.
-    let mut config = sample_config(0).with_clock(clock.clone());
+    let mut config = sample_config(0)
+        .with_clock(clock.clone())
+        .with_resources([resource]);
     config.access_token_expiry_margin = std::time::Duration::from_secs(5);
     let client = sample_client(config);
     let cached = CachedAccessToken {
@@ -893,4 +901,188 @@ async fn clear_all_tokens_drops_every_token_and_keeps_pending_sign_ins() {
             .unwrap()
             .is_some()
     );
+}
+
+#[tokio::test]
+async fn a_resource_not_configured_is_refused_before_any_network_call() {
+    let config = sample_config(SAMPLE_IAT)
+        .with_scopes([UserScope::Organizations])
+        .with_resources(["https://api.demo.test"]);
+    let client = sample_client(config);
+    // Signed in with a refresh token: a refresh would be attempted (and fail
+    // with a transport error, the token endpoint being unreachable).
+    let (storage, _) = pending(&client).await;
+    let refused = |r: Result<AccessToken, Error>| match r {
+        Err(Error::Config(ConfigError::ResourceNotConfigured { resource })) => {
+            assert_eq!(resource, "https://other.demo.test");
+            let message = ConfigError::ResourceNotConfigured { resource }.to_string();
+            assert!(message.contains("with_resources"), "{message}");
+            assert!(message.contains("https://other.demo.test"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    };
+    refused(
+        client
+            .get_access_token(&storage, Some("https://other.demo.test"))
+            .await,
+    );
+    refused(
+        client
+            .get_organization_scoped_access_token(&storage, "https://other.demo.test", "org-1")
+            .await,
+    );
+    refused(
+        client
+            .refresh_access_token(
+                &storage,
+                &AccessTokenKey::resource("https://other.demo.test"),
+            )
+            .await,
+    );
+    assert!(matches!(
+        client
+            .get_access_token_claims(&storage, "https://other.demo.test")
+            .await,
+        Err(Error::Config(ConfigError::ResourceNotConfigured { .. }))
+    ));
+    // Even a cached token for it is not served: the configuration is wrong.
+    let key = AccessTokenKey::resource("https://other.demo.test");
+    let cached = CachedAccessToken {
+        token: AccessToken::new("cached"),
+        expires_at: SAMPLE_IAT + 3600,
+        scope: String::new(),
+        obtained_at: SAMPLE_IAT,
+    };
+    storage.set_access_token(&key, &cached).await.unwrap();
+    refused(
+        client
+            .get_access_token(&storage, Some("https://other.demo.test"))
+            .await,
+    );
+    assert_eq!(
+        client.stats(),
+        ClientStats::default(),
+        "no request was made"
+    );
+
+    // A configured resource goes on to the refresh (unreachable here), as does
+    // the userinfo token and an organization token (the scope is configured).
+    for r in [
+        client
+            .get_access_token(&storage, Some("https://api.demo.test"))
+            .await,
+        client.get_access_token(&storage, None).await,
+        client.get_organization_token(&storage, "org-1").await,
+        client
+            .get_organization_scoped_access_token(&storage, "https://api.demo.test", "org-1")
+            .await,
+    ] {
+        assert!(matches!(r, Err(Error::Transport(_))), "{r:?}");
+    }
+    assert_eq!(client.stats().refreshes_failed, 4);
+}
+
+#[test]
+fn error_answers_is_access_denied_and_is_invalid_grant_as_its_oauth_error_does() {
+    let errors: Value = serde_json::from_str(SAMPLE_ERRORS).unwrap();
+    let e = |name: &str| {
+        let body: LogtoErrorBody = serde_json::from_value(errors[name]["body"].clone()).unwrap();
+        Error::from(body.into_oidc_error(Endpoint::Token, None).unwrap())
+    };
+    let denied = e("org_token_non_member");
+    assert!(denied.is_access_denied());
+    assert!(!denied.is_invalid_grant());
+    let dead = e("refresh_token_garbage");
+    assert!(dead.is_invalid_grant());
+    assert!(!dead.is_access_denied());
+    assert!(!e("bad_client_secret").is_access_denied());
+    assert!(!e("bad_client_secret").is_invalid_grant());
+    // Not an OAuth error: neither.
+    for other in [
+        Error::NotAuthenticated,
+        Error::Callback(CallbackError::UnknownState),
+        Error::Config(ConfigError::MissingOrganizationsScope),
+    ] {
+        assert!(!other.is_access_denied(), "{other:?}");
+        assert!(!other.is_invalid_grant(), "{other:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_path_and_query_callback_is_resolved_against_the_redirect_uri() {
+    let client = sample_client(sample_config(SAMPLE_IAT));
+    let iss = "iss=http%3A%2F%2F127.0.0.1%3A3001%2Foidc";
+
+    // The redirect URI's path: accepted, and the code exchange is attempted
+    // (the token endpoint is unreachable here, so a transport error).
+    let (storage, state) = pending(&client).await;
+    let r = client
+        .handle_sign_in_callback(&storage, &format!("/callback?code=c&state={state}&{iss}"))
+        .await;
+    assert!(
+        matches!(
+            &r,
+            Err(Error::Transport(TransportError::Request {
+                endpoint: Endpoint::Token,
+                ..
+            }))
+        ),
+        "{r:?}"
+    );
+
+    // Another path is refused as an absolute URL on another path is.
+    for other in ["/other", "/callback/", "/Callback", "/prefix/callback"] {
+        let (storage, state) = pending(&client).await;
+        let r = client
+            .handle_sign_in_callback(&storage, &format!("{other}?code=c&state={state}&{iss}"))
+            .await;
+        assert!(
+            matches!(r, Err(Error::Callback(CallbackError::RedirectUriMismatch))),
+            "{other}: {r:?}"
+        );
+        tokens_untouched(&storage).await;
+        let (storage, state) = pending(&client).await;
+        let r = client
+            .handle_sign_in_callback(
+                &storage,
+                &format!("http://127.0.0.1:8765{other}?code=c&state={state}&{iss}"),
+            )
+            .await;
+        assert!(
+            matches!(r, Err(Error::Callback(CallbackError::RedirectUriMismatch))),
+            "{other}: {r:?}"
+        );
+    }
+
+    // A scheme-relative reference names another host: refused.
+    let (storage, state) = pending(&client).await;
+    let r = client
+        .handle_sign_in_callback(
+            &storage,
+            &format!("//evil.example/callback?code=c&state={state}&{iss}"),
+        )
+        .await;
+    assert!(matches!(r, Err(Error::Callback(_))), "{r:?}");
+    tokens_untouched(&storage).await;
+
+    // A relative reference without a leading slash is not a request target.
+    let (storage, state) = pending(&client).await;
+    let r = client
+        .handle_sign_in_callback(&storage, &format!("callback?code=c&state={state}&{iss}"))
+        .await;
+    assert!(
+        matches!(r, Err(Error::Callback(CallbackError::InvalidUrl(_)))),
+        "{r:?}"
+    );
+
+    // An error callback as a path-and-query is the typed OAuth error.
+    let (storage, state) = pending(&client).await;
+    let r = client
+        .handle_sign_in_callback(
+            &storage,
+            &format!("/callback?error=access_denied&state={state}&{iss}"),
+        )
+        .await;
+    assert!(r.unwrap_err().is_access_denied());
+    assert_eq!(storage.pending_sign_ins(), 0);
 }

@@ -455,3 +455,54 @@ async fn a_refreshed_id_token_for_another_user_is_not_stored() {
     let stored = storage.load_tokens().await.unwrap().unwrap();
     assert_eq!(stored.refresh_token.unwrap().secret(), "rt-1");
 }
+
+#[tokio::test]
+async fn discovery_errors_name_the_url_fetched() {
+    let env = spawn().await;
+    let base = env.idp.endpoint().as_str().trim_end_matches('/').to_owned();
+    let discover = |endpoint: String| async move {
+        let config = LogtoConfig::new(&endpoint, APP_ID, None).unwrap();
+        let url = config.discovery_url();
+        let err = LogtoClient::new(config)
+            .unwrap()
+            .discover()
+            .await
+            .unwrap_err();
+        (url, err)
+    };
+
+    // A 404 (the endpoint has a path where Logto is not).
+    let (url, err) = discover(format!("{base}/not-logto")).await;
+    assert!(
+        matches!(
+            &err,
+            Error::Transport(TransportError::UnexpectedResponse { url: Some(u), status: Some(404), .. })
+                if *u == url
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(&url), "{err}");
+
+    // Nothing listens (port 0): the request fails, naming the URL once.
+    let (url, err) = discover("http://127.0.0.1:0".to_owned()).await;
+    assert!(
+        matches!(
+            &err,
+            Error::Transport(TransportError::Request { url: Some(u), .. }) if *u == url
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.to_string().matches(&url).count(), 1, "{err}");
+
+    // The document is Logto's, for another issuer (another host name for it).
+    let other_host = base.replace("127.0.0.1", "localhost");
+    let (url, err) = discover(other_host).await;
+    assert!(
+        matches!(
+            &err,
+            Error::Config(ConfigError::IssuerMismatch { discovery_url: Some(u), .. }) if *u == url
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(&url), "{err}");
+}

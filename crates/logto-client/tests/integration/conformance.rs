@@ -16,8 +16,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const FAKE_API: &str = "https://api.fake.test";
-
 /// Starts a sign-in on the fake, queues `answer(nonce)` at its token endpoint
 /// and handles a callback carrying the right `state` and `iss`.
 async fn callback_with(
@@ -595,7 +593,8 @@ async fn id_tokens_for_untrusted_audiences_are_refused() {
         "fake-app",
         Some(AppSecret::new("fake-secret")),
     )
-    .unwrap();
+    .unwrap()
+    .with_resources([FAKE_API]);
     config.trusted_audiences = vec!["another-app".to_owned()];
     let trusting = LogtoClient::new(config).unwrap();
     for azp in [true, false] {

@@ -367,3 +367,40 @@ async fn two_tabs_complete_in_either_order() {
         .unwrap();
     assert!(env.client.is_authenticated(&storage).await.unwrap());
 }
+
+/// What a server framework hands a handler: the request target, path and query
+/// (actix-web's `HttpRequest::uri()` for a server request).
+fn path_and_query(url: &url::Url) -> String {
+    format!("{}?{}", url.path(), url.query().unwrap_or_default())
+}
+
+#[tokio::test]
+async fn a_path_and_query_callback_signs_in_like_the_absolute_url() {
+    let env = spawn().await;
+    let storage = InMemoryStorage::new();
+    let cb = env.callback_url(&storage, "alice").await;
+    let relative = path_and_query(&cb);
+    assert!(relative.starts_with("/callback?"), "{relative}");
+    let outcome = env
+        .client
+        .handle_sign_in_callback(&storage, &relative)
+        .await
+        .unwrap();
+    assert_eq!(outcome.redirect_uri, REDIRECT);
+    assert_eq!(
+        outcome.app_state,
+        Some(serde_json::json!({"return_to": "/home"}))
+    );
+    assert!(env.client.is_authenticated(&storage).await.unwrap());
+    // Taken once: the replay is refused, in either form.
+    for replay in [relative.clone(), cb.to_string()] {
+        let r = env.client.handle_sign_in_callback(&storage, &replay).await;
+        assert!(
+            matches!(
+                &r,
+                Err(Error::Callback(logto_client::CallbackError::UnknownState))
+            ),
+            "{r:?}"
+        );
+    }
+}

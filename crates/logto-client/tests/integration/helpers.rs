@@ -17,6 +17,8 @@ use tokio::net::TcpListener;
 pub const APP_ID: &str = "portal-demo";
 pub const APP_SECRET: &str = "portal-demo-secret";
 pub const API: &str = "https://api.portal.test";
+/// The API resource the fake IdP's clients are configured with.
+pub const FAKE_API: &str = "https://api.fake.test";
 pub const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
 pub struct Env {
@@ -262,7 +264,8 @@ impl FakeIdp {
             "fake-app",
             Some(AppSecret::new("fake-secret")),
         )
-        .unwrap();
+        .unwrap()
+        .with_resources([FAKE_API]);
         LogtoClient::new(config).unwrap()
     }
 

@@ -18,7 +18,6 @@ use crate::helpers::*;
 
 const FAKE_APP: &str = "fake-app";
 const FAKE_SECRET: &str = "fake-secret";
-const FAKE_API: &str = "https://api.fake.test";
 const LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
 fn b64(bytes: &[u8]) -> String {
