@@ -340,7 +340,8 @@ impl LogtoAuth {
             cfg.app_data(auth.clone())
                 .route(&sign_in, web::get().to(sign_in_route))
                 .route(&callback, web::get().to(callback_route))
-                .route(&sign_out, web::post().to(sign_out_route));
+                // A resource answers 405 to any other method (a GET sign-out).
+                .service(web::resource(sign_out).route(web::post().to(sign_out_route)));
         }
     }
 

@@ -335,10 +335,16 @@ mod tests {
         };
         let page = Error::new(kind(), Answer::Html).error_response();
         assert_eq!(page.status(), StatusCode::FOUND);
-        assert_eq!(page.headers()[header::LOCATION], "/sign-in?return_to=%2F");
+        assert_eq!(
+            page.headers().get(header::LOCATION).unwrap(),
+            "/sign-in?return_to=%2F"
+        );
         let api = Error::new(kind(), Answer::Json).error_response();
         assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(api.headers()[header::CONTENT_TYPE], "application/json");
+        assert_eq!(
+            api.headers().get(header::CONTENT_TYPE).unwrap(),
+            "application/json"
+        );
     }
 
     #[test]
