@@ -384,7 +384,7 @@ async fn sign_in_route(
         .client()
         .sign_in(&storage, options)
         .await
-        .map_err(|e| ErrorKind::Logto(e))?;
+        .map_err(ErrorKind::Logto)?;
     Ok(redirect(actix_web::http::StatusCode::FOUND, url.as_str()))
 }
 
@@ -392,7 +392,7 @@ async fn sign_in_route(
 async fn callback_route(req: HttpRequest) -> HttpResponse {
     let mut res = finish_sign_in(&req)
         .await
-        .unwrap_or_else(|e| HttpResponse::from_error(e));
+        .unwrap_or_else(HttpResponse::from_error);
     res.headers_mut().insert(
         header::REFERRER_POLICY,
         header::HeaderValue::from_static("no-referrer"),

@@ -1,5 +1,6 @@
 //! The quick start, driven like a browser (cookies kept, redirects not
 //! followed), signing in through logto-dev's sign-in form.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[allow(dead_code)]
 #[path = "../examples/quickstart.rs"]
