@@ -17,9 +17,23 @@ use crate::storage::{Locks, SessionStorage};
 use crate::store::KeyValueStore;
 
 /// The form field (or `X-CSRF-Token` header) the sign-out route checks.
+///
+/// ```
+/// assert_eq!(logto_actix::CSRF_FIELD, "csrf");
+/// ```
 pub const CSRF_FIELD: &str = "csrf";
 
 /// The header an API client may send the CSRF token in instead of the form field.
+///
+/// ```no_run
+/// # async fn run(csrf: &str) -> Result<(), reqwest::Error> {
+/// reqwest::Client::new()
+///     .post("http://localhost:3000/sign-out")
+///     .header(logto_actix::CSRF_HEADER, csrf)
+///     .send()
+///     .await?;
+/// # Ok(()) }
+/// ```
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 struct Inner {

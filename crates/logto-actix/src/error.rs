@@ -7,6 +7,14 @@ use actix_web::{HttpResponse, ResponseError};
 use logto_client::StorageError;
 
 /// How an error is answered: chosen by the extractor that produced it.
+///
+/// ```
+/// use logto_actix::{Answer, Error, ErrorKind};
+///
+/// let signed_out = || ErrorKind::SignInRequired { location: "/sign-in".into() };
+/// assert_eq!(Error::new(signed_out(), Answer::Html).status().as_u16(), 302);
+/// assert_eq!(Error::new(signed_out(), Answer::Json).status().as_u16(), 401);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Answer {
@@ -19,6 +27,15 @@ pub enum Answer {
 }
 
 /// What went wrong. Match on it through [`Error::kind`].
+///
+/// ```
+/// use logto_actix::{Error, ErrorKind};
+///
+/// fn is_forbidden(e: &Error) -> bool {
+///     matches!(e.kind(), ErrorKind::NotAMember { .. } | ErrorKind::AccessDenied { .. })
+/// }
+/// assert!(is_forbidden(&ErrorKind::NotAMember { organization_id: "org-1".into() }.into()));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ErrorKind {

@@ -11,6 +11,10 @@ use crate::error::{Error, ErrorKind};
 /// browser cookie once actix-session's `CookieSessionStore` has encrypted and
 /// base64-encoded it (about 4/3 of the size plus 28 bytes, and browsers drop
 /// cookies over 4096 bytes).
+///
+/// ```
+/// assert!(logto_actix::SESSION_SIZE_LIMIT < 4096);
+/// ```
 pub const SESSION_SIZE_LIMIT: usize = 3000;
 
 /// A middleware (for [`actix_web::middleware::from_fn`]) that refuses to let a
