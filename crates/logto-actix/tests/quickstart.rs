@@ -211,3 +211,140 @@ async fn sign_in_protections() {
     assert_ne!(before, after);
     assert!(!after.contains("eyJ"), "no token in the cookie: {after}");
 }
+
+/// A server-side session store, to see the session id itself.
+#[derive(Clone, Default)]
+struct MemSessions(Arc<std::sync::Mutex<HashMap<String, HashMap<String, String>>>>);
+
+use std::collections::HashMap;
+
+use actix_session::storage::{
+    LoadError, SaveError, SessionKey, SessionStore, UpdateError, generate_session_key,
+};
+
+impl SessionStore for MemSessions {
+    async fn load(&self, key: &SessionKey) -> Result<Option<HashMap<String, String>>, LoadError> {
+        Ok(self.0.lock().unwrap().get(key.as_ref()).cloned())
+    }
+    async fn save(
+        &self,
+        state: HashMap<String, String>,
+        _ttl: &actix_web::cookie::time::Duration,
+    ) -> Result<SessionKey, SaveError> {
+        let key = generate_session_key();
+        self.0
+            .lock()
+            .unwrap()
+            .insert(key.as_ref().to_owned(), state);
+        Ok(key)
+    }
+    async fn update(
+        &self,
+        key: SessionKey,
+        state: HashMap<String, String>,
+        _ttl: &actix_web::cookie::time::Duration,
+    ) -> Result<SessionKey, UpdateError> {
+        self.0
+            .lock()
+            .unwrap()
+            .insert(key.as_ref().to_owned(), state);
+        Ok(key)
+    }
+    async fn update_ttl(
+        &self,
+        _key: &SessionKey,
+        _ttl: &actix_web::cookie::time::Duration,
+    ) -> Result<(), anyhow::Error> {
+        Ok(())
+    }
+    async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
+        self.0.lock().unwrap().remove(key.as_ref());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_session_id_changes_at_sign_in_and_the_old_one_is_dead() {
+    use actix_web::{App, HttpServer, web};
+    use logto_actix::{ApiAuthenticated, LogtoAuth, MemoryStore};
+
+    let idp = logto_dev::serve(
+        logto_dev::Seed::demo(),
+        logto_dev::Settings::default(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let config = logto_client::LogtoConfig::new(
+        idp.endpoint().as_str(),
+        "portal-demo",
+        Some(logto_client::AppSecret::new("portal-demo-secret")),
+    )
+    .unwrap();
+    let auth = LogtoAuth::new(
+        logto_client::LogtoClient::new(config).unwrap(),
+        MemoryStore::default(),
+        &base,
+    )
+    .unwrap();
+    let sessions = MemSessions::default();
+    let key = actix_web::cookie::Key::generate();
+    let store = sessions.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .configure(auth.routes())
+            .route(
+                "/me",
+                web::get().to(|a: ApiAuthenticated| async move { a.claims().sub.clone() }),
+            )
+            .wrap(
+                actix_session::SessionMiddleware::builder(store.clone(), key.clone())
+                    .cookie_secure(false)
+                    .build(),
+            )
+    })
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    let app = TestApp {
+        base,
+        browser: reqwest::Client::builder()
+            .redirect(Policy::none())
+            .cookie_store(true)
+            .build()
+            .unwrap(),
+        jar: Arc::new(reqwest::cookie::Jar::default()),
+        _idp: idp,
+    };
+    let res = app.get("/sign-in").await;
+    let before = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let before = before.split(';').next().unwrap().to_owned();
+    let ids_before: Vec<String> = sessions.0.lock().unwrap().keys().cloned().collect();
+    assert_eq!(ids_before.len(), 1);
+
+    let auth_url = url::Url::parse(&location(&res)).unwrap();
+    let callback = logto_dev::testing::complete_sign_in(&auth_url, "alice", "alice-password")
+        .await
+        .unwrap();
+    let res = app.browser.get(callback.as_str()).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 302);
+    let ids_after: Vec<String> = sessions.0.lock().unwrap().keys().cloned().collect();
+    assert_eq!(ids_after.len(), 1);
+    assert_ne!(
+        ids_before, ids_after,
+        "the session id is renewed at sign-in"
+    );
+    assert_eq!(app.get("/me").await.status().as_u16(), 200);
+
+    // The pre-sign-in cookie is dead.
+    let replay = reqwest::Client::new()
+        .get(format!("{}/me", app.base))
+        .header("cookie", before)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status().as_u16(), 401);
+}
