@@ -142,12 +142,7 @@ async fn main() -> Result<(), BoxError> {
             app_secret,
         },
         _ => {
-            let idp = logto_dev::serve(
-                logto_dev::Seed::demo(),
-                logto_dev::Settings::default(),
-                "127.0.0.1:0".parse()?,
-            )
-            .await?;
+            let idp = logto_dev::serve_demo().await?;
             let endpoint = idp.endpoint().to_string();
             println!("logto-dev at {endpoint}: sign in as alice / alice-password");
             _idp = Some(idp);

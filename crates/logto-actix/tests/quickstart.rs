@@ -21,13 +21,7 @@ struct TestApp {
 }
 
 async fn spawn_app() -> TestApp {
-    let idp = logto_dev::serve(
-        logto_dev::Seed::demo(),
-        logto_dev::Settings::default(),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let idp = logto_dev::serve_demo().await.unwrap();
     let logto = quickstart::Logto {
         endpoint: idp.endpoint().to_string(),
         app_id: "portal-demo".into(),
@@ -268,13 +262,7 @@ async fn the_session_id_changes_at_sign_in_and_the_old_one_is_dead() {
     use actix_web::{App, HttpServer, web};
     use logto_actix::{ApiAuthenticated, LogtoAuth, MemoryStore};
 
-    let idp = logto_dev::serve(
-        logto_dev::Seed::demo(),
-        logto_dev::Settings::default(),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let idp = logto_dev::serve_demo().await.unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let config = logto_client::LogtoConfig::new(

@@ -11,12 +11,7 @@ use logto_client::{
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A dev IdP on a free loopback port, with the demo seed (app `portal-demo`, user alice).
-    let idp = logto_dev::serve(
-        logto_dev::Seed::demo(),
-        logto_dev::Settings::default(),
-        "127.0.0.1:0".parse()?,
-    )
-    .await?;
+    let idp = logto_dev::serve_demo().await?;
     println!("logto-dev at {}", idp.endpoint());
 
     // One client per process.

@@ -48,6 +48,6 @@ pub use seed::{
     ApiResource, AppType, Application, Member, Organization, OrganizationRole, Seed, SeedError,
     SsoConnector, TenantSpec, User, UserRole,
 };
-pub use server::{DEVELOPMENT_ONLY_WARNING, DevIdp, serve};
+pub use server::{DEVELOPMENT_ONLY_WARNING, DevIdp, serve, serve_demo};
 pub use settings::{RefreshPolicy, Settings, SigningAlg};
 pub use state::{Counters, Endpoint};

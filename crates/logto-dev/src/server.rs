@@ -35,6 +35,20 @@ impl std::fmt::Debug for DevIdp {
     }
 }
 
+/// Starts logto-dev with the demo seed and default settings on a free
+/// loopback port: what the quick starts and most tests need.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), logto_dev::Error> {
+/// let idp = logto_dev::serve_demo().await?;
+/// println!("LOGTO_ENDPOINT={}", idp.endpoint());
+/// # Ok(()) }
+/// ```
+pub async fn serve_demo() -> Result<DevIdp, Error> {
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    serve(Seed::demo(), Settings::default(), loopback).await
+}
+
 /// Starts logto-dev on `bind` (port 0 picks a free port) and returns once it accepts
 /// connections. The server runs on the current Tokio runtime until [`DevIdp::stop`].
 pub async fn serve(seed: Seed, settings: Settings, bind: SocketAddr) -> Result<DevIdp, Error> {

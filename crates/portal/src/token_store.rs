@@ -54,8 +54,8 @@ use base64::Engine as _;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use logto_client::{
-    AccessTokenKey, CachedAccessToken, IdToken, RefreshGuard, RefreshToken, SignInSession, Storage,
-    StorageError, TokenSet,
+    AccessTokenKey, CachedAccessToken, Clock, IdToken, RefreshGuard, RefreshToken, SignInSession,
+    Storage, StorageError, SystemClock, TokenSet,
 };
 use serde::Deserialize;
 use sqlx::{PgPool, Postgres, Transaction};
@@ -410,20 +410,14 @@ fn open_access_token(
     if opened.is_none() {
         tracing::warn!(login = %login_id, "a cached access token did not decrypt; ignoring it");
     }
+    // The client stamps `obtained_at` with the system clock too.
     opened.filter(|token| match max_age {
-        Some(age) => unix_now().saturating_sub(token.obtained_at) < secs_i64(age),
+        Some(age) => {
+            let age = i64::try_from(age.as_secs()).unwrap_or(i64::MAX);
+            SystemClock.now().saturating_sub(token.obtained_at) < age
+        }
         None => true,
     })
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, secs_i64)
-}
-
-fn secs_i64(d: Duration) -> i64 {
-    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
 /// Parameters of an access-token upsert.

@@ -147,13 +147,7 @@ async fn a_flood_of_callbacks_with_unknown_kids_fetches_the_jwks_twice_and_signs
 /// rotation is still picked up.
 #[tokio::test]
 async fn the_cooldown_bounds_jwks_fetches_over_time_and_rotation_still_works() {
-    let idp = logto_dev::serve(
-        logto_dev::Seed::demo(),
-        logto_dev::Settings::default(),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let idp = logto_dev::serve_demo().await.unwrap();
     let cooldown = Duration::from_millis(250);
     let mut config = LogtoConfig::new(
         idp.endpoint().as_str(),
