@@ -7,13 +7,13 @@ use std::time::Duration;
 use actix_session::SessionExt;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use logto_client::{LogtoClient, SignInOptions, Storage};
+use logto_client::{LogtoClient, SignInOptions};
 use serde::Deserialize;
 
 use crate::error::{Error, ErrorKind};
+use crate::login_store::{KeyValueLogins, LoginStore};
 use crate::return_to::safe_return_to;
 use crate::session::{LogtoSession, random_id};
-use crate::storage::{Locks, SessionStorage};
 use crate::store::KeyValueStore;
 
 /// The form field (or `X-CSRF-Token` header) the sign-out route checks.
@@ -36,17 +36,38 @@ pub const CSRF_FIELD: &str = "csrf";
 /// ```
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-struct Inner {
+/// Turns the routes' errors into the application's own (see
+/// [`LogtoAuth::error_handler`]).
+type ErrorHandler = dyn Fn(Error, &HttpRequest) -> actix_web::Error + Send + Sync;
+
+struct Inner<S> {
     client: LogtoClient,
-    kv: Arc<dyn KeyValueStore>,
-    locks: Arc<Locks>,
+    store: Arc<S>,
     origin: String,
+    /// The base URL without a trailing `/`: the origin and the path under
+    /// which a proxy serves the application (usually none).
+    base: String,
     sign_in_path: String,
     callback_path: String,
     sign_out_path: String,
     post_sign_out_path: String,
-    token_ttl: Duration,
-    sign_in_ttl: Duration,
+    error_handler: Option<Arc<ErrorHandler>>,
+}
+
+impl<S> Clone for Inner<S> {
+    fn clone(&self) -> Self {
+        Self {
+            client: self.client.clone(),
+            store: Arc::clone(&self.store),
+            origin: self.origin.clone(),
+            base: self.base.clone(),
+            sign_in_path: self.sign_in_path.clone(),
+            callback_path: self.callback_path.clone(),
+            sign_out_path: self.sign_out_path.clone(),
+            post_sign_out_path: self.post_sign_out_path.clone(),
+            error_handler: self.error_handler.clone(),
+        }
+    }
 }
 
 /// Logto sign-in for an actix-web application: what `@logto/express` is for
@@ -101,12 +122,19 @@ struct Inner {
 /// .await?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct LogtoAuth {
-    inner: Arc<Inner>,
+pub struct LogtoAuth<S = KeyValueLogins> {
+    inner: Arc<Inner<S>>,
 }
 
-impl fmt::Debug for LogtoAuth {
+impl<S> Clone for LogtoAuth<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<S> fmt::Debug for LogtoAuth<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LogtoAuth")
             .field("origin", &self.inner.origin)
@@ -131,12 +159,13 @@ fn check_path(path: &str) -> Result<String, Error> {
     }
 }
 
-impl LogtoAuth {
+impl LogtoAuth<KeyValueLogins> {
     /// Routes at `/sign-in`, `/callback` and `/sign-out`; after sign-out Logto
-    /// sends the browser back to `/`. `base_url` is the origin the browser
-    /// sees (`https://app.example.com`): register `{base_url}/callback` as a
-    /// redirect URI and `{base_url}/` as a post sign-out redirect URI of the
-    /// Logto application.
+    /// sends the browser back to `/`. `base_url` is the URL the browser sees
+    /// (`https://app.example.com`, or with the path a proxy serves the
+    /// application under): register `{base_url}/callback` as a redirect URI
+    /// and `{base_url}/` as a post sign-out redirect URI of the Logto
+    /// application. The tokens go to `store` ([`KeyValueLogins`]).
     ///
     /// ```
     /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -154,51 +183,127 @@ impl LogtoAuth {
         store: impl KeyValueStore,
         base_url: &str,
     ) -> Result<Self, Error> {
+        Self::with_login_store(client, KeyValueLogins::new(store), base_url)
+    }
+
+    /// How long tokens are kept in the store after they were last written
+    /// (default 14 days; the store forgets them then, and the browser is
+    /// signed out).
+    ///
+    /// ```
+    /// # fn run(auth: logto_actix::LogtoAuth) {
+    /// let auth = auth.token_ttl(std::time::Duration::from_secs(8 * 3600));
+    /// # }
+    /// ```
+    pub fn token_ttl(self, ttl: Duration) -> Self {
+        self.with(|i| i.store = Arc::new((*i.store).clone().token_ttl(ttl)))
+    }
+}
+
+impl<S: LoginStore> LogtoAuth<S> {
+    /// Like [`LogtoAuth::new`], with logins kept in an application's own
+    /// [`LoginStore`].
+    ///
+    /// ```
+    /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use logto_actix::{KeyValueLogins, LogtoAuth, MemoryStore};
+    ///
+    /// let config = logto_client::LogtoConfig::new("https://tenant.logto.app", "app-id", None)?;
+    /// let logins = KeyValueLogins::new(MemoryStore::default());
+    /// let auth = LogtoAuth::with_login_store(
+    ///     logto_client::LogtoClient::new(config)?,
+    ///     logins,
+    ///     "https://app.example.com",
+    /// )?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_login_store(client: LogtoClient, store: S, base_url: &str) -> Result<Self, Error> {
         let url = url::Url::parse(base_url)
             .map_err(|e| config_error(format!("invalid base URL {base_url:?}: {e}")))?;
-        if !matches!(url.scheme(), "http" | "https") || url.path() != "/" {
+        if !matches!(url.scheme(), "http" | "https")
+            || url.query().is_some()
+            || url.fragment().is_some()
+        {
             return Err(config_error(format!(
-                "the base URL {base_url:?} must be an http(s) origin without a path"
+                "the base URL {base_url:?} must be an http(s) URL without a query or fragment"
             )));
         }
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
-                kv: Arc::new(store),
-                locks: Arc::new(Locks::default()),
+                store: Arc::new(store),
                 origin: url.origin().ascii_serialization(),
+                base: url.as_str().trim_end_matches('/').to_owned(),
                 sign_in_path: "/sign-in".into(),
                 callback_path: "/callback".into(),
                 sign_out_path: "/sign-out".into(),
                 post_sign_out_path: "/".into(),
-                token_ttl: Duration::from_secs(14 * 24 * 3600),
-                sign_in_ttl: Duration::from_secs(15 * 60),
+                error_handler: None,
             }),
         })
     }
 
-    fn with(mut self, change: impl FnOnce(&mut Inner)) -> Self {
-        match Arc::get_mut(&mut self.inner) {
-            Some(inner) => change(inner),
-            None => {
-                let old = &self.inner;
-                let mut inner = Inner {
-                    client: old.client.clone(),
-                    kv: Arc::clone(&old.kv),
-                    locks: Arc::clone(&old.locks),
-                    origin: old.origin.clone(),
-                    sign_in_path: old.sign_in_path.clone(),
-                    callback_path: old.callback_path.clone(),
-                    sign_out_path: old.sign_out_path.clone(),
-                    post_sign_out_path: old.post_sign_out_path.clone(),
-                    token_ttl: old.token_ttl,
-                    sign_in_ttl: old.sign_in_ttl,
-                };
-                change(&mut inner);
-                self.inner = Arc::new(inner);
-            }
-        }
+    fn with(mut self, change: impl FnOnce(&mut Inner<S>)) -> Self {
+        change(Arc::make_mut(&mut self.inner));
         self
+    }
+
+    /// Answers the routes' errors (sign-in, callback, sign-out) with what
+    /// `handler` makes of them — the application's own error type and
+    /// pages — instead of this crate's plain ones. The callback's
+    /// `Referrer-Policy: no-referrer` is kept.
+    ///
+    /// ```
+    /// # fn run(auth: logto_actix::LogtoAuth) {
+    /// let auth = auth.error_handler(|error, _req| {
+    ///     actix_web::error::InternalError::new(error.to_string(), error.status()).into()
+    /// });
+    /// # }
+    /// ```
+    pub fn error_handler(
+        self,
+        handler: impl Fn(Error, &HttpRequest) -> actix_web::Error + Send + Sync + 'static,
+    ) -> Self {
+        self.with(|i| i.error_handler = Some(Arc::new(handler)))
+    }
+
+    /// The same configuration on another login store: one per worker thread,
+    /// say, each with the worker's own database pool.
+    ///
+    /// ```
+    /// # fn run(auth: logto_actix::LogtoAuth) {
+    /// use logto_actix::{KeyValueLogins, MemoryStore};
+    ///
+    /// let other = auth.replace_login_store(KeyValueLogins::new(MemoryStore::new(10)));
+    /// assert_eq!(other.redirect_uri(), auth.redirect_uri());
+    /// # }
+    /// ```
+    pub fn replace_login_store<T: LoginStore>(&self, store: T) -> LogtoAuth<T> {
+        let i = &self.inner;
+        LogtoAuth {
+            inner: Arc::new(Inner {
+                client: i.client.clone(),
+                store: Arc::new(store),
+                origin: i.origin.clone(),
+                base: i.base.clone(),
+                sign_in_path: i.sign_in_path.clone(),
+                callback_path: i.callback_path.clone(),
+                sign_out_path: i.sign_out_path.clone(),
+                post_sign_out_path: i.post_sign_out_path.clone(),
+                error_handler: i.error_handler.clone(),
+            }),
+        }
+    }
+
+    /// The login store.
+    ///
+    /// ```
+    /// # fn run(auth: logto_actix::LogtoAuth) {
+    /// let logins: &logto_actix::KeyValueLogins = auth.login_store();
+    /// # }
+    /// ```
+    pub fn login_store(&self) -> &S {
+        &self.inner.store
     }
 
     /// Serves sign-in at `path` instead of `/sign-in`.
@@ -254,19 +359,6 @@ impl LogtoAuth {
         Ok(self.with(|i| i.post_sign_out_path = path))
     }
 
-    /// How long tokens are kept in the store after they were last written
-    /// (default 14 days; the store forgets them then, and the browser is
-    /// signed out).
-    ///
-    /// ```
-    /// # fn run(auth: logto_actix::LogtoAuth) {
-    /// let auth = auth.token_ttl(std::time::Duration::from_secs(8 * 3600));
-    /// # }
-    /// ```
-    pub fn token_ttl(self, ttl: Duration) -> Self {
-        self.with(|i| i.token_ttl = ttl)
-    }
-
     /// The Logto client.
     ///
     /// ```
@@ -286,7 +378,7 @@ impl LogtoAuth {
     /// # }
     /// ```
     pub fn redirect_uri(&self) -> String {
-        format!("{}{}", self.inner.origin, self.inner.callback_path)
+        format!("{}{}", self.inner.base, self.inner.callback_path)
     }
 
     /// The post sign-out redirect URI: the base URL and the post sign-out path.
@@ -297,7 +389,7 @@ impl LogtoAuth {
     /// # }
     /// ```
     pub fn post_sign_out_uri(&self) -> String {
-        format!("{}{}", self.inner.origin, self.inner.post_sign_out_path)
+        format!("{}{}", self.inner.base, self.inner.post_sign_out_path)
     }
 
     /// The path of the sign-out route, for the action of sign-out forms.
@@ -323,15 +415,8 @@ impl LogtoAuth {
         format!("{}?return_to={encoded}", self.inner.sign_in_path)
     }
 
-    pub(crate) fn storage(&self, browser_id: String, login_id: String) -> SessionStorage {
-        SessionStorage::new(
-            Arc::clone(&self.inner.kv),
-            Arc::clone(&self.inner.locks),
-            browser_id,
-            login_id,
-            self.inner.token_ttl,
-            self.inner.sign_in_ttl,
-        )
+    pub(crate) fn storage(&self, browser_id: &str, login_id: &str) -> Result<S::Storage, Error> {
+        Ok(self.inner.store.storage(browser_id, login_id)?)
     }
 
     /// The routes (sign-in, callback, sign-out) and the extractors' access to
@@ -342,7 +427,7 @@ impl LogtoAuth {
     /// let app = actix_web::App::new().configure(auth.routes());
     /// # }
     /// ```
-    pub fn routes(&self) -> impl FnOnce(&mut web::ServiceConfig) + use<> {
+    pub fn routes(&self) -> impl FnOnce(&mut web::ServiceConfig) + use<S> {
         let auth = self.clone();
         move |cfg| {
             let inner = &auth.inner;
@@ -352,18 +437,72 @@ impl LogtoAuth {
                 inner.sign_out_path.clone(),
             );
             cfg.app_data(auth.clone())
-                .route(&sign_in, web::get().to(sign_in_route))
-                .route(&callback, web::get().to(callback_route))
+                .route(&sign_in, web::get().to(sign_in_route::<S>))
+                .route(&callback, web::get().to(callback_route::<S>))
                 // A resource answers 405 to any other method (a GET sign-out).
-                .service(web::resource(sign_out).route(web::post().to(sign_out_route)));
+                .service(web::resource(sign_out).route(web::post().to(sign_out_route::<S>)));
         }
     }
 
     /// The value registered by [`LogtoAuth::routes`].
-    pub(crate) fn from_request(req: &HttpRequest) -> Result<Self, Error> {
-        req.app_data::<LogtoAuth>()
+    pub(crate) fn registered(req: &HttpRequest) -> Result<Self, Error> {
+        req.app_data::<LogtoAuth<S>>()
             .cloned()
             .ok_or_else(|| config_error("LogtoAuth::routes() is not registered on this App"))
+    }
+
+    /// Starts a sign-in with `options` (an organization, a login hint, direct
+    /// sign-in…): stores it under this browser's id and redirects to Logto.
+    /// The callback sends the browser to `app_state`'s `"return_to"` when it
+    /// is a same-origin path, else to `/`. `GET /sign-in` is this with the
+    /// default options.
+    ///
+    /// ```no_run
+    /// use actix_web::{HttpRequest, HttpResponse};
+    /// use logto_actix::{Error, LogtoAuth};
+    /// use logto_client::SignInOptions;
+    ///
+    /// async fn acme_sign_in(req: HttpRequest, auth: LogtoAuth) -> Result<HttpResponse, Error> {
+    ///     let options = SignInOptions::new(auth.redirect_uri())
+    ///         .organization_id("org-acme")
+    ///         .app_state(serde_json::json!({ "return_to": "/acme/" }));
+    ///     auth.start_sign_in(&req, options).await
+    /// }
+    /// ```
+    pub async fn start_sign_in(
+        &self,
+        req: &HttpRequest,
+        options: SignInOptions,
+    ) -> Result<HttpResponse, Error> {
+        let session = req.get_session();
+        let session = LogtoSession(&session);
+        // The login id is irrelevant for pending sign-ins: they are keyed by state.
+        let storage = self.storage(&session.browser_id()?, &self.inner.store.new_login_id())?;
+        let url = self
+            .client()
+            .sign_in(&storage, options)
+            .await
+            .map_err(ErrorKind::Logto)?;
+        Ok(redirect(actix_web::http::StatusCode::FOUND, url.as_str()))
+    }
+
+    /// The application's answer to a route's error.
+    fn answer(&self, error: Error, req: &HttpRequest) -> actix_web::Error {
+        match &self.inner.error_handler {
+            Some(handler) => handler(error, req),
+            None => error.into(),
+        }
+    }
+}
+
+/// A handler may take the [`LogtoAuth`] registered by [`LogtoAuth::routes`]
+/// as an argument.
+impl<S: LoginStore> actix_web::FromRequest for LogtoAuth<S> {
+    type Error = Error;
+    type Future = std::future::Ready<Result<Self, Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(Self::registered(req))
     }
 }
 
@@ -382,31 +521,27 @@ fn redirect(status: actix_web::http::StatusCode, location: &str) -> HttpResponse
 
 /// `GET /sign-in`: a pending sign-in keyed by `state`, stored under this
 /// browser's id; redirect to Logto.
-async fn sign_in_route(
+async fn sign_in_route<S: LoginStore>(
     req: HttpRequest,
     query: web::Query<SignInQuery>,
-) -> Result<HttpResponse, Error> {
-    let auth = LogtoAuth::from_request(&req)?;
-    let session = req.get_session();
-    let session = LogtoSession(&session);
+) -> Result<HttpResponse, actix_web::Error> {
+    let auth = LogtoAuth::<S>::registered(&req)?;
     let return_to = safe_return_to(query.return_to.as_deref());
-    // The login id is irrelevant for pending sign-ins: they are keyed by state.
-    let storage = auth.storage(session.browser_id()?, random_id());
     let options = SignInOptions::new(auth.redirect_uri())
         .app_state(serde_json::json!({ "return_to": return_to }));
-    let url = auth
-        .client()
-        .sign_in(&storage, options)
+    auth.start_sign_in(&req, options)
         .await
-        .map_err(ErrorKind::Logto)?;
-    Ok(redirect(actix_web::http::StatusCode::FOUND, url.as_str()))
+        .map_err(|e| auth.answer(e, &req))
 }
 
 /// `GET /callback`: every answer carries `Referrer-Policy: no-referrer`.
-async fn callback_route(req: HttpRequest) -> HttpResponse {
-    let mut res = finish_sign_in(&req)
-        .await
-        .unwrap_or_else(HttpResponse::from_error);
+async fn callback_route<S: LoginStore>(req: HttpRequest) -> HttpResponse {
+    let mut res = match LogtoAuth::<S>::registered(&req) {
+        Ok(auth) => finish_sign_in(&auth, &req)
+            .await
+            .unwrap_or_else(|e| HttpResponse::from_error(auth.answer(e, &req))),
+        Err(e) => HttpResponse::from_error(e),
+    };
     res.headers_mut().insert(
         header::REFERRER_POLICY,
         header::HeaderValue::from_static("no-referrer"),
@@ -414,8 +549,10 @@ async fn callback_route(req: HttpRequest) -> HttpResponse {
     res
 }
 
-async fn finish_sign_in(req: &HttpRequest) -> Result<HttpResponse, Error> {
-    let auth = LogtoAuth::from_request(req)?;
+async fn finish_sign_in<S: LoginStore>(
+    auth: &LogtoAuth<S>,
+    req: &HttpRequest,
+) -> Result<HttpResponse, Error> {
     let session = req.get_session();
     let session = LogtoSession(&session);
     let Some(browser_id) = session.existing_browser_id() else {
@@ -424,8 +561,9 @@ async fn finish_sign_in(req: &HttpRequest) -> Result<HttpResponse, Error> {
         ))
         .into());
     };
-    let login_id = random_id();
-    let storage = auth.storage(browser_id.clone(), login_id.clone());
+    let store = auth.login_store();
+    let login_id = store.new_login_id();
+    let storage = auth.storage(&browser_id, &login_id)?;
     let callback_url = format!("{}?{}", auth.redirect_uri(), req.query_string());
     let outcome = match auth
         .client()
@@ -438,9 +576,10 @@ async fn finish_sign_in(req: &HttpRequest) -> Result<HttpResponse, Error> {
         }
         Err(e) => return Err(ErrorKind::SignInFailed(e).into()),
     };
+    store.signed_in(&storage).await?;
     // A browser that was signed in before signs in afresh.
     if let Some(previous) = session.login_id() {
-        auth.storage(browser_id, previous).clear().await?;
+        store.end(&browser_id, &previous).await?;
     }
     session.start_login(&login_id)?;
     tracing::info!(sub = %outcome.claims.sub, "signed in");
@@ -462,21 +601,44 @@ struct SignOutForm {
     csrf: String,
 }
 
-/// `POST /sign-out`: CSRF-checked; revokes, clears, purges, then Logto's
-/// end-session endpoint.
-async fn sign_out_route(
+/// The origin a request says it comes from: `Origin`, or lacking it the
+/// origin of `Referer`.
+fn request_origin(req: &HttpRequest) -> Option<String> {
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        return Some(String::from_utf8_lossy(origin.as_bytes()).into_owned());
+    }
+    let referer = req.headers().get(header::REFERER)?.to_str().ok()?;
+    Some(
+        url::Url::parse(referer)
+            .ok()?
+            .origin()
+            .ascii_serialization(),
+    )
+}
+
+/// `POST /sign-out`: CSRF-checked; revokes, ends the login, purges, then
+/// Logto's end-session endpoint.
+async fn sign_out_route<S: LoginStore>(
     req: HttpRequest,
     // A body that is not a form carries no CSRF token: refused as CSRF (403).
     form: Result<web::Form<SignOutForm>, actix_web::Error>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let auth = LogtoAuth::<S>::registered(&req)?;
+    sign_out(&auth, &req, form.ok())
+        .await
+        .map_err(|e| auth.answer(e, &req))
+}
+
+async fn sign_out<S: LoginStore>(
+    auth: &LogtoAuth<S>,
+    req: &HttpRequest,
+    form: Option<web::Form<SignOutForm>>,
 ) -> Result<HttpResponse, Error> {
-    let auth = LogtoAuth::from_request(&req)?;
-    if let Some(origin) = req.headers().get(header::ORIGIN)
-        && origin.as_bytes() != auth.inner.origin.as_bytes()
-    {
+    if request_origin(req).is_some_and(|origin| origin != auth.inner.origin) {
         return Err(ErrorKind::Csrf.into());
     }
     let submitted = match (&form, req.headers().get(CSRF_HEADER)) {
-        (Ok(form), _) if !form.csrf.is_empty() => form.csrf.clone(),
+        (Some(form), _) if !form.csrf.is_empty() => form.csrf.clone(),
         (_, Some(header)) => header.to_str().unwrap_or_default().to_owned(),
         _ => String::new(),
     };
@@ -487,18 +649,22 @@ async fn sign_out_route(
     }
     let mut target = auth.post_sign_out_uri();
     if let (Some(login_id), Some(browser_id)) = (typed.login_id(), typed.existing_browser_id()) {
-        let storage = auth.storage(browser_id, login_id);
+        let storage = auth.storage(&browser_id, &login_id)?;
         match auth
             .client()
             .sign_out(&storage, Some(&auth.post_sign_out_uri()))
             .await
         {
-            Ok(url) => target = url.to_string(),
-            Err(e) => {
-                tracing::warn!(error = %e, "sign-out at Logto failed; signed out locally");
-                storage.clear().await?;
+            Ok(mut url) => {
+                // RP-Initiated Logout's `state`: fresh for every sign-out; the
+                // landing page accepts any (or none), so nothing is stored.
+                url.query_pairs_mut().append_pair("state", &random_id());
+                target = url.to_string();
             }
+            Err(e) => tracing::warn!(error = %e, "sign-out at Logto failed; signed out locally"),
         }
+        // Whatever happened at Logto, the login ends here.
+        auth.login_store().end(&browser_id, &login_id).await?;
     }
     session.purge();
     Ok(redirect(actix_web::http::StatusCode::SEE_OTHER, &target))

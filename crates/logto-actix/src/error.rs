@@ -46,6 +46,15 @@ pub enum ErrorKind {
         /// The sign-in URL with `return_to` set to the current page.
         location: String,
     },
+    /// The login ended at Logto while the browser was using it (its grant
+    /// revoked, its refresh token expired): answered like
+    /// [`ErrorKind::SignInRequired`]; an application may say "please sign in
+    /// again".
+    #[error("the session has ended; sign in again")]
+    SessionEnded {
+        /// The sign-in URL with `return_to` set to the current page.
+        location: String,
+    },
     /// Logto refused an organization token: the user is not a member of
     /// `organization_id` (403).
     #[error("not a member of organization {organization_id}")]
@@ -143,6 +152,19 @@ impl Error {
         &self.kind
     }
 
+    /// What went wrong, by value (to convert it into an application's own
+    /// error type).
+    ///
+    /// ```
+    /// use logto_actix::{Error, ErrorKind};
+    ///
+    /// let e = Error::from(ErrorKind::Csrf);
+    /// assert!(matches!(e.into_kind(), ErrorKind::Csrf));
+    /// ```
+    pub fn into_kind(self) -> ErrorKind {
+        self.kind
+    }
+
     /// How it is answered.
     ///
     /// ```
@@ -177,10 +199,12 @@ impl Error {
     /// ```
     pub fn status(&self) -> StatusCode {
         match &self.kind {
-            ErrorKind::SignInRequired { .. } => match self.answer {
-                Answer::Html => StatusCode::FOUND,
-                Answer::Json => StatusCode::UNAUTHORIZED,
-            },
+            ErrorKind::SignInRequired { .. } | ErrorKind::SessionEnded { .. } => {
+                match self.answer {
+                    Answer::Html => StatusCode::FOUND,
+                    Answer::Json => StatusCode::UNAUTHORIZED,
+                }
+            }
             ErrorKind::NotAMember { .. } | ErrorKind::AccessDenied { .. } | ErrorKind::Csrf => {
                 StatusCode::FORBIDDEN
             }
@@ -199,7 +223,7 @@ impl Error {
     /// The machine-readable code of the JSON answer.
     fn code(&self) -> &'static str {
         match &self.kind {
-            ErrorKind::SignInRequired { .. } => "unauthorized",
+            ErrorKind::SignInRequired { .. } | ErrorKind::SessionEnded { .. } => "unauthorized",
             ErrorKind::NotAMember { .. } => "not_a_member",
             ErrorKind::AccessDenied { .. } => "access_denied",
             ErrorKind::Csrf => "csrf",
@@ -240,7 +264,7 @@ impl Error {
                 Target::None => ErrorKind::Logto(error),
             }
         } else if error.requires_sign_in() {
-            ErrorKind::SignInRequired {
+            ErrorKind::SessionEnded {
                 location: sign_in(),
             }
         } else {
@@ -316,7 +340,10 @@ impl ResponseError for Error {
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CACHE_CONTROL, "no-store"));
         match (&self.kind, self.answer) {
-            (ErrorKind::SignInRequired { location }, Answer::Html) => response
+            (
+                ErrorKind::SignInRequired { location } | ErrorKind::SessionEnded { location },
+                Answer::Html,
+            ) => response
                 .insert_header((header::LOCATION, location.as_str()))
                 .finish(),
             (_, Answer::Json) => {

@@ -13,9 +13,9 @@ use logto_client::{
 };
 
 use crate::auth::LogtoAuth;
-use crate::error::{Answer, Error, Target};
+use crate::error::{Answer, Error, ErrorKind, Target};
+use crate::login_store::{KeyValueLogins, LoginStore};
 use crate::session::LogtoSession;
-use crate::storage::SessionStorage;
 
 type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, Error>>>>;
 
@@ -43,17 +43,18 @@ type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, Error>>>>;
 ///     )))
 /// }
 /// ```
-pub struct Authenticated {
-    auth: LogtoAuth,
+pub struct Authenticated<S: LoginStore = KeyValueLogins> {
+    auth: LogtoAuth<S>,
     session: Session,
-    storage: SessionStorage,
+    storage: S::Storage,
+    login: S::Login,
     claims: IdTokenClaims,
     csrf: String,
     return_to: String,
     answer: Answer,
 }
 
-impl std::fmt::Debug for Authenticated {
+impl<S: LoginStore> std::fmt::Debug for Authenticated<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Authenticated")
             .field("sub", &self.claims.sub)
@@ -70,14 +71,36 @@ fn here(req: &HttpRequest) -> String {
     }
 }
 
-async fn authenticate(req: HttpRequest, answer: Answer) -> Result<Option<Authenticated>, Error> {
-    let auth = LogtoAuth::from_request(&req).map_err(|e| e.answered_as(answer))?;
+async fn authenticate<S: LoginStore>(
+    req: HttpRequest,
+    answer: Answer,
+) -> Result<Option<Authenticated<S>>, Error> {
+    let auth = LogtoAuth::<S>::registered(&req).map_err(|e| e.answered_as(answer))?;
     let session = req.get_session();
     let typed = LogtoSession(&session);
     let (Some(login_id), Some(browser_id)) = (typed.login_id(), typed.existing_browser_id()) else {
         return Ok(None);
     };
-    let storage = auth.storage(browser_id, login_id);
+    let resumed = auth
+        .login_store()
+        .resume(auth.client(), &browser_id, &login_id)
+        .await;
+    let (storage, login) = match resumed {
+        Ok(Some(resumed)) => resumed,
+        // Ended elsewhere (sign-out, timeout, its tokens forgotten).
+        Ok(None) => {
+            typed.forget_login();
+            return Ok(None);
+        }
+        Err(e) => {
+            let location = || auth.sign_in_url(&here(&req));
+            let error = Error::from_client(e, Target::None, answer, location);
+            if matches!(error.kind(), ErrorKind::SessionEnded { .. }) {
+                typed.forget_login();
+            }
+            return Err(error);
+        }
+    };
     let claims = match auth.client().get_id_token_claims(&storage).await {
         Ok(claims) => claims,
         // The tokens are gone (expired from the store, signed out elsewhere).
@@ -92,6 +115,7 @@ async fn authenticate(req: HttpRequest, answer: Answer) -> Result<Option<Authent
         auth,
         session,
         storage,
+        login,
         claims,
         csrf,
         return_to: here(&req),
@@ -99,17 +123,20 @@ async fn authenticate(req: HttpRequest, answer: Answer) -> Result<Option<Authent
     }))
 }
 
-async fn require(req: HttpRequest, answer: Answer) -> Result<Authenticated, Error> {
-    let location = match LogtoAuth::from_request(&req) {
+async fn require<S: LoginStore>(
+    req: HttpRequest,
+    answer: Answer,
+) -> Result<Authenticated<S>, Error> {
+    let location = match LogtoAuth::<S>::registered(&req) {
         Ok(auth) => auth.sign_in_url(&here(&req)),
         Err(e) => return Err(e.answered_as(answer)),
     };
     authenticate(req, answer)
         .await?
-        .ok_or_else(|| Error::new(crate::ErrorKind::SignInRequired { location }, answer))
+        .ok_or_else(|| Error::new(ErrorKind::SignInRequired { location }, answer))
 }
 
-impl Authenticated {
+impl<S: LoginStore> Authenticated<S> {
     /// The claims of the ID token (verified at sign-in, no network call):
     /// `sub`, `name`, `email`, and the claims of the extra scopes.
     ///
@@ -189,8 +216,31 @@ impl Authenticated {
     ///     auth.client().is_authenticated(auth.storage()).await.unwrap_or(false)
     /// }
     /// ```
-    pub fn storage(&self) -> &SessionStorage {
+    pub fn storage(&self) -> &S::Storage {
         &self.storage
+    }
+
+    /// What the [`LoginStore`] knows of this login besides its tokens (`()`
+    /// for [`KeyValueLogins`]).
+    ///
+    /// ```no_run
+    /// async fn page(auth: logto_actix::Authenticated) {
+    ///     let () = auth.login();
+    /// }
+    /// ```
+    pub fn login(&self) -> &S::Login {
+        &self.login
+    }
+
+    /// The [`LogtoAuth`] this login belongs to.
+    ///
+    /// ```no_run
+    /// async fn page(auth: logto_actix::Authenticated) -> String {
+    ///     auth.auth().redirect_uri()
+    /// }
+    /// ```
+    pub fn auth(&self) -> &LogtoAuth<S> {
+        &self.auth
     }
 
     /// Maps an error of the Logto client the way this extractor answers
@@ -210,7 +260,7 @@ impl Authenticated {
         let mapped = Error::from_client(error, target, self.answer, || {
             self.auth.sign_in_url(&self.return_to)
         });
-        if matches!(mapped.kind(), crate::ErrorKind::SignInRequired { .. }) {
+        if matches!(mapped.kind(), ErrorKind::SessionEnded { .. }) {
             LogtoSession(&self.session).forget_login();
         }
         mapped
@@ -299,7 +349,7 @@ impl Authenticated {
     }
 }
 
-impl FromRequest for Authenticated {
+impl<S: LoginStore> FromRequest for Authenticated<S> {
     type Error = Error;
     type Future = LocalFuture<Self>;
 
@@ -317,26 +367,28 @@ impl FromRequest for Authenticated {
 /// }
 /// ```
 #[derive(Debug)]
-pub struct AuthenticatedWithUserInfo {
+pub struct AuthenticatedWithUserInfo<S: LoginStore = KeyValueLogins> {
     /// The signed-in browser.
-    pub auth: Authenticated,
+    pub auth: Authenticated<S>,
     /// Fresh user info.
     pub user_info: UserInfo,
 }
 
-impl Deref for AuthenticatedWithUserInfo {
-    type Target = Authenticated;
-    fn deref(&self) -> &Authenticated {
+impl<S: LoginStore> Deref for AuthenticatedWithUserInfo<S> {
+    type Target = Authenticated<S>;
+    fn deref(&self) -> &Authenticated<S> {
         &self.auth
     }
 }
 
-async fn with_user_info(auth: Authenticated) -> Result<AuthenticatedWithUserInfo, Error> {
+async fn with_user_info<S: LoginStore>(
+    auth: Authenticated<S>,
+) -> Result<AuthenticatedWithUserInfo<S>, Error> {
     let user_info = auth.fetch_user_info().await?;
     Ok(AuthenticatedWithUserInfo { auth, user_info })
 }
 
-impl FromRequest for AuthenticatedWithUserInfo {
+impl<S: LoginStore> FromRequest for AuthenticatedWithUserInfo<S> {
     type Error = Error;
     type Future = LocalFuture<Self>;
 
@@ -358,16 +410,16 @@ impl FromRequest for AuthenticatedWithUserInfo {
 /// }
 /// ```
 #[derive(Debug)]
-pub struct ApiAuthenticated(pub Authenticated);
+pub struct ApiAuthenticated<S: LoginStore = KeyValueLogins>(pub Authenticated<S>);
 
-impl Deref for ApiAuthenticated {
-    type Target = Authenticated;
-    fn deref(&self) -> &Authenticated {
+impl<S: LoginStore> Deref for ApiAuthenticated<S> {
+    type Target = Authenticated<S>;
+    fn deref(&self) -> &Authenticated<S> {
         &self.0
     }
 }
 
-impl FromRequest for ApiAuthenticated {
+impl<S: LoginStore> FromRequest for ApiAuthenticated<S> {
     type Error = Error;
     type Future = LocalFuture<Self>;
 
@@ -388,16 +440,18 @@ impl FromRequest for ApiAuthenticated {
 /// }
 /// ```
 #[derive(Debug)]
-pub struct ApiAuthenticatedWithUserInfo(pub AuthenticatedWithUserInfo);
+pub struct ApiAuthenticatedWithUserInfo<S: LoginStore = KeyValueLogins>(
+    pub AuthenticatedWithUserInfo<S>,
+);
 
-impl Deref for ApiAuthenticatedWithUserInfo {
-    type Target = AuthenticatedWithUserInfo;
-    fn deref(&self) -> &AuthenticatedWithUserInfo {
+impl<S: LoginStore> Deref for ApiAuthenticatedWithUserInfo<S> {
+    type Target = AuthenticatedWithUserInfo<S>;
+    fn deref(&self) -> &AuthenticatedWithUserInfo<S> {
         &self.0
     }
 }
 
-impl FromRequest for ApiAuthenticatedWithUserInfo {
+impl<S: LoginStore> FromRequest for ApiAuthenticatedWithUserInfo<S> {
     type Error = Error;
     type Future = LocalFuture<Self>;
 
@@ -424,9 +478,9 @@ impl FromRequest for ApiAuthenticatedWithUserInfo {
 /// }
 /// ```
 #[derive(Debug)]
-pub struct MaybeAuthenticated(pub Option<Authenticated>);
+pub struct MaybeAuthenticated<S: LoginStore = KeyValueLogins>(pub Option<Authenticated<S>>);
 
-impl FromRequest for MaybeAuthenticated {
+impl<S: LoginStore> FromRequest for MaybeAuthenticated<S> {
     type Error = Error;
     type Future = LocalFuture<Self>;
 

@@ -174,6 +174,7 @@
 mod auth;
 mod error;
 mod extract;
+mod login_store;
 mod return_to;
 mod session;
 mod size;
@@ -187,8 +188,10 @@ pub use extract::{
     ApiAuthenticated, ApiAuthenticatedWithUserInfo, Authenticated, AuthenticatedWithUserInfo,
     MaybeAuthenticated,
 };
+pub use login_store::{KeyValueLogins, LoginStore};
 pub use logto_client::StorageError;
 pub use return_to::safe_return_to;
+pub use session::LOGIN_ID_KEY;
 pub use size::{SESSION_SIZE_LIMIT, check_session_size};
 pub use storage::SessionStorage;
 pub use store::{KeyValueStore, LockGuard, MemoryStore};

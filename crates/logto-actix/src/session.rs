@@ -9,8 +9,14 @@ use crate::error::{Error, ErrorKind};
 
 /// The random id of this browser's pending sign-ins.
 const BROWSER_ID: &str = "logto.browser";
-/// The random id of this browser's login (its tokens in the store).
-const LOGIN_ID: &str = "logto.login";
+/// The key of actix-session's session state holding the login id (a JSON
+/// string), for a session store that indexes sessions by login (to delete
+/// them all at a back-channel logout, say).
+///
+/// ```
+/// assert_eq!(logto_actix::LOGIN_ID_KEY, "logto.login");
+/// ```
+pub const LOGIN_ID_KEY: &str = "logto.login";
 /// The CSRF token of this session.
 const CSRF: &str = "logto.csrf";
 
@@ -51,21 +57,23 @@ impl LogtoSession<'_> {
 
     /// The login of this browser, if signed in.
     pub(crate) fn login_id(&self) -> Option<String> {
-        self.0.get::<String>(LOGIN_ID).ok().flatten()
+        self.0.get::<String>(LOGIN_ID_KEY).ok().flatten()
     }
 
     /// Binds the session to a new login: renews the session id first (session
     /// fixation: the pre-sign-in id stops working) and issues a new CSRF token.
     pub(crate) fn start_login(&self, login_id: &str) -> Result<(), Error> {
         self.0.renew();
-        self.0.insert(LOGIN_ID, login_id).map_err(session_error)?;
+        self.0
+            .insert(LOGIN_ID_KEY, login_id)
+            .map_err(session_error)?;
         self.0.insert(CSRF, random_id()).map_err(session_error)?;
         Ok(())
     }
 
     /// Forgets the login (its tokens are gone).
     pub(crate) fn forget_login(&self) {
-        self.0.remove(LOGIN_ID);
+        self.0.remove(LOGIN_ID_KEY);
     }
 
     /// The CSRF token, created on first use.

@@ -24,7 +24,6 @@ pub mod metrics;
 pub mod provision;
 pub mod rate_limit;
 pub mod routes;
-pub mod session;
 pub mod session_store;
 pub mod startup;
 pub mod state;

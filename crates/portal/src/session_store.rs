@@ -72,7 +72,7 @@ fn key_hash(key: &SessionKey) -> Vec<u8> {
 /// as its JSON text: a quoted UUID), stored beside the state.
 fn login_id_in(state: &SessionState) -> Option<Uuid> {
     state
-        .get(crate::session::LOGIN_ID)
+        .get(logto_actix::LOGIN_ID_KEY)
         .and_then(|v| serde_json::from_str(v).ok())
 }
 

@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 
 use actix_session::SessionMiddleware;
 use actix_session::config::{BrowserSession, CookieContentSecurity};
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers, Next, from_fn};
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use logto_client::{AppSecret, LogtoClient, LogtoConfig};
 use secrecy::ExposeSecret;
@@ -19,6 +19,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tracing_actix_web::TracingLogger;
 
+use crate::auth::{PortalAuth, PortalLogins};
 use crate::breaker::{self, BreakerOpen};
 use crate::config::Settings;
 use crate::crypto::TokenCipher;
@@ -312,6 +313,31 @@ async fn prefetch_slot(
     crate::logins::prefetch::scope(tenant, next.call(req)).await
 }
 
+/// Sign-in and its callback (logto-actix's routes) are rate limited per
+/// client, as the tenant sign-in is; a refused callback still says
+/// `Referrer-Policy: no-referrer` (its URL holds the code).
+async fn limit_sign_ins(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let callback = req.path() == "/callback";
+    let limited = (callback || req.path() == "/sign-in")
+        && req
+            .app_data::<web::Data<AppState>>()
+            .is_some_and(|s| !s.sign_in_limiter.allow_request(req.request()));
+    if !limited {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let mut res = HttpResponse::from_error(error::AppError::RateLimited);
+    if callback {
+        res.headers_mut().insert(
+            header::REFERRER_POLICY,
+            header::HeaderValue::from_static("no-referrer"),
+        );
+    }
+    Ok(req.into_response(res).map_into_right_body())
+}
+
 fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
     let https = state.settings.is_https();
     let cookie_name = if https {
@@ -324,6 +350,14 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
     let session_ttl = time::Duration::seconds(
         i64::try_from(state.settings.absolute_timeout.as_secs()).unwrap_or(i64::MAX / 2),
     );
+    // Checked once here; every worker gets it on its own pool.
+    let auth = PortalAuth::with_login_store(
+        state.client.clone(),
+        PortalLogins::new(state.get_ref().clone()),
+        state.settings.base_url.as_str(),
+    )
+    .map_err(|e| anyhow::anyhow!("configuration: PORTAL_BASE_URL: {e}"))?
+    .error_handler(|e, _req| error::AppError::from(e).into());
     let workers = crate::config::cpus();
     let per_worker = worker_connections(state.pool.options().get_max_connections(), workers);
     let connect = state.pool.connect_options();
@@ -378,6 +412,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .route("/api/reports", web::get().to(routes::api::reports))
             .service(
                 web::scope("")
+                    .wrap(from_fn(limit_sign_ins))
                     .wrap(session)
                     // Outside the session middleware: the slot where its
                     // store leaves what it read for the handlers.
@@ -385,10 +420,10 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                     // Outermost: it sees the session store's failures too.
                     .wrap(from_fn(breaker::guard))
                     .route("/", web::get().to(routes::pages::home))
-                    .route("/sign-in", web::get().to(routes::auth::sign_in))
-                    .route("/callback", web::get().to(routes::auth::callback))
-                    .service(
-                        web::resource("/sign-out").route(web::post().to(routes::auth::sign_out)),
+                    // GET /sign-in, GET /callback, POST /sign-out.
+                    .configure(
+                        auth.replace_login_store(PortalLogins::new(state.get_ref().clone()))
+                            .routes(),
                     )
                     .route("/protected", web::get().to(routes::pages::protected))
                     .route(

@@ -15,7 +15,7 @@ pub const REPORTS_SCOPE: &str = "read:reports";
 pub async fn me(auth: Authenticated) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(&auth.claims)
+        .json(auth.claims())
 }
 
 fn bearer(req: &HttpRequest) -> Result<&str, AppError> {

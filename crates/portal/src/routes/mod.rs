@@ -2,14 +2,13 @@
 
 pub mod api;
 pub mod assets;
-pub mod auth;
 pub mod backchannel;
 pub mod health;
 pub mod pages;
 pub mod tenant;
 
+use actix_web::HttpResponse;
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -31,8 +30,8 @@ pub(crate) fn render_page(
 ) -> Result<HttpResponse, AppError> {
     ctx.insert("signed_in", &auth.is_some());
     if let Some(a) = auth {
-        ctx.insert("user_name", &display_name(&a.claims));
-        ctx.insert("csrf", &a.csrf);
+        ctx.insert("user_name", &display_name(a.claims()));
+        ctx.insert("csrf", a.csrf_token());
     }
     ctx.insert("has_api_resource", &state.settings.api_resource.is_some());
     let html = state
@@ -67,29 +66,4 @@ pub(crate) fn display_name(c: &logto_client::IdTokenClaims) -> String {
         .or_else(|| c.username.clone())
         .or_else(|| c.email.clone())
         .unwrap_or_else(|| c.sub.clone())
-}
-
-/// Refuses a state-changing request whose `Origin` (or, lacking it,
-/// `Referer`) is not the portal's own.
-pub(crate) fn check_same_origin(
-    req: &HttpRequest,
-    state: &web::Data<AppState>,
-) -> Result<(), AppError> {
-    let own = state.settings.origin();
-    let header_origin = req
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| {
-            req.headers()
-                .get(header::REFERER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|r| url::Url::parse(r).ok())
-                .map(|u| u.origin().ascii_serialization())
-        });
-    match header_origin {
-        Some(o) if o != own => Err(AppError::Csrf),
-        _ => Ok(()),
-    }
 }

@@ -24,11 +24,11 @@ pub(crate) async fn organizations_of(
     state: &AppState,
     auth: &Authenticated,
 ) -> Result<(Vec<String>, Vec<String>, Vec<(String, String)>), AppError> {
-    let c = &auth.claims;
+    let c = auth.claims();
     if let (Some(orgs), Some(roles)) = (&c.organizations, &c.organization_roles) {
         return Ok((orgs.clone(), roles.clone(), Vec::new()));
     }
-    let info = state.client.fetch_user_info(&auth.storage).await?;
+    let info = state.client.fetch_user_info(auth.storage()).await?;
     let names = info
         .organization_data
         .unwrap_or_default()
@@ -96,7 +96,7 @@ pub async fn home(
             .collect();
         ctx.insert("organizations", &orgs);
         ctx.insert("tenants", &tenant_rows);
-        ctx.insert("email", &auth.claims.email);
+        ctx.insert("email", &auth.claims().email);
     } else {
         let tenant_rows: Vec<serde_json::Value> = all_tenants
             .iter()
@@ -113,8 +113,8 @@ pub async fn protected(
     auth: Authenticated,
 ) -> Result<HttpResponse, AppError> {
     let mut ctx = tera::Context::new();
-    insert_claims_table(&state, &mut ctx, &auth.claims)?;
-    ctx.insert("signed_in_since", &auth.login.created_at.to_string());
+    insert_claims_table(&state, &mut ctx, auth.claims())?;
+    ctx.insert("signed_in_since", &auth.login().created_at.to_string());
     render_page(&state, "protected.html", ctx, Some(&auth))
 }
 
@@ -140,7 +140,7 @@ pub async fn resource(
     };
     let claims = state
         .client
-        .get_access_token_claims(&auth.storage, &resource)
+        .get_access_token_claims(auth.storage(), &resource)
         .await?;
     let mut ctx = tera::Context::new();
     ctx.insert("resource", &resource);

@@ -5,9 +5,8 @@ use logto_client::{DirectSignIn, SignInOptions};
 
 use super::pages::organizations_of;
 use super::{redirect, render_page};
-use crate::auth::MaybeAuthenticated;
+use crate::auth::{MaybeAuthenticated, PortalAuth};
 use crate::error::{AppError, TenantRef};
-use crate::session::TypedSession;
 use crate::state::AppState;
 use crate::tenants::{self, Tenant};
 
@@ -53,7 +52,7 @@ pub async fn home(
     }
     let token = match state
         .client
-        .get_organization_token(&auth.storage, &tenant.organization_id)
+        .get_organization_token(auth.storage(), &tenant.organization_id)
         .await
     {
         Ok(t) => t,
@@ -86,14 +85,14 @@ pub async fn home(
 pub async fn sign_in(
     req: HttpRequest,
     state: web::Data<AppState>,
-    session: TypedSession,
+    auth: PortalAuth,
     slug: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     if !state.sign_in_limiter.allow_request(&req) {
         return Err(AppError::RateLimited);
     }
     let tenant = tenant_or_404(&state, &slug).await?;
-    let mut options = SignInOptions::new(state.settings.redirect_uri())
+    let mut options = SignInOptions::new(auth.redirect_uri())
         .organization_id(tenant.organization_id.clone())
         .app_state(serde_json::json!({
             "return_to": format!("/t/{}/", tenant.slug),
@@ -105,5 +104,5 @@ pub async fn sign_in(
     if let Some(hint) = &tenant.login_hint {
         options = options.login_hint(hint.clone());
     }
-    super::auth::start_sign_in(&state, &session, options).await
+    Ok(auth.start_sign_in(&req, options).await?)
 }
