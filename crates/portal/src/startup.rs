@@ -335,7 +335,10 @@ async fn limit_sign_ins(
             header::HeaderValue::from_static("no-referrer"),
         );
     }
-    Ok(req.into_response(res).map_into_right_body())
+    // `into_response` would drop the response's error, which the error
+    // page reads: keep it.
+    let (req, _payload) = req.into_parts();
+    Ok(ServiceResponse::new(req, res).map_into_right_body())
 }
 
 fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {

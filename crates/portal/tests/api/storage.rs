@@ -235,7 +235,7 @@ async fn session_store_saves_loads_updates_and_deletes(pool: PgPool) {
     let store = PgSessionStore::new(pool.clone());
     let ttl = actix_web::cookie::time::Duration::minutes(30);
     let k = store
-        .save(state(&[("login_id", "\"abc\"")]), &ttl)
+        .save(state(&[(logto_actix::LOGIN_ID_KEY, "\"abc\"")]), &ttl)
         .await
         .unwrap();
     let raw: String = k.as_ref().to_owned();
@@ -243,7 +243,7 @@ async fn session_store_saves_loads_updates_and_deletes(pool: PgPool) {
     assert_eq!(URL_SAFE_NO_PAD.decode(&raw).unwrap().len(), 32);
     assert_eq!(
         store.load(&key(&raw)).await.unwrap(),
-        Some(state(&[("login_id", "\"abc\"")]))
+        Some(state(&[(logto_actix::LOGIN_ID_KEY, "\"abc\"")]))
     );
 
     let same = store
@@ -299,7 +299,10 @@ async fn a_session_load_reads_its_login_and_tenant_in_one_query(pool: PgPool) {
         s.set_access_token(&key, &access(token)).await.unwrap();
     }
     let signed_in = store
-        .save(state(&[("login_id", &format!("\"{id}\""))]), &ttl)
+        .save(
+            state(&[(logto_actix::LOGIN_ID_KEY, &format!("\"{id}\""))]),
+            &ttl,
+        )
         .await
         .unwrap();
 
@@ -358,7 +361,7 @@ async fn a_session_load_reads_its_login_and_tenant_in_one_query(pool: PgPool) {
             _ => "42".to_owned(),
         };
         let k = store
-            .save(state(&[("login_id", &value)]), &ttl)
+            .save(state(&[(logto_actix::LOGIN_ID_KEY, &value)]), &ttl)
             .await
             .unwrap();
         if kind.contains("column") {
@@ -373,7 +376,7 @@ async fn a_session_load_reads_its_login_and_tenant_in_one_query(pool: PgPool) {
         let seen = logins::prefetch::scope(None, async {
             assert_eq!(
                 store.load(&k).await.unwrap(),
-                Some(state(&[("login_id", &value)])),
+                Some(state(&[(logto_actix::LOGIN_ID_KEY, &value)])),
                 "{kind}"
             );
             logins::delete(&pool, id).await.unwrap();
@@ -387,7 +390,10 @@ async fn a_session_load_reads_its_login_and_tenant_in_one_query(pool: PgPool) {
     for store in [PgSessionStore::new(pool.clone()), store.clone()] {
         let id = login(&pool, "carol", None).await;
         let k = store
-            .save(state(&[("login_id", &format!("\"{id}\""))]), &ttl)
+            .save(
+                state(&[(logto_actix::LOGIN_ID_KEY, &format!("\"{id}\""))]),
+                &ttl,
+            )
             .await
             .unwrap();
         assert!(store.load(&k).await.unwrap().is_some());
