@@ -515,13 +515,7 @@ struct Sample {
 /// 5 s, and no session is lost.
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn postgres_going_away_under_load_loses_no_session(pool: PgPool) {
-    let idp = logto_dev::serve(
-        logto_dev::Seed::demo(),
-        IdpSettings::default(),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let idp = logto_dev::serve_demo().await.unwrap();
     let pg = postgres_proxy(&pool).await;
     let via_proxy = database_url_of(&pool, Some(pg.port()));
     let (a, state) = spawn_portal_via(&idp, &via_proxy, &[]).await;

@@ -384,13 +384,7 @@ async fn sign_out_kills_the_refresh_token_at_the_idp(pool: PgPool) {
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn idle_and_absolute_timeouts_hold_in_real_time_whatever_the_cookie_says(pool: PgPool) {
     let defaults = settings_of(&portal_env(
-        &logto_dev::serve(
-            Seed::demo(),
-            Default::default(),
-            "127.0.0.1:0".parse().unwrap(),
-        )
-        .await
-        .unwrap(),
+        &logto_dev::serve_demo().await.unwrap(),
         "http://127.0.0.1:1",
         "postgres://x",
     ));

@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 
 use fantoccini::Client;
-use logto_dev::{DevIdp, Seed, Settings as IdpSettings};
+use logto_dev::DevIdp;
 use portal::config::Settings;
 use portal::startup::Application;
 use sqlx::PgPool;
@@ -28,13 +28,7 @@ pub fn workspace_root() -> PathBuf {
 
 impl TestPortal {
     pub async fn spawn(pool: PgPool) -> Self {
-        let idp = logto_dev::serve(
-            Seed::demo(),
-            IdpSettings::default(),
-            "127.0.0.1:0".parse().unwrap(),
-        )
-        .await
-        .unwrap();
+        let idp = logto_dev::serve_demo().await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let app = idp
