@@ -7,12 +7,13 @@
 use std::net::TcpListener;
 
 use actix_session::{SessionMiddleware, storage::CookieSessionStore};
-use actix_web::{App, HttpServer, cookie::Key, dev::Server, middleware::from_fn, web};
+use actix_web::web::{self, Html, Json, Path};
+use actix_web::{App, HttpServer, cookie::Key, dev::Server, middleware::from_fn};
 use logto_actix::{
     ApiAuthenticated, Authenticated, AuthenticatedWithUserInfo, Error, LogtoAuth,
     MaybeAuthenticated, MemoryStore, check_session_size,
 };
-use logto_client::{AppSecret, LogtoClient, LogtoConfig, UserScope};
+use logto_client::{AppSecret, IdTokenClaims, LogtoClient, LogtoConfig, UserInfo, UserScope};
 use serde_json::{Value, json};
 
 type BoxError = Box<dyn std::error::Error>;
@@ -20,35 +21,17 @@ type BoxError = Box<dyn std::error::Error>;
 /// The API resource of the demo seed.
 pub const API_RESOURCE: &str = "https://api.portal.test";
 
-/// Where Logto is, and the application registered there.
-pub struct Logto {
-    pub endpoint: String,
-    pub app_id: String,
-    pub app_secret: String,
-}
-
-/// The application on `listener`; returns the server and its base URL.
-pub fn server(logto: &Logto, listener: TcpListener) -> Result<(Server, String), BoxError> {
+/// The application on `listener`, signed in with `config`; the server and its URL.
+pub fn server(config: LogtoConfig, listener: TcpListener) -> Result<(Server, String), BoxError> {
     let base_url = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
-    // Extra scopes and claims, and the API resource.
-    let config = LogtoConfig::new(
-        &logto.endpoint,
-        &logto.app_id,
-        Some(AppSecret::new(&logto.app_secret)),
-    )?
-    .with_scopes([
-        String::from(UserScope::Email),
-        UserScope::Roles.into(),
-        UserScope::Organizations.into(),
-        UserScope::CustomData.into(),
-        // Permissions of the API resource and of organizations.
-        "read:reports".into(),
-        "write:reports".into(),
-        "read:members".into(),
-        "invite:members".into(),
-    ])
-    .with_resources([API_RESOURCE]);
-    // Sign-in and sign-out: /sign-in, /callback, POST /sign-out.
+    // Request additional scopes and claims, and the API resource.
+    let config = config
+        .with_scopes([UserScope::Email, UserScope::Roles, UserScope::CustomData])
+        .add_scopes(["read:reports", "write:reports"]) // the API resource's permissions
+        .add_scopes([UserScope::Organizations])
+        .add_scopes(["read:members", "invite:members"]) // organization permissions
+        .with_resources([API_RESOURCE]);
+    // Sign-in and sign-out routes: /sign-in, /callback, POST /sign-out.
     let auth = LogtoAuth::new(LogtoClient::new(config)?, MemoryStore::default(), &base_url)?;
     let key = Key::generate();
     let server = HttpServer::new(move || {
@@ -72,9 +55,9 @@ pub fn server(logto: &Logto, listener: TcpListener) -> Result<(Server, String), 
     Ok((server, base_url))
 }
 
-/// Authentication status.
-async fn home(user: MaybeAuthenticated) -> web::Html {
-    web::Html::new(match &user.0 {
+/// Authentication status, and the sign-out form (a POST with the CSRF token).
+async fn home(user: MaybeAuthenticated) -> Html {
+    Html::new(match &user.0 {
         Some(auth) => format!(
             r#"<p>Signed in as {}.</p><form method="post" action="{}">
 <input type="hidden" name="csrf" value="{}"><button>Sign out</button></form>"#,
@@ -86,75 +69,64 @@ async fn home(user: MaybeAuthenticated) -> web::Html {
     })
 }
 
-/// User information: the ID token's claims...
-async fn id_token_claims(auth: Authenticated) -> web::Json<logto_client::IdTokenClaims> {
-    web::Json(auth.claims().clone())
+/// User information: the ID token's claims (no call to Logto)...
+async fn id_token_claims(auth: Authenticated) -> Json<IdTokenClaims> {
+    Json(auth.claims().clone())
 }
 
 /// ...and the user info fetched from Logto.
-async fn user_info(auth: AuthenticatedWithUserInfo) -> web::Json<logto_client::UserInfo> {
-    web::Json(auth.user_info.clone())
+async fn user_info(auth: AuthenticatedWithUserInfo) -> Json<UserInfo> {
+    Json(auth.user_info)
 }
 
-/// Extra scopes and claims: email, roles, organizations, custom data.
-async fn scopes_and_claims(auth: AuthenticatedWithUserInfo) -> web::Json<Value> {
-    let info = &auth.user_info;
-    web::Json(json!({ "email": info.email, "roles": info.roles,
-        "organizations": info.organizations, "custom_data": info.custom_data }))
+/// The claims the additional scopes bring.
+async fn scopes_and_claims(auth: AuthenticatedWithUserInfo) -> Json<Value> {
+    let info = auth.user_info;
+    Json(json!({
+        "email": info.email,
+        "roles": info.roles,
+        "organizations": info.organizations,
+        "custom_data": info.custom_data,
+    }))
 }
 
 /// An API resource token.
-async fn api_resource(auth: Authenticated) -> Result<web::Json<Value>, Error> {
-    let claims = auth.access_token_claims(API_RESOURCE).await?;
-    Ok(web::Json(
-        json!({ "aud": claims.aud, "scope": claims.scope }),
-    ))
+async fn api_resource(auth: Authenticated) -> Result<Json<Value>, Error> {
+    let token = auth.access_token_claims(API_RESOURCE).await?;
+    Ok(Json(json!({ "aud": token.aud, "scope": token.scope })))
 }
 
-/// An organization token (403 for a non-member).
-async fn organization(
-    auth: Authenticated,
-    id: web::Path<String>,
-) -> Result<web::Json<Value>, Error> {
-    let claims = auth.organization_token_claims(&id).await?;
-    Ok(web::Json(
-        json!({ "organization_id": claims.organization_id, "scope": claims.claims.scope }),
-    ))
+/// An organization token; a non-member gets 403 (`ErrorKind::NotAMember`).
+async fn organization(auth: Authenticated, id: Path<String>) -> Result<Json<Value>, Error> {
+    let token = auth.organization_token_claims(&id).await?;
+    let body = json!({ "organization_id": token.organization_id, "scope": token.claims.scope });
+    Ok(Json(body))
 }
 
-/// An API route: 401 JSON when signed out.
-async fn api_me(auth: ApiAuthenticated) -> web::Json<Value> {
-    web::Json(json!({ "sub": auth.claims().sub }))
+/// An API route: where a page redirects to sign-in, it answers 401 JSON.
+async fn api_me(auth: ApiAuthenticated) -> Json<Value> {
+    Json(json!({ "sub": auth.claims().sub }))
 }
 
 #[actix_web::main]
 async fn main() -> Result<(), BoxError> {
-    let var = |name: &str| std::env::var(name).ok();
-    let mut _idp = None;
-    let logto = match (
-        var("LOGTO_ENDPOINT"),
-        var("LOGTO_APP_ID"),
-        var("LOGTO_APP_SECRET"),
-    ) {
-        (Some(endpoint), Some(app_id), Some(app_secret)) => Logto {
-            endpoint,
-            app_id,
-            app_secret,
-        },
-        _ => {
-            let idp = logto_dev::serve_demo().await?;
-            let endpoint = idp.endpoint().to_string();
-            println!("logto-dev at {endpoint}: sign in as alice / alice-password");
-            _idp = Some(idp);
-            Logto {
-                endpoint,
-                app_id: "portal-demo".into(),
-                app_secret: "portal-demo-secret".into(),
-            }
+    let env = |name: &str| std::env::var(name).map_err(|_| format!("{name} is not set"));
+    // Init LogtoClient: the Logto at LOGTO_ENDPOINT, or logto-dev in-process.
+    let mut dev = None;
+    let config = match env("LOGTO_ENDPOINT") {
+        Ok(endpoint) => {
+            let secret = AppSecret::new(env("LOGTO_APP_SECRET")?);
+            LogtoConfig::new(&endpoint, env("LOGTO_APP_ID")?, Some(secret))?
+        }
+        Err(_) => {
+            let idp = dev.insert(logto_dev::serve_demo().await?);
+            println!("logto-dev: sign in as alice / alice-password");
+            let secret = AppSecret::new("portal-demo-secret");
+            LogtoConfig::new(idp.endpoint().as_str(), "portal-demo", Some(secret))?
         }
     };
-    let port = var("PORT").unwrap_or_else(|| "0".into());
-    let (server, url) = server(&logto, TcpListener::bind(format!("127.0.0.1:{port}"))?)?;
+    let port = env("PORT").unwrap_or_else(|_| "0".into());
+    let (server, url) = server(config, TcpListener::bind(format!("127.0.0.1:{port}"))?)?;
     println!("quick start at {url}/");
     Ok(server.await?)
 }

@@ -8,6 +8,7 @@ mod quickstart;
 
 use std::sync::Arc;
 
+use logto_client::{AppSecret, LogtoConfig};
 use logto_dev::DevIdp;
 use reqwest::cookie::CookieStore;
 use reqwest::redirect::Policy;
@@ -20,15 +21,20 @@ struct TestApp {
     _idp: DevIdp,
 }
 
+/// The configuration of the demo seed's application on `idp`.
+fn demo_config(idp: &DevIdp) -> LogtoConfig {
+    LogtoConfig::new(
+        idp.endpoint().as_str(),
+        "portal-demo",
+        Some(AppSecret::new("portal-demo-secret")),
+    )
+    .unwrap()
+}
+
 async fn spawn_app() -> TestApp {
     let idp = logto_dev::serve_demo().await.unwrap();
-    let logto = quickstart::Logto {
-        endpoint: idp.endpoint().to_string(),
-        app_id: "portal-demo".into(),
-        app_secret: "portal-demo-secret".into(),
-    };
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let (server, base) = quickstart::server(&logto, listener).unwrap();
+    let (server, base) = quickstart::server(demo_config(&idp), listener).unwrap();
     tokio::spawn(server);
     let jar = Arc::new(reqwest::cookie::Jar::default());
     let browser = reqwest::Client::builder()
@@ -265,14 +271,8 @@ async fn the_session_id_changes_at_sign_in_and_the_old_one_is_dead() {
     let idp = logto_dev::serve_demo().await.unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let config = logto_client::LogtoConfig::new(
-        idp.endpoint().as_str(),
-        "portal-demo",
-        Some(logto_client::AppSecret::new("portal-demo-secret")),
-    )
-    .unwrap();
     let auth = LogtoAuth::new(
-        logto_client::LogtoClient::new(config).unwrap(),
+        logto_client::LogtoClient::new(demo_config(&idp)).unwrap(),
         MemoryStore::default(),
         &base,
     )

@@ -10,8 +10,8 @@ use sqlx::PgPool;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::portal::{RealPortal, browser, claim, page};
-use crate::support::{self, client, unique, unique_demo_seed};
+use crate::portal::{RealPortal, claim};
+use crate::support::{self, browser, client, page, unique, unique_demo_seed};
 
 /// How long a change at Logto may take to show, with a one-second
 /// re-validation interval: far more than it needs.

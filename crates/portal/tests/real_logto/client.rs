@@ -6,7 +6,8 @@ use logto_client::{AppSecret, InMemoryStorage, LogtoClient, LogtoConfig, SignInO
 use reqwest::StatusCode;
 use sqlx::PgPool;
 
-use crate::portal::{RealPortal, browser};
+use crate::portal::RealPortal;
+use crate::support::browser;
 
 /// A client for `portal`'s application, signed in as `username` through
 /// Logto's sign-in (the client handles the callback itself).

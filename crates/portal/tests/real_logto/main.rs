@@ -8,6 +8,7 @@
 //! named objects.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod actix_quickstart;
 mod changes;
 mod chromium;
 mod client;
@@ -18,4 +19,7 @@ mod experience;
 mod pages;
 mod portal;
 mod provision;
+#[allow(dead_code)] // its `main` runs the example on its own
+#[path = "../../../logto-actix/examples/quickstart.rs"]
+mod quickstart;
 mod support;

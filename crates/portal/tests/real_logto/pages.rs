@@ -6,14 +6,8 @@ use reqwest::StatusCode;
 use sqlx::PgPool;
 use url::Url;
 
-use crate::portal::{RealPortal, browser, location, page};
-
-fn csrf(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("a CSRF field on the page") + marker.len();
-    let end = start + html[start..].find('"').unwrap();
-    html[start..end].to_owned()
-}
+use crate::portal::RealPortal;
+use crate::support::{browser, csrf, location, page};
 
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 #[ignore = "needs real Logto: run through cargo xtask test"]

@@ -5,17 +5,15 @@
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use portal::config::Settings;
 use portal::startup::Application;
-use reqwest::redirect::Policy;
 use secrecy::ExposeSecret;
 use serde_json::Value;
 use sqlx::PgPool;
 use url::Url;
 
-use crate::support;
+use crate::support::{self, browser};
 
 const SESSION_KEY_B64: &str = "dGVzdC1zZXNzaW9uLWtleS10aGF0LWlzLWxvbmctZW5vdWdoLWZvci1hY3RpeC1jb29raWUtc2lnbmluZy1hbmQtZW5jcnlwdGlvbg==";
 const TOKEN_KEY_B64: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
@@ -108,18 +106,12 @@ impl RealPortal {
 
     /// The id Logto gave the demo organization `seed_id` (`org-acme`).
     pub fn organization(&self, seed_id: &str) -> String {
-        self.provisioned["organizations"][seed_id]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        support::organization_id(&self.provisioned, seed_id)
     }
 
     /// The `sub` of demo user `username`.
     pub fn sub_of(&self, username: &str) -> String {
-        self.provisioned["users"][username]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        support::user_id(&self.provisioned, username)
     }
 
     /// Rows in `logins`: one per signed-in browser.
@@ -153,35 +145,8 @@ impl RealPortal {
         username: &str,
         password: &str,
     ) {
-        let res = browser.get(self.url(path)).send().await.unwrap();
-        assert!(res.status().is_redirection(), "{path}: {}", res.status());
-        let authorization: Url = location(&res).parse().unwrap();
-        let callback =
-            crate::experience::sign_in(browser, &authorization, username, password).await;
-        assert_eq!(callback.origin(), self.address.origin(), "{callback}");
-        let res = browser.get(callback.clone()).send().await.unwrap();
-        assert!(
-            res.status().is_redirection(),
-            "callback {callback}: {} {}",
-            res.status(),
-            res.text().await.unwrap()
-        );
+        support::sign_in_at(browser, &self.address, path, username, password).await;
     }
-}
-
-pub fn browser() -> reqwest::Client {
-    let jar = Arc::new(reqwest::cookie::Jar::default());
-    reqwest::Client::builder()
-        .redirect(Policy::none())
-        .cookie_provider(jar)
-        .build()
-        .unwrap()
-}
-
-/// `GET url`: status and body.
-pub async fn page(browser: &reqwest::Client, url: Url) -> (reqwest::StatusCode, String) {
-    let res = browser.get(url).send().await.unwrap();
-    (res.status(), res.text().await.unwrap())
 }
 
 /// The value of claim `name` in a page's claims table.
@@ -189,8 +154,4 @@ pub fn claim<'a>(html: &'a str, name: &str) -> Option<&'a str> {
     let marker = format!("<td class=\"name\">{name}</td><td class=\"value\"><code>");
     let start = html.find(&marker)? + marker.len();
     Some(&html[start..start + html[start..].find('<')?])
-}
-
-pub fn location(res: &reqwest::Response) -> String {
-    res.headers()["location"].to_str().unwrap().to_owned()
 }

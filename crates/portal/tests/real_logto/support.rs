@@ -1,11 +1,14 @@
 //! What every real-Logto test needs: the tier's variables, a Management API
-//! client, unique names, a Traditional web application per test portal.
+//! client, unique names, a Traditional web application per test portal, the
+//! provisioned demo data, and a scripted browser that signs in on Logto.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use logto_seed::Seed;
 use portal::management::{M2mCredentials, ManagementClient};
 use portal::provision::AppCredentials;
+use reqwest::redirect::Policy;
 use url::Url;
 
 /// Why a test cannot run: said in the panic when a variable is missing.
@@ -44,6 +47,23 @@ pub fn logto_database_url() -> String {
 pub fn provisioned() -> Option<serde_json::Value> {
     let path = PathBuf::from(var("LOGTO_TIER_PROVISIONED")?);
     Some(serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap())
+}
+
+/// The id Logto gave the demo organization `seed_id` (`org-acme`), from
+/// [`provisioned`]'s JSON.
+pub fn organization_id(provisioned: &serde_json::Value, seed_id: &str) -> String {
+    provisioned["organizations"][seed_id]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The id (`sub`) of demo user `username`, from [`provisioned`]'s JSON.
+pub fn user_id(provisioned: &serde_json::Value, username: &str) -> String {
+    provisioned["users"][username]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// A Management API client with the tier's M2M application.
@@ -112,4 +132,57 @@ pub fn closed_endpoint() -> Url {
     let url = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
     url.parse().unwrap()
+}
+
+/// A browser: cookies kept, redirects not followed.
+pub fn browser() -> reqwest::Client {
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .cookie_provider(jar)
+        .build()
+        .unwrap()
+}
+
+/// `GET url`: status and body.
+pub async fn page(browser: &reqwest::Client, url: Url) -> (reqwest::StatusCode, String) {
+    let res = browser.get(url).send().await.unwrap();
+    (res.status(), res.text().await.unwrap())
+}
+
+pub fn location(res: &reqwest::Response) -> String {
+    res.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// The CSRF token of a page's sign-out form.
+pub fn csrf(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("a CSRF field on the page") + marker.len();
+    let end = start + html[start..].find('"').unwrap();
+    html[start..end].to_owned()
+}
+
+/// Starts sign-in at `path` of the application at `app`, signs in on Logto
+/// (through its Experience API) and finishes at the application's callback;
+/// asserts that the application then redirects, and returns that response.
+pub async fn sign_in_at(
+    browser: &reqwest::Client,
+    app: &Url,
+    path: &str,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    let res = browser.get(app.join(path).unwrap()).send().await.unwrap();
+    assert!(res.status().is_redirection(), "{path}: {}", res.status());
+    let authorization: Url = location(&res).parse().unwrap();
+    let callback = crate::experience::sign_in(browser, &authorization, username, password).await;
+    assert_eq!(callback.origin(), app.origin(), "{callback}");
+    let res = browser.get(callback.clone()).send().await.unwrap();
+    assert!(
+        res.status().is_redirection(),
+        "callback {callback}: {} {}",
+        res.status(),
+        res.text().await.unwrap()
+    );
+    res
 }
