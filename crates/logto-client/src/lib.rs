@@ -22,7 +22,9 @@
 //!   Times may be non-integer NumericDates (RFC 7519 §2). A refreshed ID token
 //!   must keep the original's `iss`, `sub`, `aud`, `azp`, and `nonce` and
 //!   `auth_time` when present (OIDC Core §12.2). The callback's `iss` (RFC 9207)
-//!   is checked before any token request.
+//!   is checked before any token request. The policy is this crate's; the
+//!   signatures are checked by `jsonwebtoken` (RS256, PS256, ES256, ES384) and
+//!   by the `p521` crate (ES512, which no maintained JOSE crate verifies).
 //! * **Only bearer tokens are used**: a token response whose `token_type` is not
 //!   `Bearer` (in any case) is refused (RFC 6749 §5.1, §7.1).
 //! * **Refresh is single-flight**: under [`Storage::lock_for_refresh`] the client

@@ -1,7 +1,22 @@
-//! Compact JWS parsing, JWKS keys, signature verification and claim checks.
+//! Compact JWS decoding, JWKS keys, signature verification and claim checks.
 //!
-//! A small verifier of our own: openidconnect 4 does not verify ES512, does not
-//! re-fetch the JWKS, does not check `at_hash`, and widens algorithms from discovery.
+//! The policy is ours, the cryptography is not. ID, access and logout tokens
+//! share one path. RS256, PS256, ES256 and ES384 keys and signatures are
+//! `jsonwebtoken`'s (`DecodingKey::from_jwk`, `crypto::verify` with the pinned
+//! algorithm; not its `decode`, which reads time claims its own way even with
+//! its checks off and would pre-empt the typed errors of the checks here).
+//! ES512 (P-521), which Logto can sign with, is verified by no maintained JOSE
+//! crate (neither `jsonwebtoken` nor `openidconnect`): the `p521` crate
+//! verifies it, this module only dispatches.
+//!
+//! Ours: the algorithms (pinned; never `none` or HMAC), the key (`kid`, `use`,
+//! the key's `alg`, RSA of at least 2048 bits), the memo of verified
+//! signatures, the limit on token length, the header (`jsonwebtoken`'s `alg`
+//! is a closed enum without ES512 or `none`) and every claim check below.
+//! openidconnect's ID-token verifier is not used although the client gets ID
+//! tokens through openidconnect: it does not verify ES512 and has its own key
+//! selection, claim checks and errors; one path keeps the memo and the typed
+//! errors the same for all three kinds of token.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,6 +24,9 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::DecodingKey;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::Digest;
 
@@ -28,14 +46,65 @@ pub(crate) struct Jws {
     pub(crate) kid: Option<String>,
     pub(crate) typ: Option<String>,
     pub(crate) claims: Map<String, Value>,
-    signing_input: String,
+    /// The token as received.
+    token: String,
+    /// The length of the signing input (`header.payload`), a prefix of `token`.
+    signing_input_len: usize,
     signature: Vec<u8>,
+}
+
+impl Jws {
+    /// `header.payload`: the bytes signed.
+    fn signing_input(&self) -> &[u8] {
+        self.token
+            .as_bytes()
+            .get(..self.signing_input_len)
+            .unwrap_or_default()
+    }
+
+    /// The signature as received (base64url).
+    fn encoded_signature(&self) -> &str {
+        self.token
+            .get(self.signing_input_len + 1..)
+            .unwrap_or_default()
+    }
+}
+
+/// The header fields this verifier reads; other members are ignored.
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    typ: Option<String>,
+    /// Whether `crit` is present at all (with any value, `null` included).
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(d).map(|_| true)
 }
 
 fn b64_decode(part: &str, what: &str) -> Result<Vec<u8>, ValidationError> {
     URL_SAFE_NO_PAD
         .decode(part)
         .map_err(|_| ValidationError::Malformed(format!("{what} is not base64url")))
+}
+
+/// Deserializes a JSON object (a struct alone would also take an array, field
+/// by field).
+fn json_object<T: serde::de::DeserializeOwned>(
+    json: &[u8],
+    what: &str,
+) -> Result<T, ValidationError> {
+    if json.trim_ascii_start().first() != Some(&b'{') {
+        return Err(ValidationError::Malformed(format!(
+            "{what} is not an object"
+        )));
+    }
+    serde_json::from_slice(json).map_err(|e| ValidationError::Malformed(format!("{what}: {e}")))
 }
 
 /// The three parts of a compact JWS (header, payload, signature), still
@@ -54,38 +123,19 @@ fn split_compact(token: &str) -> Result<[&str; 3], ValidationError> {
 /// Splits and decodes a compact JWS. Checks nothing but the shape.
 pub(crate) fn decode(token: &str) -> Result<Jws, ValidationError> {
     let [h, p, s] = split_compact(token)?;
-    let header: Value = serde_json::from_slice(&b64_decode(h, "header")?)
-        .map_err(|_| ValidationError::Malformed("header is not JSON".into()))?;
-    let Value::Object(header) = header else {
-        return Err(ValidationError::Malformed("header is not an object".into()));
-    };
-    let claims: Value = serde_json::from_slice(&b64_decode(p, "payload")?)
-        .map_err(|_| ValidationError::Malformed("payload is not JSON".into()))?;
-    let Value::Object(claims) = claims else {
-        return Err(ValidationError::Malformed(
-            "payload is not an object".into(),
-        ));
-    };
+    let header: Header = json_object(&b64_decode(h, "header")?, "header")?;
+    let claims = json_object(&b64_decode(p, "payload")?, "payload")?;
     let signature = b64_decode(s, "signature")?;
-    let str_header = |name: &str| -> Result<Option<String>, ValidationError> {
-        match header.get(name) {
-            None => Ok(None),
-            Some(Value::String(v)) => Ok(Some(v.clone())),
-            Some(_) => Err(ValidationError::Malformed(format!(
-                "header {name} is not a string"
-            ))),
-        }
-    };
-    let alg = str_header("alg")?.ok_or_else(|| ValidationError::Malformed("no alg".into()))?;
-    if header.contains_key("crit") {
+    if header.crit {
         return Err(ValidationError::CriticalHeader);
     }
     Ok(Jws {
-        alg,
-        kid: str_header("kid")?,
-        typ: str_header("typ")?,
+        alg: header.alg,
+        kid: header.kid,
+        typ: header.typ,
         claims,
-        signing_input: format!("{h}.{p}"),
+        token: token.to_owned(),
+        signing_input_len: h.len() + 1 + p.len(),
         signature,
     })
 }
@@ -99,7 +149,6 @@ pub(crate) fn decode_claims<T: serde::de::DeserializeOwned>(
 ) -> Result<T, ValidationError> {
     let [_, payload, _] = split_compact(token)?;
     let payload = b64_decode(payload, "payload")?;
-    // A struct would also take a JSON array, field by field.
     if payload.trim_ascii_start().first() != Some(&b'{') {
         return Err(ValidationError::Malformed(
             "payload is not an object".into(),
@@ -108,12 +157,17 @@ pub(crate) fn decode_claims<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(&payload).map_err(|e| ValidationError::Malformed(format!("claims: {e}")))
 }
 
+/// The public key of a JWKS entry, by curve or type.
 #[derive(Clone)]
 enum KeyMaterial {
-    P256(p256::ecdsa::VerifyingKey),
-    P384(p384::ecdsa::VerifyingKey),
+    /// RS256 and PS256, verified by `jsonwebtoken`.
+    Rsa(DecodingKey),
+    /// ES256, verified by `jsonwebtoken`.
+    P256(DecodingKey),
+    /// ES384, verified by `jsonwebtoken`.
+    P384(DecodingKey),
+    /// ES512, verified by `p521`: no maintained JOSE crate does.
     P521(Box<p521::ecdsa::VerifyingKey>),
-    Rsa(rsa::RsaPublicKey),
 }
 
 impl std::fmt::Debug for KeyMaterial {
@@ -152,27 +206,40 @@ impl Key {
         )
     }
 
-    fn verify(&self, alg: SigningAlgorithm, input: &[u8], sig: &[u8]) -> bool {
-        use p256::ecdsa::signature::Verifier;
-        match (&self.material, alg) {
-            (KeyMaterial::P256(k), SigningAlgorithm::ES256) => {
-                p256::ecdsa::Signature::from_slice(sig).is_ok_and(|s| k.verify(input, &s).is_ok())
-            }
-            (KeyMaterial::P384(k), SigningAlgorithm::ES384) => {
-                p384::ecdsa::Signature::from_slice(sig).is_ok_and(|s| k.verify(input, &s).is_ok())
-            }
+    /// Verifies the signature of `jws` made with `alg` (which [`Key::fits`]).
+    fn verify(&self, alg: SigningAlgorithm, jws: &Jws) -> Result<(), ValidationError> {
+        use jsonwebtoken::Algorithm as A;
+        use jsonwebtoken::errors::ErrorKind;
+        let (key, alg) = match (&self.material, alg) {
             (KeyMaterial::P521(k), SigningAlgorithm::ES512) => {
-                p521::ecdsa::Signature::from_slice(sig).is_ok_and(|s| k.verify(input, &s).is_ok())
+                use p521::ecdsa::signature::Verifier;
+                let ok = p521::ecdsa::Signature::from_slice(&jws.signature)
+                    .is_ok_and(|s| k.verify(jws.signing_input(), &s).is_ok());
+                return if ok {
+                    Ok(())
+                } else {
+                    Err(ValidationError::InvalidSignature)
+                };
             }
-            (KeyMaterial::Rsa(k), SigningAlgorithm::RS256) => {
-                let vk = rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(k.clone());
-                rsa::pkcs1v15::Signature::try_from(sig).is_ok_and(|s| vk.verify(input, &s).is_ok())
+            (KeyMaterial::Rsa(k), SigningAlgorithm::RS256) => (k, A::RS256),
+            (KeyMaterial::Rsa(k), SigningAlgorithm::PS256) => (k, A::PS256),
+            (KeyMaterial::P256(k), SigningAlgorithm::ES256) => (k, A::ES256),
+            (KeyMaterial::P384(k), SigningAlgorithm::ES384) => (k, A::ES384),
+            _ => return Err(ValidationError::NoMatchingKey),
+        };
+        match jsonwebtoken::crypto::verify(jws.encoded_signature(), jws.signing_input(), key, alg) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(ValidationError::InvalidSignature),
+            // A point not on the curve, an RSA key it cannot use.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::InvalidEcdsaKey | ErrorKind::InvalidRsaKey(_)
+                ) =>
+            {
+                Err(ValidationError::NoMatchingKey)
             }
-            (KeyMaterial::Rsa(k), SigningAlgorithm::PS256) => {
-                let vk = rsa::pss::VerifyingKey::<sha2::Sha256>::new(k.clone());
-                rsa::pss::Signature::try_from(sig).is_ok_and(|s| vk.verify(input, &s).is_ok())
-            }
-            _ => false,
+            Err(_) => Err(ValidationError::InvalidSignature),
         }
     }
 }
@@ -202,59 +269,68 @@ const MAX_REMEMBERED: usize = 10_000;
 /// What identifies a signed token: its signing input and signature.
 fn signature_digest(jws: &Jws) -> [u8; 32] {
     let mut h = sha2::Sha256::new();
-    h.update(jws.signing_input.as_bytes());
+    h.update(jws.signing_input());
     h.update([0u8]);
     h.update(&jws.signature);
     h.finalize().into()
 }
 
-fn jwk_str<'a>(jwk: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
-    jwk.get(name).and_then(Value::as_str)
+/// A P-521 public key from its JWK coordinates (66 bytes each).
+fn p521_key(x: &str, y: &str) -> Option<p521::ecdsa::VerifyingKey> {
+    let mut point = vec![4u8];
+    for coordinate in [x, y] {
+        let bytes = URL_SAFE_NO_PAD.decode(coordinate).ok()?;
+        if bytes.len() != 66 {
+            return None;
+        }
+        point.extend(bytes);
+    }
+    p521::ecdsa::VerifyingKey::from_sec1_bytes(&point).ok()
 }
 
-fn parse_jwk(jwk: &Map<String, Value>) -> Option<Key> {
-    if jwk_str(jwk, "use").is_some_and(|u| u != "sig") {
+/// An RSA key usable by policy: a valid public key of at least 2048 bits.
+fn rsa_key_allowed(key: &DecodingKey) -> bool {
+    use rsa::traits::PublicKeyParts;
+    let jsonwebtoken::DecodingKeyKind::RsaModulusExponent { n, e } = key.kind() else {
+        return false;
+    };
+    rsa::RsaPublicKey::new(
+        rsa::BigUint::from_bytes_be(n),
+        rsa::BigUint::from_bytes_be(e),
+    )
+    .is_ok_and(|k| k.size() >= 256)
+}
+
+fn parse_jwk(value: &Value) -> Option<Key> {
+    let jwk = Jwk::deserialize(value).ok()?;
+    if jwk
+        .common
+        .public_key_use
+        .as_ref()
+        .is_some_and(|u| *u != PublicKeyUse::Signature)
+    {
         return None;
     }
-    let coord = |name: &str, len: usize| -> Option<Vec<u8>> {
-        let v = URL_SAFE_NO_PAD.decode(jwk_str(jwk, name)?).ok()?;
-        (v.len() == len).then_some(v)
-    };
-    let sec1 = |len: usize| -> Option<Vec<u8>> {
-        let mut point = vec![4u8];
-        point.extend(coord("x", len)?);
-        point.extend(coord("y", len)?);
-        Some(point)
-    };
-    let material = match (jwk_str(jwk, "kty")?, jwk_str(jwk, "crv")) {
-        ("EC", Some("P-256")) => {
-            KeyMaterial::P256(p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1(32)?).ok()?)
-        }
-        ("EC", Some("P-384")) => {
-            KeyMaterial::P384(p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1(48)?).ok()?)
-        }
-        ("EC", Some("P-521")) => KeyMaterial::P521(Box::new(
-            p521::ecdsa::VerifyingKey::from_sec1_bytes(&sec1(66)?).ok()?,
-        )),
-        ("RSA", _) => {
-            use rsa::traits::PublicKeyParts;
-            let n = URL_SAFE_NO_PAD.decode(jwk_str(jwk, "n")?).ok()?;
-            let e = URL_SAFE_NO_PAD.decode(jwk_str(jwk, "e")?).ok()?;
-            let key = rsa::RsaPublicKey::new(
-                rsa::BigUint::from_bytes_be(&n),
-                rsa::BigUint::from_bytes_be(&e),
-            )
-            .ok()?;
-            if key.size() < 256 {
-                return None; // < 2048 bits
+    let material = match &jwk.algorithm {
+        AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
+            EllipticCurve::P256 => KeyMaterial::P256(DecodingKey::from_jwk(&jwk).ok()?),
+            EllipticCurve::P384 => KeyMaterial::P384(DecodingKey::from_jwk(&jwk).ok()?),
+            EllipticCurve::P521 => KeyMaterial::P521(Box::new(p521_key(&ec.x, &ec.y)?)),
+            _ => return None,
+        },
+        AlgorithmParameters::RSA(_) => {
+            let key = DecodingKey::from_jwk(&jwk).ok()?;
+            if !rsa_key_allowed(&key) {
+                return None;
             }
             KeyMaterial::Rsa(key)
         }
         _ => return None,
     };
     Some(Key {
-        kid: jwk_str(jwk, "kid").map(str::to_owned),
-        alg: jwk_str(jwk, "alg").map(str::to_owned),
+        kid: jwk.common.key_id,
+        // As written: `jsonwebtoken` reads ES512 as an unknown algorithm.
+        alg: value.get("alg").and_then(Value::as_str).map(str::to_owned),
         material,
     })
 }
@@ -269,11 +345,7 @@ impl KeySet {
             .and_then(Value::as_array)
             .ok_or_else(|| "JWKS has no keys array".to_owned())?;
         Ok(Self {
-            keys: keys
-                .iter()
-                .filter_map(Value::as_object)
-                .filter_map(parse_jwk)
-                .collect(),
+            keys: keys.iter().filter_map(parse_jwk).collect(),
             ..Self::default()
         })
     }
@@ -326,9 +398,7 @@ impl KeySet {
             }
         };
         self.computed.fetch_add(1, Ordering::Relaxed);
-        if !key.verify(alg, jws.signing_input.as_bytes(), &jws.signature) {
-            return Err(ValidationError::InvalidSignature);
-        }
+        key.verify(alg, jws)?;
         if let Ok(mut seen) = self.remembered.lock() {
             if seen.len() >= MAX_REMEMBERED {
                 seen.clear();
