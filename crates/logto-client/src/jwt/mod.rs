@@ -249,8 +249,7 @@ impl Key {
 /// A signature that verified is remembered (by the SHA-256 of the signing
 /// input and signature) for as long as this key set is in use: the same
 /// token presented again — a bearer token on every API call — costs a hash,
-/// not a signature verification (an ES384 verification takes most of a
-/// millisecond). Only valid signatures are remembered, so forged tokens
+/// not a signature verification (see `docs/performance.md`). Only valid signatures are remembered, so forged tokens
 /// cannot fill the memory; it holds at most [`MAX_REMEMBERED`] and starts
 /// afresh when full. A new JWKS (a re-fetch) starts with nothing remembered.
 /// Everything but the signature (algorithm pinning, claims, expiry) is
