@@ -176,11 +176,20 @@ async fn an_application_signs_in_on_a_database_migrated_by_the_migrator_alone(po
     assert!(hint.starts_with("eyJ"), "and opens with the key");
 
     // An API resource token, cached (encrypted) in access_tokens.
+    let cached = count(&pool, "access_tokens").await;
     let res = app.get("/api-resource").await;
     assert_eq!(res.status().as_u16(), 200);
     let body: Value = res.json().await.unwrap();
     assert!(body["scope"].as_str().unwrap().contains("read:reports"));
-    assert_eq!(count(&pool, "access_tokens").await, 1);
+    assert_eq!(count(&pool, "access_tokens").await, cached + 1);
+    let sealed: Vec<u8> = sqlx::query_scalar(
+        "SELECT token FROM access_tokens WHERE login_id = $1 AND audience LIKE '%api.portal.test%'",
+    )
+    .bind(login_id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(!sealed.windows(3).any(|w| w == b"eyJ"), "encrypted");
 
     // Ending the user's logins (back-channel logout without `sid`) signs
     // the browser out on the next request.
