@@ -169,12 +169,23 @@
 //! [`KeyValueStore`] — about ten lines, see its documentation — and may
 //! override [`KeyValueStore::take`] (atomic single-use sign-in transactions)
 //! and [`KeyValueStore::lock`] (single-flight refresh across instances).
+//!
+//! ## PostgreSQL
+//!
+//! With the `postgres` feature, `logto_actix::postgres` is the storage the
+//! Logto portal runs on: `PgLogins`, a [`LoginStore`] with idle and absolute
+//! timeouts, re-validation and back-channel logout, tokens encrypted at rest
+//! (AES-256-GCM), single-flight refresh across instances, one sign-in
+//! attempt per `state`, and the migration creating its tables. Without the
+//! feature the crate does not depend on sqlx.
 #![warn(missing_docs)]
 
 mod auth;
 mod error;
 mod extract;
 mod login_store;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod return_to;
 mod session;
 mod size;

@@ -1,33 +1,37 @@
-//! The portal on logto-actix: its [`LoginStore`] (logins in PostgreSQL,
-//! with idle and absolute timeouts and re-validation), and the extractors
-//! its pages take, which answer with the portal's own errors and pages.
+//! The portal on logto-actix: its [`LoginStore`] (logto-actix's
+//! [`PgLogins`], configured from the portal's settings, with the sign-in
+//! metric), and the extractors its pages take, which answer with the
+//! portal's own errors and pages.
 //!
 //! The routes (sign-in, callback, sign-out) and the session's keys are
 //! logto-actix's; see `startup` for how they are mounted.
 
 use std::ops::Deref;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
+use logto_actix::postgres::{LoginRecord, PgLogins, PgTokenStorage};
 use logto_actix::{ErrorKind, LoginStore};
-use logto_client::{AccessTokenKey, LogtoClient, StorageError};
-use uuid::Uuid;
+use logto_client::{LogtoClient, StorageError};
 
 use crate::error::AppError;
-use crate::logins::{self, LoginRecord};
+use crate::logins::prefetch;
+use crate::metrics::Metrics;
 use crate::state::AppState;
-use crate::token_store::PgTokenStorage;
 
 /// Same-origin `return_to` values: the one rule, from logto-actix.
 pub use logto_actix::safe_return_to;
 
-/// The portal's logins: a row of `logins` per signed-in browser (see
-/// [`crate::logins`]), its tokens in [`PgTokenStorage`].
+/// The portal's logins: logto-actix's [`PgLogins`] on the worker's pool,
+/// with the portal's timeouts and re-validation (`PORTAL_IDLE_TIMEOUT`,
+/// `PORTAL_ABSOLUTE_TIMEOUT`, `PORTAL_SESSION_REVALIDATE`), its local cache
+/// of organization tokens, the login read with the session
+/// ([`prefetch`]), and the `authorization_code` metric at each sign-in.
 pub struct PortalLogins {
-    state: AppState,
+    logins: PgLogins,
+    metrics: Arc<Metrics>,
 }
 
 /// The portal's [`logto_actix::LogtoAuth`].
@@ -36,73 +40,20 @@ pub type PortalAuth = logto_actix::LogtoAuth<PortalLogins>;
 impl PortalLogins {
     /// The logins of `state`'s database (its worker's pool).
     pub fn new(state: AppState) -> Self {
-        Self { state }
-    }
-
-    /// The token storage of `login_id` for the browser `browser_id`.
-    fn storage_of(&self, browser_id: &str, login_id: Uuid) -> PgTokenStorage {
-        let state = &self.state;
-        let storage = PgTokenStorage::new(
-            state.pool.clone(),
-            Arc::clone(&state.cipher),
-            browser_id.as_bytes().to_vec(),
-            login_id,
-            state.settings.absolute_timeout,
-        )
-        .with_local_cache(Arc::clone(&state.local_cache));
-        // What Logto says about organizations and permissions is no older than
-        // what it says about the login itself.
-        match state.settings.session_revalidate {
-            Some(every) => storage.max_access_token_age(every),
-            None => storage,
+        let settings = &state.settings;
+        let mut logins = PgLogins::new(state.pool.clone(), Arc::clone(&state.cipher))
+            .idle_timeout(settings.idle_timeout)
+            .absolute_timeout(settings.absolute_timeout)
+            .access_token_cache(state.local_cache.clone())
+            .preloaded_by(prefetch::take_login);
+        if let Some(every) = settings.session_revalidate {
+            logins = logins.revalidate_every(every);
+        }
+        Self {
+            logins,
+            metrics: Arc::clone(&state.metrics),
         }
     }
-
-    /// Re-validation (`PORTAL_SESSION_REVALIDATE`): checks login `login_id`'s
-    /// grant with the identity provider through a refresh grant, which also
-    /// renews the stored ID token. Concurrent requests of the login, on every
-    /// instance, share one refresh (see [`PgTokenStorage::checked_within`]).
-    ///
-    /// A dead grant (`invalid_grant`: revoked, its session deleted at Logto)
-    /// ends the login everywhere (the client has deleted it): the error is
-    /// returned, and the page says "please sign in again". Any other failure
-    /// — the identity provider down or slow, say — signs nobody out: the page
-    /// is served, one line is logged, and the next try waits one interval.
-    async fn revalidate(
-        &self,
-        client: &LogtoClient,
-        browser_id: &str,
-        login_id: Uuid,
-        every: Duration,
-    ) -> Result<(), logto_client::Error> {
-        let storage = self.storage_of(browser_id, login_id).checked_within(every);
-        match client
-            .get_token(&storage, &AccessTokenKey::userinfo(), false)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.requires_sign_in() => Err(e),
-            Err(e) => {
-                tracing::warn!(
-                    login = %login_id,
-                    error = %e,
-                    retry_in_secs = every.as_secs(),
-                    "could not re-validate a login with the identity provider; serving it meanwhile"
-                );
-                // Not fatal either: without the mark, the next request tries again.
-                let _ = logins::postpone_check(&self.state.pool, login_id).await;
-                Ok(())
-            }
-        }
-    }
-}
-
-fn parse_login_id(login_id: &str) -> Result<Uuid, StorageError> {
-    Uuid::parse_str(login_id).map_err(|e| StorageError::with_source("malformed login id", e))
-}
-
-fn database(e: sqlx::Error) -> StorageError {
-    StorageError::with_source("reading the login", e)
 }
 
 #[async_trait::async_trait]
@@ -111,11 +62,11 @@ impl LoginStore for PortalLogins {
     type Login = LoginRecord;
 
     fn new_login_id(&self) -> String {
-        Uuid::new_v4().to_string()
+        self.logins.new_login_id()
     }
 
     fn storage(&self, browser_id: &str, login_id: &str) -> Result<PgTokenStorage, StorageError> {
-        Ok(self.storage_of(browser_id, parse_login_id(login_id)?))
+        self.logins.storage(browser_id, login_id)
     }
 
     async fn resume(
@@ -124,46 +75,16 @@ impl LoginStore for PortalLogins {
         browser_id: &str,
         login_id: &str,
     ) -> Result<Option<(PgTokenStorage, LoginRecord)>, logto_client::Error> {
-        // A malformed value (tampered state) counts as signed out.
-        let Ok(login_id) = Uuid::parse_str(login_id) else {
-            return Ok(None);
-        };
-        let settings = &self.state.settings;
-        // One query reads the login with its (encrypted) tokens: the claims
-        // need no second one.
-        let Some((login, tokens)) =
-            logins::touch_loading_tokens(&self.state.pool, login_id, settings.idle_timeout)
-                .await
-                .map_err(database)?
-        else {
-            // Signed out elsewhere (sign-out, back-channel logout, timeout).
-            return Ok(None);
-        };
-        // Checked with the identity provider too long ago: check it now. A
-        // login without a refresh token cannot be checked (nor refreshed).
-        let check = settings
-            .session_revalidate
-            .filter(|every| tokens.unchecked_for >= *every && tokens.refresh_token.is_some());
-        let storage = match check {
-            Some(every) => {
-                self.revalidate(client, browser_id, login_id, every).await?;
-                // The check may have renewed the tokens: read them again.
-                self.storage_of(browser_id, login_id)
-            }
-            None => self.storage_of(browser_id, login_id).with_loaded(tokens),
-        };
-        Ok(Some((storage, login)))
+        self.logins.resume(client, browser_id, login_id).await
     }
 
-    async fn end(&self, _browser_id: &str, login_id: &str) -> Result<(), StorageError> {
-        logins::delete(&self.state.pool, parse_login_id(login_id)?)
-            .await
-            .map_err(|e| StorageError::with_source("deleting the login", e))?;
-        Ok(())
+    async fn end(&self, browser_id: &str, login_id: &str) -> Result<(), StorageError> {
+        self.logins.end(browser_id, login_id).await
     }
 
-    async fn signed_in(&self, _storage: &PgTokenStorage) -> Result<(), StorageError> {
-        self.state.metrics.token_call("authorization_code", "ok");
+    async fn signed_in(&self, storage: &PgTokenStorage) -> Result<(), StorageError> {
+        self.logins.signed_in(storage).await?;
+        self.metrics.token_call("authorization_code", "ok");
         Ok(())
     }
 }

@@ -4,9 +4,9 @@
 //!
 //! Layout: [`config`] (settings read once), [`startup`] (the server),
 //! [`routes`] (handlers, with [`claims_table`]), [`auth`] (the `Authenticated` extractor),
-//! [`session`] (typed session access), [`session_store`] / [`token_store`] /
-//! [`logins`] (PostgreSQL persistence), [`crypto`] (tokens encrypted at
-//! rest), [`tenants`], [`error`] (one error type, rendered in one place),
+//! [`session_store`] / [`logins`] (PostgreSQL persistence; the logins, their
+//! tokens encrypted at rest and the token storage are logto-actix's
+//! `postgres` feature), [`tenants`], [`error`] (one error type, rendered in one place),
 //! [`management`] (a client of Logto's Management API) and [`provision`]
 //! (`portal logto provision`: the demo seed into a real Logto).
 
@@ -15,7 +15,6 @@ pub mod breaker;
 pub mod claims_table;
 pub mod cli;
 pub mod config;
-pub mod crypto;
 pub mod error;
 pub mod local_cache;
 pub mod logins;
@@ -30,7 +29,6 @@ pub mod state;
 pub mod sweeper;
 pub mod telemetry;
 pub mod tenants;
-pub mod token_store;
 
 /// The workspace's sqlx migrations, applied at start-up and by `portal migrate`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");

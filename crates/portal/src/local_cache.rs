@@ -202,6 +202,21 @@ impl LocalCache {
     }
 }
 
+/// The seam logto-actix's token storage fills and invalidates.
+impl logto_actix::postgres::AccessTokenCache for LocalCache {
+    fn epoch(&self) -> u64 {
+        LocalCache::epoch(self)
+    }
+
+    fn keep(&self, epoch: u64, login_id: Uuid, cache_key: &str, sealed: Vec<u8>) {
+        self.keep_access_token(epoch, login_id, cache_key, sealed);
+    }
+
+    fn forget(&self, login_id: Uuid) {
+        self.tokens_changed(Some(login_id));
+    }
+}
+
 /// Keeps `cache` current while `pool` is open: listens on both channels
 /// through a connection of `pool` (keep one for it), reads the tenants
 /// through `reads`, and connects again after a failure. Stops when `pool` is

@@ -1,7 +1,8 @@
-//! The `logins` table: one row per signed-in browser, the truth of "signed
-//! in". Rows are created by `save_tokens` of [`crate::token_store::PgTokenStorage`]
-//! at the callback; sign-out, back-channel logout, timeouts and the sweeper
-//! delete them (their cached access tokens go with them, `ON DELETE CASCADE`).
+//! The `logins` table, one row per signed-in browser, is logto-actix's
+//! (`logto_actix::postgres::logins`: the table and every statement on it,
+//! re-exported here). The portal adds [`prefetch`] — the login read with the
+//! session, for the auth gate — and the back-channel logout's replay
+//! protection (`seen_logout_tokens`).
 
 use std::time::Duration;
 
@@ -9,104 +10,16 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::crypto::TokenCipher;
+pub use logto_actix::postgres::logins::{
+    CheckedLogin, IdTokenError, LAST_SEEN_RESOLUTION, LoginRecord, SealedLoginTokens,
+    count_for_sub, delete, delete_by_sid, delete_by_sub, find, id_token, interval_secs,
+    postpone_check,
+};
 
 pub mod prefetch;
 
-/// A login, without its tokens.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct LoginRecord {
-    /// The login id (kept in the browser's session state).
-    pub id: Uuid,
-    /// The issuer that signed the user in.
-    pub issuer: String,
-    /// The user's `sub`.
-    pub user_sub: String,
-    /// Logto's session id (`sid`), when the ID token carried one.
-    pub logto_sid: Option<String>,
-    /// When the user signed in.
-    pub created_at: OffsetDateTime,
-    /// The last authenticated request, to within `idle_timeout /`
-    /// [`LAST_SEEN_RESOLUTION`] (for [`touch`]'s result: after this one).
-    pub last_seen_at: OffsetDateTime,
-    /// The absolute end of the login.
-    pub expires_at: OffsetDateTime,
-}
-
-/// Caps durations so `make_interval` never overflows (100 years).
-pub(crate) fn interval_secs(d: Duration) -> f64 {
-    const MAX: f64 = 100.0 * 366.0 * 24.0 * 3600.0;
-    d.as_secs_f64().min(MAX)
-}
-
-/// Associated data of a `logins` token column: the ciphertext only opens in
-/// the row and column it was written for.
-pub(crate) fn login_aad(id: Uuid, column: &str) -> Vec<u8> {
-    format!("logins:{id}:{column}").into_bytes()
-}
-
-/// How finely `last_seen_at` follows activity: it is rewritten only once it
-/// is older than `idle_timeout / LAST_SEEN_RESOLUTION`. Most requests then
-/// only read the login row; the idle timeout may end a login up to that much
-/// (1/60 of it: 30 s of the default 30 minutes) *early*, never late.
-pub const LAST_SEEN_RESOLUTION: u32 = 60;
-
-/// The encrypted token columns of a login and its cached access tokens
-/// (`(audience, token)`), read together with the login by
-/// [`touch_loading_tokens`] so that a request needs no second query for them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SealedLoginTokens {
-    /// `logins.id_token` (ciphertext).
-    pub id_token: Vec<u8>,
-    /// `logins.refresh_token` (ciphertext).
-    pub refresh_token: Option<Vec<u8>>,
-    /// Cached access tokens read with the login (`access_tokens` rows:
-    /// `(audience, token ciphertext)`); the storage reads the others itself.
-    pub access_tokens: Vec<(String, Vec<u8>)>,
-    /// How long ago the grant behind these tokens was last checked with the
-    /// identity provider (`logins.checked_at`, by the database's clock): the
-    /// auth gate checks it again past `PORTAL_SESSION_REVALIDATE`.
-    pub unchecked_for: Duration,
-}
-
-/// `login_check_columns!()`: the columns of a login check over `logins l` —
-/// the record, its encrypted ID and refresh tokens, whether it is `alive`
-/// and `stale`, and the seconds since its grant was last checked with the
-/// identity provider (binds: `$2` the idle timeout and `$3` the
-/// `last_seen_at` resolution, in seconds). Shared by [`touch_loading_tokens`]
-/// and the session store, which reads them together with the session (see
-/// [`prefetch`]). A macro, for `concat!`: sqlx takes only literal SQL.
-macro_rules! login_check_columns {
-    () => {
-        "\
-    l.id, l.issuer, l.user_sub, l.logto_sid, l.created_at, l.last_seen_at, l.expires_at, \
-    l.id_token, l.refresh_token, \
-    l.expires_at > now() AND l.last_seen_at + make_interval(secs => $2) > now() AS alive, \
-    l.last_seen_at + make_interval(secs => $3) <= now() AS stale, \
-    extract(epoch FROM now() - l.checked_at)::float8 AS unchecked_secs"
-    };
-}
-pub(crate) use login_check_columns;
-
-/// A login as `login_check_columns!()` read it.
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct CheckedLogin {
-    #[sqlx(flatten)]
-    record: LoginRecord,
-    alive: bool,
-    stale: bool,
-    id_token: Vec<u8>,
-    refresh_token: Option<Vec<u8>>,
-    unchecked_secs: f64,
-}
-
-/// Checks a login and marks it used.
-///
-/// Returns `None` — and deletes the row — when the login is gone, past its
-/// absolute `expires_at`, or idle for longer than `idle_timeout` since
-/// `last_seen_at`. Otherwise returns the record, with `last_seen_at` set to
-/// `now()` when it was older than `idle_timeout / LAST_SEEN_RESOLUTION`.
-/// Never waits on a running token refresh of the same login.
+/// Checks a login and marks it used (`logto_actix::postgres::logins::touch`),
+/// taking the login from [`prefetch`] when the session store read it.
 pub async fn touch(
     pool: &PgPool,
     id: Uuid,
@@ -118,151 +31,16 @@ pub async fn touch(
 }
 
 /// [`touch`], also returning the login's encrypted tokens (one query for the
-/// common case: a live login whose `last_seen_at` is recent enough; none
-/// when the session store read the login with the session, see
-/// [`prefetch`], which may add the cached access token the request needs).
+/// common case; none when the session store read the login with the
+/// session, see [`prefetch`], which may add the cached access token the
+/// request needs).
 pub async fn touch_loading_tokens(
     pool: &PgPool,
     id: Uuid,
     idle_timeout: Duration,
 ) -> Result<Option<(LoginRecord, SealedLoginTokens)>, sqlx::Error> {
-    let idle = interval_secs(idle_timeout);
-    let (row, access_tokens) = match prefetch::take_login(id) {
-        Some(prefetched) => prefetched,
-        None => {
-            // A plain read: no row lock, no write, so it never waits on a
-            // refresh (which holds an advisory lock, and the row lock only
-            // while committing).
-            let row = sqlx::query_as(concat!(
-                "SELECT ",
-                login_check_columns!(),
-                " FROM logins l WHERE l.id = $1"
-            ))
-            .bind(id)
-            .bind(idle)
-            .bind(idle / f64::from(LAST_SEEN_RESOLUTION))
-            .fetch_optional(pool)
-            .await?;
-            (row, Vec::new())
-        }
-    };
-    let Some(mut row) = row else {
-        return Ok(None);
-    };
-    if !row.alive {
-        // The delete re-checks the conditions: a concurrent sign-out may have
-        // deleted it already, which is the same outcome.
-        sqlx::query(
-            "DELETE FROM logins WHERE id = $1 \
-               AND (expires_at <= now() OR last_seen_at + make_interval(secs => $2) <= now())",
-        )
-        .bind(id)
-        .bind(idle)
-        .execute(pool)
-        .await?;
-        return Ok(None);
-    }
-    if row.stale {
-        // Re-checked in the update: a login that ended meanwhile (signed out,
-        // swept) stays ended.
-        let bumped: Option<OffsetDateTime> = sqlx::query_scalar(
-            "UPDATE logins SET last_seen_at = now() \
-             WHERE id = $1 \
-               AND expires_at > now() \
-               AND last_seen_at + make_interval(secs => $2) > now() \
-             RETURNING last_seen_at",
-        )
-        .bind(id)
-        .bind(idle)
-        .fetch_optional(pool)
-        .await?;
-        match bumped {
-            Some(at) => row.record.last_seen_at = at,
-            None => return Ok(None),
-        }
-    }
-    Ok(Some((
-        row.record,
-        SealedLoginTokens {
-            id_token: row.id_token,
-            refresh_token: row.refresh_token,
-            access_tokens,
-            // A clock step back can make it negative: "just checked".
-            unchecked_for: Duration::try_from_secs_f64(row.unchecked_secs.max(0.0))
-                .unwrap_or(Duration::MAX),
-        },
-    )))
-}
-
-/// Records that the identity provider could not be asked about login `id`'s
-/// grant just now (it was down, say): the next re-validation waits one
-/// interval instead of being tried by every request. `false` if the login
-/// is gone.
-pub async fn postpone_check(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
-    let n = sqlx::query("UPDATE logins SET checked_at = now() WHERE id = $1")
-        .bind(id)
-        .execute(pool)
-        .await?
-        .rows_affected();
-    Ok(n > 0)
-}
-
-/// The login, if it exists (expired or not), without touching it.
-pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<LoginRecord>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, issuer, user_sub, logto_sid, created_at, last_seen_at, expires_at \
-         FROM logins WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(pool)
-    .await
-}
-
-/// Deletes one login (and its cached access tokens). `true` if it existed.
-pub async fn delete(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
-    let n = sqlx::query("DELETE FROM logins WHERE id = $1")
-        .bind(id)
-        .execute(pool)
-        .await?
-        .rows_affected();
-    Ok(n > 0)
-}
-
-/// Deletes every login of Logto session `sid` at `issuer` (back-channel
-/// logout with `sid`). Returns how many.
-pub async fn delete_by_sid(pool: &PgPool, issuer: &str, sid: &str) -> Result<u64, sqlx::Error> {
-    Ok(
-        sqlx::query("DELETE FROM logins WHERE issuer = $1 AND logto_sid = $2")
-            .bind(issuer)
-            .bind(sid)
-            .execute(pool)
-            .await?
-            .rows_affected(),
-    )
-}
-
-/// Deletes every login of user `sub` at `issuer` (back-channel logout
-/// without `sid`, or "terminate the user's sessions"). Returns how many.
-pub async fn delete_by_sub(pool: &PgPool, issuer: &str, sub: &str) -> Result<u64, sqlx::Error> {
-    Ok(
-        sqlx::query("DELETE FROM logins WHERE issuer = $1 AND user_sub = $2")
-            .bind(issuer)
-            .bind(sub)
-            .execute(pool)
-            .await?
-            .rows_affected(),
-    )
-}
-
-/// How many unexpired logins user `sub` at `issuer` has.
-pub async fn count_for_sub(pool: &PgPool, issuer: &str, sub: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM logins WHERE issuer = $1 AND user_sub = $2 AND expires_at > now()",
-    )
-    .bind(issuer)
-    .bind(sub)
-    .fetch_one(pool)
-    .await
+    logto_actix::postgres::logins::touch_preloaded(pool, id, idle_timeout, prefetch::take_login(id))
+        .await
 }
 
 /// Records a back-channel logout token's `jti` until `expires_at` (the
@@ -282,37 +60,4 @@ pub async fn remember_logout_jti(
     .await?
     .rows_affected();
     Ok(n == 1)
-}
-
-/// Why [`id_token`] failed.
-#[derive(Debug, thiserror::Error)]
-pub enum IdTokenError {
-    /// The database failed.
-    #[error(transparent)]
-    Database(#[from] sqlx::Error),
-    /// The stored ciphertext did not open (wrong `PORTAL_TOKEN_KEY`, or
-    /// tampering).
-    #[error("stored ID token: {0}")]
-    Crypto(#[from] crate::crypto::CryptoError),
-    /// The plaintext is not UTF-8.
-    #[error("stored ID token is not UTF-8")]
-    Encoding,
-}
-
-/// The login's latest ID token, decrypted (for `id_token_hint` at sign-out).
-/// `None` if the login is gone.
-pub async fn id_token(
-    pool: &PgPool,
-    cipher: &TokenCipher,
-    id: Uuid,
-) -> Result<Option<String>, IdTokenError> {
-    let row: Option<Vec<u8>> = sqlx::query_scalar("SELECT id_token FROM logins WHERE id = $1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
-    let Some(sealed) = row else { return Ok(None) };
-    let plain = cipher.decrypt(&sealed, &login_aad(id, "id_token"))?;
-    String::from_utf8(plain)
-        .map(Some)
-        .map_err(|_| IdTokenError::Encoding)
 }

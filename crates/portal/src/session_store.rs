@@ -28,9 +28,11 @@ use sqlx::types::Json;
 use sqlx::{FromRow as _, PgPool, Row as _};
 use uuid::Uuid;
 
-use crate::crypto::sha256;
+use logto_actix::login_check_columns;
+use logto_actix::postgres::sha256;
+
 use crate::local_cache::LocalCache;
-use crate::logins::{self, CheckedLogin, LAST_SEEN_RESOLUTION, login_check_columns};
+use crate::logins::{self, CheckedLogin, LAST_SEEN_RESOLUTION};
 use crate::tenants::Tenant;
 
 /// The session state actix-session hands to a store.

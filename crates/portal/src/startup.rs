@@ -22,12 +22,12 @@ use tracing_actix_web::TracingLogger;
 use crate::auth::{PortalAuth, PortalLogins};
 use crate::breaker::{self, BreakerOpen};
 use crate::config::Settings;
-use crate::crypto::TokenCipher;
 use crate::error;
 use crate::session_store::PgSessionStore;
 use crate::state::{AppState, Parts};
 use crate::telemetry::QuietRootSpan;
 use crate::{routes, sweeper, tenants};
+use logto_actix::postgres::TokenCipher;
 
 /// The portal, bound to its port and ready to run.
 pub struct Application {

@@ -10,10 +10,10 @@ use sqlx::PgPool;
 use crate::breaker::DbBreaker;
 use crate::claims_table::ClaimsTables;
 use crate::config::Settings;
-use crate::crypto::TokenCipher;
 use crate::local_cache::LocalCache;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
+use logto_actix::postgres::TokenCipher;
 
 /// Application state (`web::Data<AppState>`). Each actix worker has its own
 /// copy ([`AppState::for_worker`]) that differs only in [`AppState::pool`];

@@ -6,8 +6,6 @@ use std::time::Duration;
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
 
-use crate::logins::interval_secs;
-
 /// How many rows one sweep deleted, per table.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SweepStats {
@@ -44,25 +42,18 @@ async fn delete(pool: &PgPool, sql: &'static str) -> Result<u64, sqlx::Error> {
 /// `expires_at` or idle for longer than `idle_timeout`.
 pub async fn sweep_once(pool: &PgPool, idle_timeout: Duration) -> Result<SweepStats, sqlx::Error> {
     let sessions = delete(pool, "DELETE FROM sessions WHERE expires_at <= now()").await?;
-    let sign_in_attempts = delete(
-        pool,
-        "DELETE FROM sign_in_attempts WHERE expires_at <= now()",
-    )
-    .await?;
+    // The tables of logto-actix's store: its sweep.
+    let swept = logto_actix::postgres::logins::sweep(pool, idle_timeout).await?;
     let seen_logout_tokens = delete(
         pool,
         "DELETE FROM seen_logout_tokens WHERE expires_at <= now()",
     )
     .await?;
-    let logins = sqlx::query(
-        "DELETE FROM logins \
-         WHERE expires_at <= now() OR last_seen_at + make_interval(secs => $1) <= now()",
-    )
-    .bind(interval_secs(idle_timeout))
-    .execute(pool)
-    .await?
-    .rows_affected();
-    let access_tokens = delete(pool, "DELETE FROM access_tokens WHERE expires_at <= now()").await?;
+    let logto_actix::postgres::logins::Swept {
+        sign_in_attempts,
+        logins,
+        access_tokens,
+    } = swept;
     Ok(SweepStats {
         sessions,
         sign_in_attempts,

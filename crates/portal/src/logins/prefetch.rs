@@ -7,7 +7,8 @@
 //! reads all of them in one query ([`crate::session_store`]) and leaves them
 //! here, in a slot that lives exactly as long as the request ([`scope`], run
 //! by a middleware around the session middleware, which also says which
-//! tenant the request names). [`super::touch_loading_tokens`] and the tenant
+//! tenant the request names). [`super::touch_loading_tokens`] (and the auth
+//! gate, through `PgLogins::preloaded_by`) and the tenant
 //! routes take them instead of querying again. Without a slot, or without
 //! a stashed value for the same login or slug, they query on their own, as
 //! before: the slot only ever saves queries.
@@ -16,6 +17,8 @@ use std::cell::RefCell;
 use std::future::Future;
 
 use uuid::Uuid;
+
+use logto_actix::postgres::PreloadedLogin;
 
 use super::CheckedLogin;
 use crate::tenants::Tenant;
@@ -80,11 +83,10 @@ pub(crate) fn stash_tenant(slug: String, row: Option<Tenant>) {
     let _ = SLOT.try_with(|slot| slot.borrow_mut().tenant = Some((slug, row)));
 }
 
-/// What was stashed for `login_id`, once: `Some((None, _))` when the
-/// session's login row did not exist, `None` when nothing was stashed for
-/// that id.
-#[allow(clippy::type_complexity)]
-pub(crate) fn take_login(login_id: Uuid) -> Option<(Option<CheckedLogin>, Vec<(String, Vec<u8>)>)> {
+/// What was stashed for `login_id`, once: a [`PreloadedLogin`] whose `row`
+/// is `None` when the session's login row did not exist; `None` when
+/// nothing was stashed for that id.
+pub fn take_login(login_id: Uuid) -> Option<PreloadedLogin> {
     SLOT.try_with(|slot| {
         let mut slot = slot.borrow_mut();
         let ours = slot.login.as_ref()?.login_id == login_id;
@@ -92,7 +94,10 @@ pub(crate) fn take_login(login_id: Uuid) -> Option<(Option<CheckedLogin>, Vec<(S
     })
     .ok()
     .flatten()
-    .map(|p| (p.row, p.access_tokens))
+    .map(|p| PreloadedLogin {
+        row: p.row,
+        access_tokens: p.access_tokens,
+    })
 }
 
 /// What was stashed for tenant `slug`: `Some(None)` when there is no such

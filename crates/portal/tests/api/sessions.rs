@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use actix_web::cookie::{Cookie, CookieJar, Key};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use logto_actix::postgres::sha256;
 use logto_dev::Seed;
-use portal::crypto::sha256;
 use sqlx::PgPool;
 use url::Url;
 
@@ -336,7 +336,7 @@ async fn sign_out_kills_the_refresh_token_at_the_idp(pool: PgPool) {
     // (the refresh token comes back unchanged, as real Logto gives it to this app).
     assert_eq!(app.get("/t/acme/").await.status().as_u16(), 200);
     let rt = stored_refresh_tokens(&app.pool).await.remove(0);
-    let cipher = portal::crypto::TokenCipher::from_base64(TOKEN_KEY_B64).unwrap();
+    let cipher = logto_actix::postgres::TokenCipher::from_base64(TOKEN_KEY_B64).unwrap();
     let (id, sealed): (uuid::Uuid, Vec<u8>) = sqlx::query_as("SELECT id, id_token FROM logins")
         .fetch_one(&app.pool)
         .await

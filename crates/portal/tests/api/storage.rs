@@ -9,13 +9,13 @@ use std::time::Duration;
 use actix_session::storage::{LoadError, SessionKey, SessionStore};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use logto_actix::postgres::{CryptoError, TokenCipher, sha256};
+use logto_actix::postgres::{PgTokenStorage, refresh_lock_key};
 use logto_client::{
     AccessToken, AccessTokenKey, CachedAccessToken, CodeVerifier, IdToken, RefreshToken,
     SignInSession, Storage, TokenSet,
 };
-use portal::crypto::{CryptoError, TokenCipher, sha256};
 use portal::session_store::PgSessionStore;
-use portal::token_store::{PgTokenStorage, refresh_lock_key};
 use portal::{logins, sweeper};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -1368,4 +1368,99 @@ async fn cached_access_tokens_older_than_the_bound_are_not_served(pool: PgPool) 
     let mut guard = bounded.lock_for_refresh().await.unwrap();
     assert!(guard.get_access_token(&old).await.unwrap().is_none());
     assert!(guard.get_access_token(&young).await.unwrap().is_some());
+}
+
+// ------------------------------------------------- logto-actix's migration
+
+/// `(table, column, type, nullable, default)` of the three tables of
+/// logto-actix's store in `schema`, and their indexes (`(table, name,
+/// definition without the schema)`).
+async fn store_schema(
+    conn: &mut sqlx::PgConnection,
+    schema: &str,
+) -> (
+    Vec<(String, String, String, String, Option<String>)>,
+    Vec<(String, String, String)>,
+) {
+    let columns = sqlx::query_as(
+        "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text, \
+                column_default::text \
+         FROM information_schema.columns \
+         WHERE table_schema = $1 AND table_name IN ('logins', 'access_tokens', 'sign_in_attempts') \
+         ORDER BY table_name, ordinal_position",
+    )
+    .bind(schema)
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    let indexes: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT tablename::text, indexname::text, indexdef FROM pg_indexes \
+         WHERE schemaname = $1 AND tablename IN ('logins', 'access_tokens', 'sign_in_attempts') \
+         ORDER BY tablename, indexname",
+    )
+    .bind(schema)
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    let indexes = indexes
+        .into_iter()
+        .map(|(t, n, def)| (t, n, def.replace(&format!("{schema}."), "")))
+        .collect();
+    (columns, indexes)
+}
+
+/// The tables `logto_actix::postgres::MIGRATOR` creates for applications are
+/// the ones the portal's migration history leaves (columns, types,
+/// nullability, defaults, indexes and keys), so the two cannot drift.
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+async fn logto_actix_migration_matches_the_portal_schema(pool: PgPool) {
+    let mut conn = pool.acquire().await.unwrap();
+    let portal = store_schema(&mut conn, "public").await;
+    assert_eq!(
+        portal.0.iter().filter(|c| c.0 == "logins").count(),
+        11,
+        "{:?}",
+        portal.0
+    );
+    // logto-actix's migrations in a schema of their own (their history too).
+    sqlx::query("CREATE SCHEMA logto_actix_only")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query("SET search_path TO logto_actix_only")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    logto_actix::postgres::MIGRATOR
+        .run(&mut *conn)
+        .await
+        .unwrap();
+    let actix = store_schema(&mut conn, "logto_actix_only").await;
+    assert_eq!(actix.0, portal.0, "columns");
+    assert_eq!(actix.1, portal.1, "indexes");
+    let foreign_keys = |schema: &'static str| {
+        sqlx::query_scalar::<_, String>(
+            "SELECT c.conname::text || ' ' || pg_get_constraintdef(c.oid) FROM pg_constraint c \
+             JOIN pg_namespace n ON n.oid = c.connamespace \
+             WHERE n.nspname = $1 AND c.contype IN ('f', 'p') \
+               AND c.conrelid::regclass::text LIKE ANY (ARRAY['%logins', '%access_tokens', '%sign_in_attempts']) \
+             ORDER BY 1",
+        )
+        .bind(schema)
+    };
+    // Tables outside the search path come schema-qualified.
+    let unqualified = |keys: Vec<String>| -> Vec<String> {
+        keys.into_iter()
+            .map(|k| k.replace("public.", "").replace("logto_actix_only.", ""))
+            .collect()
+    };
+    let portal_keys = unqualified(foreign_keys("public").fetch_all(&mut *conn).await.unwrap());
+    let actix_keys = unqualified(
+        foreign_keys("logto_actix_only")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(portal_keys.len(), 4, "{portal_keys:?}");
+    assert_eq!(actix_keys, portal_keys, "keys");
 }

@@ -473,7 +473,7 @@ impl Drop for ChildPortal {
 /// ciphertext is re-sealed with `expires_at` in the past, as the portal
 /// itself would have written it).
 pub async fn expire_cached_access_tokens(pool: &PgPool) {
-    let cipher = portal::crypto::TokenCipher::from_base64(TOKEN_KEY_B64).unwrap();
+    let cipher = logto_actix::postgres::TokenCipher::from_base64(TOKEN_KEY_B64).unwrap();
     let rows: Vec<(uuid::Uuid, String, Vec<u8>)> =
         sqlx::query_as("SELECT login_id, audience, token FROM access_tokens")
             .fetch_all(pool)
@@ -507,7 +507,7 @@ pub async fn expire_cached_access_tokens(pool: &PgPool) {
 
 /// The refresh token stored for each login, decrypted.
 pub async fn stored_refresh_tokens(pool: &PgPool) -> Vec<String> {
-    let cipher = portal::crypto::TokenCipher::from_base64(TOKEN_KEY_B64).unwrap();
+    let cipher = logto_actix::postgres::TokenCipher::from_base64(TOKEN_KEY_B64).unwrap();
     let rows: Vec<(uuid::Uuid, Option<Vec<u8>>)> =
         sqlx::query_as("SELECT id, refresh_token FROM logins ORDER BY created_at")
             .fetch_all(pool)
@@ -527,7 +527,7 @@ pub async fn stored_refresh_tokens(pool: &PgPool) -> Vec<String> {
 /// decoded without verification.
 pub async fn stored_id_token_claims(pool: &PgPool) -> Vec<serde_json::Value> {
     use base64::Engine as _;
-    let cipher = portal::crypto::TokenCipher::from_base64(TOKEN_KEY_B64).unwrap();
+    let cipher = logto_actix::postgres::TokenCipher::from_base64(TOKEN_KEY_B64).unwrap();
     let rows: Vec<(uuid::Uuid, Vec<u8>)> =
         sqlx::query_as("SELECT id, id_token FROM logins ORDER BY created_at")
             .fetch_all(pool)

@@ -16,13 +16,13 @@
 //! Why an advisory lock rather than `SELECT … FOR UPDATE` on the row: the
 //! lock is held for the whole token-endpoint call (seconds when the identity
 //! provider is slow), and a row lock would also stall every request's
-//! [`crate::logins::touch`] (an `UPDATE` of the row) and every access-token
+//! [`super::logins::touch`] (an `UPDATE` of the row) and every access-token
 //! insert (its foreign-key check takes `FOR KEY SHARE`) of that login for as
 //! long. The advisory lock serialises refreshes only.
 //!
 //! A holder that dies between sending the refresh token and storing the
 //! answer (SIGKILL, OOM, a lost host) leaves the identity provider with a
-//! rotated token the portal never saw; presenting the old one again would be
+//! rotated token the application never saw; presenting the old one again would be
 //! a reuse (Logto revokes the grant, or accepts it once within its grace
 //! period). So before the refresh token can leave, the guard marks the login
 //! `refresh_started_at` in a statement of its own, committed at once; the
@@ -31,13 +31,13 @@
 //! finds the mark knows the token may be spent: it ends the login (sign in
 //! again) instead of presenting it.
 //!
-//! The request's login check ([`crate::logins::touch_loading_tokens`]) reads
-//! the login's encrypted tokens along with the row, and on a tenant page the
-//! tenant's cached organization token ([`crate::logins::prefetch`]);
+//! The request's login check ([`super::logins::touch_loading_tokens`]) reads
+//! the login's encrypted tokens along with the row (and maybe cached access
+//! tokens read with it, [`super::logins::touch_preloaded`]);
 //! [`PgTokenStorage::with_loaded`] serves those instead of querying again,
 //! until this storage writes anything (then every read goes to the database).
 //!
-//! Re-validation (`PORTAL_SESSION_REVALIDATE`): every refresh grant that
+//! Re-validation ([`super::PgLogins::revalidate_every`]): every refresh grant that
 //! succeeds, like the sign-in, sets the login's `checked_at`. A storage built
 //! with [`PgTokenStorage::checked_within`] serves a cached access token only
 //! while the login was checked that recently, so a token request through it
@@ -63,21 +63,97 @@ use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::crypto::{TokenCipher, sha256};
-use crate::local_cache::LocalCache;
-use crate::logins::{SealedLoginTokens, interval_secs, login_aad};
+use super::cipher::{TokenCipher, sha256};
+use super::logins::{SealedLoginTokens, interval_secs, login_aad};
 
 /// How long a started sign-in stays valid.
+///
+/// ```
+/// assert_eq!(logto_actix::postgres::SIGN_IN_ATTEMPT_TTL.as_secs(), 600);
+/// ```
 pub const SIGN_IN_ATTEMPT_TTL: Duration = Duration::from_secs(10 * 60);
 /// How long a request waits for another request's refresh of the same login
 /// before giving up with a [`StorageError`] (in-process wait and PostgreSQL
 /// `lock_timeout` each).
+///
+/// ```
+/// assert_eq!(logto_actix::postgres::REFRESH_LOCK_TIMEOUT.as_secs(), 15);
+/// ```
 pub const REFRESH_LOCK_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A process-local copy of cached access-token ciphertexts that
+/// [`PgTokenStorage`] fills as it reads organization tokens from the
+/// database, and tells of every change it makes. Whoever implements it keeps
+/// it current with other instances' changes (by `LISTEN`/`NOTIFY`, say) and
+/// serves it back through [`super::logins::touch_preloaded`].
+///
+/// ```
+/// use std::sync::Mutex;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use logto_actix::postgres::AccessTokenCache;
+/// use uuid::Uuid;
+///
+/// /// Keeps every token; a change anywhere drops them all.
+/// #[derive(Default)]
+/// struct Naive {
+///     epoch: AtomicU64,
+///     kept: Mutex<Vec<(Uuid, String, Vec<u8>)>>,
+/// }
+///
+/// impl AccessTokenCache for Naive {
+///     fn epoch(&self) -> u64 {
+///         self.epoch.load(Ordering::SeqCst)
+///     }
+///     fn keep(&self, epoch: u64, login_id: Uuid, cache_key: &str, sealed: Vec<u8>) {
+///         let mut kept = self.kept.lock().unwrap();
+///         if epoch == self.epoch() {
+///             kept.push((login_id, cache_key.to_owned(), sealed));
+///         }
+///     }
+///     fn forget(&self, _login_id: Uuid) {
+///         let mut kept = self.kept.lock().unwrap();
+///         self.epoch.fetch_add(1, Ordering::SeqCst);
+///         kept.clear();
+///     }
+/// }
+/// ```
+pub trait AccessTokenCache: Send + Sync + 'static {
+    /// A counter of changes: the storage takes it before reading a token
+    /// from the database, and hands it back to [`Self::keep`].
+    fn epoch(&self) -> u64;
+
+    /// `sealed`, the ciphertext of `login_id`'s token under `cache_key`, was
+    /// read from the database after [`Self::epoch`] answered `epoch`: keep
+    /// it, unless a change came since (the read may predate it).
+    fn keep(&self, epoch: u64, login_id: Uuid, cache_key: &str, sealed: Vec<u8>);
+
+    /// This storage is changing `login_id`'s tokens: drop what is kept of
+    /// them (without waiting to hear of the change from the database).
+    fn forget(&self, login_id: Uuid);
+}
 /// The shortest browser binding accepted (bytes).
 const MIN_BINDING_LEN: usize = 16;
 
 /// Token storage of one browser: its pending sign-ins and the tokens of one
-/// login. Cheap to build; build one per request.
+/// login. Cheap to build; build one per request ([`super::PgLogins`] does).
+///
+/// ```no_run
+/// # async fn run(pool: sqlx::PgPool) -> Result<(), Box<dyn std::error::Error>> {
+/// use std::{sync::Arc, time::Duration};
+/// use logto_actix::postgres::{PgTokenStorage, TokenCipher};
+/// use logto_client::Storage as _;
+///
+/// let cipher = Arc::new(TokenCipher::from_bytes(&[7; 32])?);
+/// let storage = PgTokenStorage::new(
+///     pool,
+///     cipher,
+///     b"a random browser id of 16+ bytes".to_vec(),
+///     uuid::Uuid::new_v4(),
+///     Duration::from_secs(12 * 3600),
+/// );
+/// assert!(storage.load_tokens().await?.is_none()); // not signed in yet
+/// # Ok(()) }
+/// ```
 pub struct PgTokenStorage {
     pool: PgPool,
     cipher: Arc<TokenCipher>,
@@ -88,7 +164,7 @@ pub struct PgTokenStorage {
     /// Ciphertexts read by the request's login check; see [`Self::with_loaded`].
     loaded: Mutex<Option<Loaded>>,
     /// Where organization tokens read from the database are kept.
-    local_cache: Option<Arc<LocalCache>>,
+    local_cache: Option<Arc<dyn AccessTokenCache>>,
     /// See [`Self::checked_within`].
     checked_within: Option<Duration>,
     /// See [`Self::max_access_token_age`].
@@ -116,6 +192,15 @@ impl PgTokenStorage {
     /// in its session, at least 16 bytes) and for login `login_id`.
     /// `login_ttl` is the absolute session lifetime: it sets
     /// `logins.expires_at` when the login is created.
+    ///
+    /// ```no_run
+    /// # fn run(pool: sqlx::PgPool, cipher: std::sync::Arc<logto_actix::postgres::TokenCipher>) {
+    /// let storage = logto_actix::postgres::PgTokenStorage::new(
+    ///     pool, cipher, b"0123456789abcdef".to_vec(), uuid::Uuid::new_v4(),
+    ///     std::time::Duration::from_secs(3600),
+    /// );
+    /// # }
+    /// ```
     pub fn new(
         pool: PgPool,
         cipher: Arc<TokenCipher>,
@@ -140,7 +225,13 @@ impl PgTokenStorage {
     /// Cached access tokens obtained longer than `age` ago are not served:
     /// the client fetches new ones. Organization roles and API permissions
     /// changed at the identity provider then show within `age`, as the
-    /// re-validation does for the ID token (`PORTAL_SESSION_REVALIDATE`).
+    /// re-validation does for the ID token.
+    ///
+    /// ```no_run
+    /// # fn run(storage: logto_actix::postgres::PgTokenStorage) {
+    /// let storage = storage.max_access_token_age(std::time::Duration::from_secs(300));
+    /// # }
+    /// ```
     #[must_use]
     pub fn max_access_token_age(mut self, age: Duration) -> Self {
         self.max_access_token_age = Some(age);
@@ -153,6 +244,12 @@ impl PgTokenStorage {
     /// checks the grant, unless another request has just made one. For the
     /// auth gate's re-validation; the tokens loaded with
     /// [`Self::with_loaded`] and the local cache are not consulted.
+    ///
+    /// ```no_run
+    /// # fn run(storage: logto_actix::postgres::PgTokenStorage) {
+    /// let storage = storage.checked_within(std::time::Duration::from_secs(300));
+    /// # }
+    /// ```
     #[must_use]
     pub fn checked_within(mut self, interval: Duration) -> Self {
         self.checked_within = Some(interval);
@@ -160,9 +257,15 @@ impl PgTokenStorage {
     }
 
     /// Organization tokens read from the database are left in `cache` for
-    /// the next pages (see [`crate::local_cache`]).
+    /// the next pages, and every change this storage makes is told to it.
+    ///
+    /// ```no_run
+    /// # fn run(storage: logto_actix::postgres::PgTokenStorage, cache: std::sync::Arc<dyn logto_actix::postgres::AccessTokenCache>) {
+    /// let storage = storage.with_local_cache(cache);
+    /// # }
+    /// ```
     #[must_use]
-    pub fn with_local_cache(mut self, cache: Arc<LocalCache>) -> Self {
+    pub fn with_local_cache(mut self, cache: Arc<dyn AccessTokenCache>) -> Self {
         self.local_cache = Some(cache);
         self
     }
@@ -172,6 +275,16 @@ impl PgTokenStorage {
     /// from them, and `get_access_token` from a cached token found there
     /// (once per key; a key not found there is looked up in the database).
     /// Any write through this storage, or a refresh lock, forgets them.
+    ///
+    /// ```no_run
+    /// # async fn run(pool: sqlx::PgPool, storage: logto_actix::postgres::PgTokenStorage) -> Result<(), sqlx::Error> {
+    /// use logto_actix::postgres::logins;
+    /// let idle = std::time::Duration::from_secs(1800);
+    /// if let Some((_login, tokens)) = logins::touch_loading_tokens(&pool, storage.login_id(), idle).await? {
+    ///     let storage = storage.with_loaded(tokens);
+    /// }
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn with_loaded(self, tokens: SealedLoginTokens) -> Self {
         let loaded = Loaded {
@@ -194,7 +307,7 @@ impl PgTokenStorage {
         // And so does this instance's copy, without waiting for the write's
         // notification.
         if let Some(cache) = &self.local_cache {
-            cache.tokens_changed(Some(self.login_id));
+            cache.forget(self.login_id);
         }
     }
 
@@ -217,6 +330,12 @@ impl PgTokenStorage {
     }
 
     /// The login this storage acts for.
+    ///
+    /// ```no_run
+    /// # fn run(storage: logto_actix::postgres::PgTokenStorage) {
+    /// println!("login {}", storage.login_id());
+    /// # }
+    /// ```
     pub fn login_id(&self) -> Uuid {
         self.login_id
     }
@@ -237,7 +356,14 @@ impl PgTokenStorage {
 }
 
 /// The PostgreSQL advisory-lock key of a login's refresh lock (a 64-bit
-/// digest of the login id; a collision only serialises two refreshes).
+/// digest of the login id; a collision only serialises two refreshes). The
+/// digest's input is `portal:refresh:{login id}`, as in the Logto portal
+/// this storage comes from, so that instances of either agree on the lock.
+///
+/// ```
+/// let id = uuid::Uuid::new_v4();
+/// assert_eq!(logto_actix::postgres::refresh_lock_key(id), logto_actix::postgres::refresh_lock_key(id));
+/// ```
 pub fn refresh_lock_key(login_id: Uuid) -> i64 {
     let digest = sha256(format!("portal:refresh:{login_id}").as_bytes());
     let mut bytes = [0u8; 8];
@@ -612,7 +738,7 @@ impl Storage for PgTokenStorage {
         };
         let sealed = select_access_token(&self.pool, self.login_id, &cache_key, None).await?;
         if let (Some((cache, epoch)), Some(sealed)) = (keep, &sealed) {
-            cache.keep_access_token(epoch, self.login_id, &cache_key, sealed.clone());
+            cache.keep(epoch, self.login_id, &cache_key, sealed.clone());
         }
         Ok(open_access_token(
             &self.cipher,

@@ -1,4 +1,4 @@
-//! Tokens encrypted at rest: AES-256-GCM under `PORTAL_TOKEN_KEY`.
+//! Tokens encrypted at rest: AES-256-GCM under the application's token key.
 //!
 //! Every ciphertext is `nonce (12 bytes) || ciphertext || tag (16 bytes)`,
 //! with a fresh random nonce per message. The associated data binds a
@@ -15,15 +15,38 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_S
 use sha2::{Digest, Sha256};
 
 /// The length of the AES-256 key, in bytes.
+///
+/// ```
+/// assert!(logto_actix::postgres::TokenCipher::from_bytes(&[7; logto_actix::postgres::KEY_LEN]).is_ok());
+/// ```
 pub const KEY_LEN: usize = 32;
 /// The length of the GCM nonce prefixed to every ciphertext, in bytes.
+///
+/// ```
+/// use logto_actix::postgres::{NONCE_LEN, TAG_LEN, TokenCipher};
+/// let cipher = TokenCipher::from_bytes(&[7; 32])?;
+/// assert_eq!(cipher.encrypt(b"abc", b"aad").len(), NONCE_LEN + 3 + TAG_LEN);
+/// # Ok::<(), logto_actix::postgres::CryptoError>(())
+/// ```
 pub const NONCE_LEN: usize = 12;
 /// The length of the GCM authentication tag, in bytes.
+///
+/// ```
+/// use logto_actix::postgres::{CryptoError, TAG_LEN, TokenCipher};
+/// let cipher = TokenCipher::from_bytes(&[7; 32])?;
+/// assert_eq!(cipher.decrypt(&[0; TAG_LEN], b"aad"), Err(CryptoError::Truncated));
+/// # Ok::<(), CryptoError>(())
+/// ```
 pub const TAG_LEN: usize = 16;
 
 /// Why a key could not be loaded or a ciphertext could not be opened.
 ///
 /// The messages never contain key material or plaintext.
+///
+/// ```
+/// use logto_actix::postgres::{CryptoError, TokenCipher};
+/// assert_eq!(TokenCipher::from_bytes(&[0; 16]).unwrap_err(), CryptoError::KeyLength(16));
+/// ```
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CryptoError {
@@ -47,6 +70,16 @@ pub enum CryptoError {
 
 /// AES-256-GCM with a random 96-bit nonce per message. `Debug` prints
 /// `[redacted]`.
+///
+/// ```
+/// use logto_actix::postgres::TokenCipher;
+/// let cipher = TokenCipher::from_base64("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")?;
+/// let sealed = cipher.encrypt(b"refresh token", b"logins:42:refresh_token");
+/// assert_eq!(cipher.decrypt(&sealed, b"logins:42:refresh_token")?, b"refresh token");
+/// assert!(cipher.decrypt(&sealed, b"logins:43:refresh_token").is_err());
+/// assert_eq!(format!("{cipher:?}"), "TokenCipher([redacted])");
+/// # Ok::<(), logto_actix::postgres::CryptoError>(())
+/// ```
 #[derive(Clone)]
 pub struct TokenCipher {
     cipher: Aes256Gcm,
@@ -62,6 +95,12 @@ impl TokenCipher {
     /// A cipher from a base64 key (standard or URL-safe alphabet, with or
     /// without padding; surrounding whitespace ignored) of exactly 32 bytes.
     /// Generate one with `openssl rand -base64 32`.
+    ///
+    /// ```
+    /// use logto_actix::postgres::{CryptoError, TokenCipher};
+    /// assert!(TokenCipher::from_base64(" AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\n").is_ok());
+    /// assert_eq!(TokenCipher::from_base64("not base64!").unwrap_err(), CryptoError::KeyNotBase64);
+    /// ```
     pub fn from_base64(key: &str) -> Result<Self, CryptoError> {
         let key = key.trim();
         let mut bytes = [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
@@ -74,6 +113,11 @@ impl TokenCipher {
     }
 
     /// A cipher from raw key bytes (exactly 32).
+    ///
+    /// ```
+    /// let cipher = logto_actix::postgres::TokenCipher::from_bytes(&[7; 32])?;
+    /// # Ok::<(), logto_actix::postgres::CryptoError>(())
+    /// ```
     pub fn from_bytes(key: &[u8]) -> Result<Self, CryptoError> {
         if key.len() != KEY_LEN {
             return Err(CryptoError::KeyLength(key.len()));
@@ -89,6 +133,13 @@ impl TokenCipher {
     /// this returns a bare nonce, which [`TokenCipher::decrypt`] rejects
     /// (fail closed: the plaintext is never stored). Use
     /// [`TokenCipher::try_encrypt`] to see the error.
+    ///
+    /// ```
+    /// # let cipher = logto_actix::postgres::TokenCipher::from_bytes(&[7; 32])?;
+    /// let sealed = cipher.encrypt(b"secret", b"row 1");
+    /// assert_ne!(sealed, cipher.encrypt(b"secret", b"row 1")); // a fresh nonce
+    /// # Ok::<(), logto_actix::postgres::CryptoError>(())
+    /// ```
     pub fn encrypt(&self, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
         match self.try_encrypt(plaintext, aad) {
             Ok(out) => out,
@@ -97,6 +148,13 @@ impl TokenCipher {
     }
 
     /// Encrypts `plaintext` bound to `aad`; returns `nonce || ciphertext`.
+    ///
+    /// ```
+    /// # let cipher = logto_actix::postgres::TokenCipher::from_bytes(&[7; 32])?;
+    /// let sealed = cipher.try_encrypt(b"secret", b"row 1")?;
+    /// assert_eq!(cipher.decrypt(&sealed, b"row 1")?, b"secret");
+    /// # Ok::<(), logto_actix::postgres::CryptoError>(())
+    /// ```
     pub fn try_encrypt(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let sealed = self
@@ -117,6 +175,14 @@ impl TokenCipher {
 
     /// Opens `nonce || ciphertext` written by [`TokenCipher::encrypt`] with
     /// the same `aad`.
+    ///
+    /// ```
+    /// use logto_actix::postgres::{CryptoError, TokenCipher};
+    /// let cipher = TokenCipher::from_bytes(&[7; 32])?;
+    /// let sealed = cipher.encrypt(b"secret", b"row 1");
+    /// assert_eq!(cipher.decrypt(&sealed, b"row 2"), Err(CryptoError::Decrypt));
+    /// # Ok::<(), CryptoError>(())
+    /// ```
     pub fn decrypt(&self, data: &[u8], aad: &[u8]) -> Result<Vec<u8>, CryptoError> {
         if data.len() < NONCE_LEN + TAG_LEN {
             return Err(CryptoError::Truncated);
@@ -129,7 +195,11 @@ impl TokenCipher {
     }
 }
 
-/// SHA-256 of `data`.
+/// SHA-256 of `data` (how `state`s and browser bindings are stored).
+///
+/// ```
+/// assert_eq!(logto_actix::postgres::sha256(b"abc").len(), 32);
+/// ```
 pub fn sha256(data: &[u8]) -> Vec<u8> {
     Sha256::digest(data).to_vec()
 }
