@@ -7,9 +7,8 @@
 //! reads all of them in one query ([`crate::session_store`]) and leaves them
 //! here, in a slot that lives exactly as long as the request ([`scope`], run
 //! by a middleware around the session middleware, which also says which
-//! tenant the request names). [`super::touch_loading_tokens`] (and the auth
-//! gate, through `PgLogins::preloaded_by`) and the tenant
-//! routes take them instead of querying again. Without a slot, or without
+//! tenant the request names). The auth gate (`PgLogins::preloaded_by`, see
+//! [`crate::auth::PortalLogins`]) and the tenant routes take them instead of querying again. Without a slot, or without
 //! a stashed value for the same login or slug, they query on their own, as
 //! before: the slot only ever saves queries.
 

@@ -315,8 +315,12 @@ async fn a_session_load_reads_its_login_and_tenant_in_one_query(pool: PgPool) {
             .execute(&pool)
             .await
             .unwrap();
-        let first = logins::touch_loading_tokens(&pool, id, DAY).await.unwrap();
-        let second = logins::touch_loading_tokens(&pool, id, DAY).await.unwrap();
+        let first = logins::touch_preloaded(&pool, id, DAY, logins::prefetch::take_login(id))
+            .await
+            .unwrap();
+        let second = logins::touch_preloaded(&pool, id, DAY, logins::prefetch::take_login(id))
+            .await
+            .unwrap();
         let tenants = (
             logins::prefetch::take_tenant("globex"),
             logins::prefetch::take_tenant("acme"),
@@ -380,7 +384,9 @@ async fn a_session_load_reads_its_login_and_tenant_in_one_query(pool: PgPool) {
                 "{kind}"
             );
             logins::delete(&pool, id).await.unwrap();
-            logins::touch_loading_tokens(&pool, id, DAY).await.unwrap()
+            logins::touch_preloaded(&pool, id, DAY, logins::prefetch::take_login(id))
+                .await
+                .unwrap()
         })
         .await;
         assert_eq!(seen.is_some(), kind == "this login", "{kind}");
@@ -399,7 +405,7 @@ async fn a_session_load_reads_its_login_and_tenant_in_one_query(pool: PgPool) {
         assert!(store.load(&k).await.unwrap().is_some());
         logins::delete(&pool, id).await.unwrap();
         assert!(
-            logins::touch_loading_tokens(&pool, id, DAY)
+            logins::touch_preloaded(&pool, id, DAY, logins::prefetch::take_login(id))
                 .await
                 .unwrap()
                 .is_none()
