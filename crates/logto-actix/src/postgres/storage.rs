@@ -795,9 +795,7 @@ impl Storage for PgTokenStorage {
 
     async fn clear(&self) -> Result<(), StorageError> {
         self.forget_loaded();
-        sqlx::query("DELETE FROM logins WHERE id = $1")
-            .bind(self.login_id)
-            .execute(&self.pool)
+        super::logins::delete(&self.pool, self.login_id)
             .await
             .map_err(db("deleting a login"))?;
         Ok(())
