@@ -5,6 +5,8 @@
 //! test` provides it).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::net::TcpListener;
 use std::time::Duration;
 
@@ -13,10 +15,10 @@ use actix_web::web::{self, Html, Json};
 use actix_web::{App, HttpServer, cookie::Key};
 use logto_actix::postgres::{PgLogins, TokenCipher, logins};
 use logto_actix::{Authenticated, Error, LogtoAuth, MaybeAuthenticated};
-use logto_client::{AppSecret, LogtoClient, LogtoConfig};
-use reqwest::redirect::Policy;
+use logto_client::LogtoClient;
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use support::{TestApp, between, demo_config, location};
 
 const API_RESOURCE: &str = "https://api.portal.test";
 const KEY: &str = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=";
@@ -38,22 +40,11 @@ async fn api_resource(auth: Authenticated<PgLogins>) -> Result<Json<Value>, Erro
     Ok(Json(json!({ "scope": token.scope })))
 }
 
-struct TestApp {
-    base: String,
-    browser: reqwest::Client,
-    _idp: logto_dev::DevIdp,
-}
-
 async fn spawn_app(pool: PgPool) -> TestApp {
     let idp = logto_dev::serve_demo().await.unwrap();
-    let config = LogtoConfig::new(
-        idp.endpoint().as_str(),
-        "portal-demo",
-        Some(AppSecret::new("portal-demo-secret")),
-    )
-    .unwrap()
-    .add_scopes(["read:reports"])
-    .with_resources([API_RESOURCE]);
+    let config = demo_config(&idp)
+        .add_scopes(["read:reports"])
+        .with_resources([API_RESOURCE]);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let logins = PgLogins::new(pool, TokenCipher::from_base64(KEY).unwrap())
@@ -78,40 +69,7 @@ async fn spawn_app(pool: PgPool) -> TestApp {
     .unwrap()
     .run();
     tokio::spawn(server);
-    let browser = reqwest::Client::builder()
-        .redirect(Policy::none())
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    TestApp {
-        base,
-        browser,
-        _idp: idp,
-    }
-}
-
-impl TestApp {
-    async fn get(&self, path: &str) -> reqwest::Response {
-        self.browser
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn home(&self) -> String {
-        self.get("/").await.text().await.unwrap()
-    }
-}
-
-fn location(res: &reqwest::Response) -> String {
-    res.headers()["location"].to_str().unwrap().to_owned()
-}
-
-fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
-    let from = html.find(start).unwrap() + start.len();
-    let to = html[from..].find(end).unwrap() + from;
-    &html[from..to]
+    TestApp::new(base, idp)
 }
 
 async fn count(pool: &PgPool, table: &str) -> i64 {
@@ -124,7 +82,7 @@ async fn count(pool: &PgPool, table: &str) -> i64 {
 #[sqlx::test(migrator = "logto_actix::postgres::MIGRATOR")]
 async fn an_application_signs_in_on_a_database_migrated_by_the_migrator_alone(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
-    assert!(app.home().await.contains("Not signed in"));
+    assert!(app.text("/").await.contains("Not signed in"));
 
     // The sign-in: one attempt, bound to the browser, encrypted.
     let res = app.get("/sign-in?return_to=/").await;
@@ -145,16 +103,13 @@ async fn an_application_signs_in_on_a_database_migrated_by_the_migrator_alone(po
         !payload.windows(state.len()).any(|w| w == state.as_bytes()),
         "the attempt is encrypted"
     );
-    let callback = logto_dev::testing::complete_sign_in(&auth_url, "alice", "alice-password")
-        .await
-        .unwrap();
-    let res = app.browser.get(callback.as_str()).send().await.unwrap();
+    let res = app.complete_sign_in(&auth_url, "alice").await;
     assert_eq!(res.status().as_u16(), 302, "{}", res.text().await.unwrap());
     assert_eq!(location(&res), "/");
     assert_eq!(count(&pool, "sign_in_attempts").await, 0, "single use");
 
     // The login: one row, tokens encrypted, named by the session.
-    let home = app.home().await;
+    let home = app.text("/").await;
     assert!(home.contains("Signed in as"), "{home}");
     let sub = between(&home, "Signed in as ", " (").to_owned();
     let login_id: uuid::Uuid = between(&home, "(login ", ")").parse().unwrap();
@@ -197,30 +152,18 @@ async fn an_application_signs_in_on_a_database_migrated_by_the_migrator_alone(po
     assert_eq!(logins::count_for_sub(&pool, &iss, &sub).await.unwrap(), 1);
     assert_eq!(logins::delete_by_sub(&pool, &iss, &sub).await.unwrap(), 1);
     assert_eq!(count(&pool, "access_tokens").await, 0, "cascaded");
-    assert!(app.home().await.contains("Not signed in"));
+    assert!(app.text("/").await.contains("Not signed in"));
     assert_eq!(app.get("/api-resource").await.status().as_u16(), 302);
 
     // Signing in again, then out: the row goes.
-    let res = app.get("/sign-in?return_to=/").await;
-    let auth_url = url::Url::parse(&location(&res)).unwrap();
-    let callback = logto_dev::testing::complete_sign_in(&auth_url, "alice", "alice-password")
-        .await
-        .unwrap();
-    let res = app.browser.get(callback.as_str()).send().await.unwrap();
+    let res = app.sign_in("alice", "/").await;
     assert_eq!(res.status().as_u16(), 302);
-    let home = app.home().await;
-    let csrf = between(&home, "name=\"csrf\" value=\"", "\"").to_owned();
+    let csrf = app.csrf().await;
     assert_eq!(count(&pool, "logins").await, 1);
-    let res = app
-        .browser
-        .post(format!("{}/sign-out", app.base))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = app.post_sign_out(Some(&csrf)).await;
     assert_eq!(res.status().as_u16(), 303);
     assert_eq!(count(&pool, "logins").await, 0);
-    assert!(app.home().await.contains("Not signed in"));
+    assert!(app.text("/").await.contains("Not signed in"));
     let swept = logins::sweep(&pool, Duration::from_secs(600))
         .await
         .unwrap();

@@ -6,114 +6,29 @@
 #[path = "../examples/quickstart.rs"]
 mod quickstart;
 
+mod support;
+
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use logto_client::{AppSecret, LogtoConfig};
-use logto_dev::DevIdp;
-use reqwest::cookie::CookieStore;
-use reqwest::redirect::Policy;
+use actix_session::storage::{
+    LoadError, SaveError, SessionKey, SessionStore, UpdateError, generate_session_key,
+};
 use serde_json::Value;
-
-struct TestApp {
-    base: String,
-    browser: reqwest::Client,
-    jar: Arc<reqwest::cookie::Jar>,
-    _idp: DevIdp,
-}
-
-/// The configuration of the demo seed's application on `idp`.
-fn demo_config(idp: &DevIdp) -> LogtoConfig {
-    LogtoConfig::new(
-        idp.endpoint().as_str(),
-        "portal-demo",
-        Some(AppSecret::new("portal-demo-secret")),
-    )
-    .unwrap()
-}
+use support::{TestApp, demo_config, location};
 
 async fn spawn_app() -> TestApp {
     let idp = logto_dev::serve_demo().await.unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let (server, base) = quickstart::server(demo_config(&idp), listener).unwrap();
     tokio::spawn(server);
-    let jar = Arc::new(reqwest::cookie::Jar::default());
-    let browser = reqwest::Client::builder()
-        .redirect(Policy::none())
-        .cookie_provider(jar.clone())
-        .build()
-        .unwrap();
-    TestApp {
-        base,
-        browser,
-        jar,
-        _idp: idp,
-    }
-}
-
-fn location(res: &reqwest::Response) -> String {
-    res.headers()["location"].to_str().unwrap().to_owned()
-}
-
-impl TestApp {
-    async fn get(&self, path: &str) -> reqwest::Response {
-        self.browser
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn json(&self, path: &str) -> Value {
-        let res = self.get(path).await;
-        assert_eq!(res.status().as_u16(), 200, "{path}");
-        res.json().await.unwrap()
-    }
-
-    fn cookies(&self) -> String {
-        let url = self.base.parse().unwrap();
-        self.jar
-            .cookies(&url)
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default()
-    }
-
-    /// Signs in through logto-dev's form; the callback's response.
-    async fn sign_in(&self, username: &str, return_to: &str) -> reqwest::Response {
-        let res = self.get(&format!("/sign-in?return_to={return_to}")).await;
-        assert_eq!(res.status().as_u16(), 302);
-        let auth_url = url::Url::parse(&location(&res)).unwrap();
-        let callback = logto_dev::testing::complete_sign_in(
-            &auth_url,
-            username,
-            &format!("{username}-password"),
-        )
-        .await
-        .unwrap();
-        self.browser.get(callback.as_str()).send().await.unwrap()
-    }
-
-    async fn csrf(&self) -> String {
-        let html = self.get("/").await.text().await.unwrap();
-        let start = html.find(r#"name="csrf" value=""#).unwrap() + r#"name="csrf" value=""#.len();
-        let end = html[start..].find('"').unwrap() + start;
-        html[start..end].to_owned()
-    }
-
-    async fn post_sign_out(&self, csrf: Option<&str>) -> reqwest::Response {
-        let form: Vec<(&str, &str)> = csrf.map(|c| vec![("csrf", c)]).unwrap_or_default();
-        self.browser
-            .post(format!("{}/sign-out", self.base))
-            .form(&form)
-            .send()
-            .await
-            .unwrap()
-    }
+    TestApp::new(base, idp)
 }
 
 #[tokio::test]
 async fn signed_out_pages_redirect_and_apis_answer_401_json() {
     let app = spawn_app().await;
-    let home = app.get("/").await.text().await.unwrap();
+    let home = app.text("/").await;
     assert!(home.contains("Not signed in"), "{home}");
     let page = app.get("/id-token-claims?x=1").await;
     assert_eq!(page.status().as_u16(), 302);
@@ -135,7 +50,7 @@ async fn every_quick_start_section_works_after_sign_in() {
     assert_eq!(location(&res), "/user-info");
     assert_eq!(res.headers()["referrer-policy"], "no-referrer");
 
-    let home = app.get("/").await.text().await.unwrap();
+    let home = app.text("/").await;
     assert!(home.contains("Signed in as"), "{home}");
     let claims = app.json("/id-token-claims").await;
     assert!(claims["sub"].is_string(), "{claims}");
@@ -216,12 +131,6 @@ async fn sign_in_protections() {
 #[derive(Clone, Default)]
 struct MemSessions(Arc<std::sync::Mutex<HashMap<String, HashMap<String, String>>>>);
 
-use std::collections::HashMap;
-
-use actix_session::storage::{
-    LoadError, SaveError, SessionKey, SessionStore, UpdateError, generate_session_key,
-};
-
 impl SessionStore for MemSessions {
     async fn load(&self, key: &SessionKey) -> Result<Option<HashMap<String, String>>, LoadError> {
         Ok(self.0.lock().unwrap().get(key.as_ref()).cloned())
@@ -297,16 +206,7 @@ async fn the_session_id_changes_at_sign_in_and_the_old_one_is_dead() {
     .unwrap()
     .run();
     tokio::spawn(server);
-    let app = TestApp {
-        base,
-        browser: reqwest::Client::builder()
-            .redirect(Policy::none())
-            .cookie_store(true)
-            .build()
-            .unwrap(),
-        jar: Arc::new(reqwest::cookie::Jar::default()),
-        _idp: idp,
-    };
+    let app = TestApp::new(base, idp);
     let res = app.get("/sign-in").await;
     let before = res.headers()["set-cookie"].to_str().unwrap().to_owned();
     let before = before.split(';').next().unwrap().to_owned();
@@ -314,10 +214,7 @@ async fn the_session_id_changes_at_sign_in_and_the_old_one_is_dead() {
     assert_eq!(ids_before.len(), 1);
 
     let auth_url = url::Url::parse(&location(&res)).unwrap();
-    let callback = logto_dev::testing::complete_sign_in(&auth_url, "alice", "alice-password")
-        .await
-        .unwrap();
-    let res = app.browser.get(callback.as_str()).send().await.unwrap();
+    let res = app.complete_sign_in(&auth_url, "alice").await;
     assert_eq!(res.status().as_u16(), 302);
     let ids_after: Vec<String> = sessions.0.lock().unwrap().keys().cloned().collect();
     assert_eq!(ids_after.len(), 1);
