@@ -313,15 +313,25 @@ async fn prefetch_slot(
     crate::logins::prefetch::scope(tenant, next.call(req)).await
 }
 
-/// Sign-in and its callback (logto-actix's routes) are rate limited per
-/// client, as the tenant sign-in is; a refused callback still says
+/// Whether `path` starts a sign-in or completes one: logto-actix's
+/// `/sign-in` and `/callback`, and a tenant's `/t/{slug}/sign-in`.
+fn is_sign_in(path: &str) -> bool {
+    matches!(path, "/sign-in" | "/callback")
+        || path
+            .strip_prefix("/t/")
+            .and_then(|rest| rest.strip_suffix("/sign-in"))
+            .is_some_and(tenants::valid_slug)
+}
+
+/// Every sign-in route ([`is_sign_in`]) is rate limited per client, in
+/// this one place; a refused callback still says
 /// `Referrer-Policy: no-referrer` (its URL holds the code).
 async fn limit_sign_ins(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let callback = req.path() == "/callback";
-    let limited = (callback || req.path() == "/sign-in")
+    let limited = is_sign_in(req.path())
         && req
             .app_data::<web::Data<AppState>>()
             .is_some_and(|s| !s.sign_in_limiter.allow_request(req.request()));
@@ -455,7 +465,25 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
 
 #[cfg(test)]
 mod tests {
-    use super::worker_connections;
+    use super::{is_sign_in, worker_connections};
+
+    #[test]
+    fn sign_in_routes_are_recognised_and_nothing_else() {
+        for path in ["/sign-in", "/callback", "/t/acme/sign-in"] {
+            assert!(is_sign_in(path), "{path}");
+        }
+        for path in [
+            "/",
+            "/sign-out",
+            "/t/acme/",
+            "/t/acme/sign-in/x",
+            "/t/a/b/sign-in",
+            "/t//sign-in",
+            "/x/sign-in",
+        ] {
+            assert!(!is_sign_in(path), "{path}");
+        }
+    }
 
     #[test]
     fn workers_share_the_connection_budget_with_at_least_two_each() {

@@ -81,16 +81,14 @@ pub async fn home(
     render_page(&state, "tenant.html", ctx, Some(&auth))
 }
 
-/// `GET /t/{slug}/sign-in`: the tenant's sign-in experience.
+/// `GET /t/{slug}/sign-in`: the tenant's sign-in experience (rate limited
+/// with the other sign-in routes, in `startup`).
 pub async fn sign_in(
     req: HttpRequest,
     state: web::Data<AppState>,
     auth: PortalAuth,
     slug: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    if !state.sign_in_limiter.allow_request(&req) {
-        return Err(AppError::RateLimited);
-    }
     let tenant = tenant_or_404(&state, &slug).await?;
     let mut options = SignInOptions::new(auth.redirect_uri())
         .organization_id(tenant.organization_id.clone())
