@@ -423,9 +423,7 @@ const DATABASE_CONNECTIONS_PER_CPU: u32 = 8;
 ///
 /// A signed-in page holds a connection only for its one query, so a few
 /// connections per CPU keep every worker busy. More only add PostgreSQL
-/// backends that compete for the CPUs: on two CPUs, `cargo xtask bench`
-/// measured 30 to 60 % more PostgreSQL CPU time per signed-in page with 32
-/// connections than with 8 or 16, and fewer requests per second.
+/// backends that compete for the CPUs (measurements: docs/performance.md).
 pub fn default_database_connections() -> u32 {
     u32::try_from(cpus())
         .unwrap_or(u32::MAX)

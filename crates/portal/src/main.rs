@@ -1,9 +1,8 @@
 //! The portal binary: see `portal --help`.
 
-/// mimalloc instead of the system allocator: a signed-in page makes about
-/// two hundred allocations, and glibc's malloc and free took about a tenth of
-/// the portal's CPU under load (`perf`); with mimalloc, `cargo xtask bench`
-/// measured about 3 µs less CPU per tenant page.
+/// mimalloc instead of the system allocator: a signed-in page makes a few
+/// hundred small allocations, which glibc's malloc serves more slowly
+/// (measurements: docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

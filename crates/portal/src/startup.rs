@@ -86,11 +86,9 @@ pub fn pool_options() -> PgPoolOptions {
 /// Every actix worker runs its own single-threaded event loop, and a sqlx
 /// connection's socket belongs to the event loop that opened it. With one
 /// pool for the process, a worker mostly gets connections another worker
-/// opened: each of its queries is then woken through that other thread
-/// (measured with `strace -c`: about one such wake-up per request). With a
-/// pool per worker, `cargo xtask bench` measured 15–30 % more requests per
-/// second, on the portal and on the bench's floor alike. So requests use
-/// per-worker pools, which together hold about `budget` connections.
+/// opened: each of its queries is then woken through that other thread. So
+/// requests use per-worker pools, which together hold about `budget`
+/// connections (measurements: docs/performance.md).
 pub fn worker_connections(budget: u32, workers: usize) -> u32 {
     let workers = u32::try_from(workers.max(1)).unwrap_or(u32::MAX);
     budget.div_ceil(workers).max(2)
