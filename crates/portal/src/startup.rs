@@ -27,7 +27,6 @@ use crate::session_store::PgSessionStore;
 use crate::state::{AppState, Parts};
 use crate::telemetry::QuietRootSpan;
 use crate::{routes, sweeper, tenants};
-use logto_actix::postgres::TokenCipher;
 
 /// The portal, bound to its port and ready to run.
 pub struct Application {
@@ -157,10 +156,7 @@ impl Application {
             tracing::info!(tenants = n, "tenants file loaded");
         }
         let client = logto_client(&settings)?;
-        let cipher = Arc::new(
-            TokenCipher::from_base64(settings.token_key.expose_secret())
-                .map_err(|e| anyhow::anyhow!("configuration: PORTAL_TOKEN_KEY: {e}"))?,
-        );
+        let cipher = Arc::new(settings.token_key.clone());
         let glob = settings.templates_dir.join("**").join("*.html");
         let mut templates = tera::Tera::new(&glob.to_string_lossy()).map_err(|e| {
             anyhow::anyhow!("templates in {}: {e:?}", settings.templates_dir.display())
