@@ -111,9 +111,9 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
     }
 }
 
-impl From<crate::claims_table::ViewError> for AppError {
-    fn from(e: crate::claims_table::ViewError) -> Self {
-        use crate::claims_table::ViewError as V;
+impl From<crate::web::claims_table::ViewError> for AppError {
+    fn from(e: crate::web::claims_table::ViewError) -> Self {
+        use crate::web::claims_table::ViewError as V;
         match e {
             V::Decode(e) => e.into(),
             V::Render(e) => Self::Unexpected(anyhow::anyhow!("rendering a claims table: {e:?}")),
@@ -331,7 +331,10 @@ pub fn render<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerRespo
             ctx.insert("message", &message);
             ctx.insert("tenant", &tenant);
             ctx.insert("show_sign_in", &matches!(status.as_u16(), 401 | 400));
-            let nav = req.extensions().get::<crate::auth::SignedInNav>().cloned();
+            let nav = req
+                .extensions()
+                .get::<crate::web::auth::SignedInNav>()
+                .cloned();
             // A session that just ended (sign in again) shows the signed-out bar.
             let nav = nav.filter(|_| !matches!(app_error, Some(AppError::SessionEnded)));
             ctx.insert("signed_in", &nav.is_some());

@@ -5,9 +5,9 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use logto_client::ValidationError;
 
-use crate::auth::Authenticated;
-use crate::error::AppError;
 use crate::state::AppState;
+use crate::web::auth::Authenticated;
+use crate::web::error::AppError;
 
 /// The permission `GET /api/reports` requires on `PORTAL_API_RESOURCE`.
 pub const REPORTS_SCOPE: &str = "read:reports";
