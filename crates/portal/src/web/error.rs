@@ -11,6 +11,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpMessage, HttpResponse, ResponseError, web};
 
+use logto_actix::postgres::RefreshWaitTimedOut;
+
 use crate::state::AppState;
 
 /// Everything a request can fail with.
@@ -130,10 +132,11 @@ impl From<logto_client::Error> for AppError {
         match e {
             E::Storage(s) => {
                 // The store's own wait for a concurrent refresh is a "try again" too.
-                let unavailable = std::error::Error::source(&s)
+                let source = std::error::Error::source(&s);
+                let unavailable = source
                     .and_then(|src| src.downcast_ref::<sqlx::Error>())
                     .is_some_and(is_unavailable)
-                    || s.to_string().contains("timed out waiting");
+                    || source.is_some_and(|src| src.is::<RefreshWaitTimedOut>());
                 if unavailable {
                     Self::DatabaseUnavailable(anyhow::Error::new(s))
                 } else {
