@@ -1,11 +1,8 @@
 //! Test helpers: key generation, token signing and the captured Logto samples.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::rngs::OsRng;
 use serde_json::{Value, json};
-use sha2::Digest;
 
 use crate::config::SigningAlgorithm;
 
@@ -52,9 +49,7 @@ pub(crate) fn sample_str(response: &str, field: &str) -> String {
         .to_owned()
 }
 
-pub(crate) fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
+pub(crate) use ::test_support::{b64, hmac_sha256};
 
 pub(crate) fn raw_token(header: &Value, claims: &Value, signature: &[u8]) -> String {
     format!(
@@ -63,20 +58,6 @@ pub(crate) fn raw_token(header: &Value, claims: &Value, signature: &[u8]) -> Str
         b64(claims.to_string().as_bytes()),
         b64(signature)
     )
-}
-
-/// HMAC-SHA256 (for the "HS256 with a valid MAC is refused" test).
-pub(crate) fn hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {
-    let mut k = [0u8; 64];
-    if key.len() > 64 {
-        k[..32].copy_from_slice(&sha2::Sha256::digest(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
-    }
-    let ipad: Vec<u8> = k.iter().map(|b| b ^ 0x36).collect();
-    let opad: Vec<u8> = k.iter().map(|b| b ^ 0x5c).collect();
-    let inner = sha2::Sha256::digest([ipad.as_slice(), msg].concat());
-    sha2::Sha256::digest([opad.as_slice(), &inner[..]].concat()).to_vec()
 }
 
 enum Signer {

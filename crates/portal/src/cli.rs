@@ -8,7 +8,7 @@ use url::Url;
 
 use crate::config::Settings;
 use crate::startup::Application;
-use crate::tenants::{self, Tenant};
+use crate::storage::tenants::{self, Tenant};
 
 /// The multi-tenant company portal with Logto sign-in.
 #[derive(Parser)]
@@ -202,11 +202,7 @@ impl Cli {
                 command: SessionsCmd::Revoke { user },
             } => {
                 let pool = connect().await?;
-                let n = sqlx::query("DELETE FROM logins WHERE user_sub = $1")
-                    .bind(&user)
-                    .execute(&pool)
-                    .await?
-                    .rows_affected();
+                let n = crate::storage::logins::delete_every_login_of(&pool, &user).await?;
                 println!("ended {n} session(s) of {user}");
             }
             Cmd::Logto {

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine;
+use logto_actix::postgres::{CryptoError, TokenCipher};
 use logto_client::SigningAlgorithm;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
@@ -50,8 +51,9 @@ pub struct Settings {
     pub bind: SocketAddr,
     /// `PORTAL_SESSION_KEY`: at least 64 bytes, base64; signs and encrypts the cookie.
     pub session_key: SecretBytes,
-    /// `PORTAL_TOKEN_KEY`: 32 bytes, base64; encrypts tokens at rest.
-    pub token_key: SecretString,
+    /// `PORTAL_TOKEN_KEY`: 32 bytes, base64, decoded once into the cipher
+    /// that encrypts tokens at rest (its `Debug` is redacted).
+    pub token_key: TokenCipher,
     /// `PORTAL_API_RESOURCE`: the indicator of the portal's own API.
     pub api_resource: Option<String>,
     /// `PORTAL_TENANTS_FILE`: TOML seed of tenants, upserted at start-up.
@@ -260,20 +262,16 @@ impl Settings {
                 ),
             ));
         }
-        let token_key = required("PORTAL_TOKEN_KEY")?;
-        match decode_base64(&token_key) {
-            Some(k) if k.len() == 32 => {}
-            Some(k) => {
-                return Err(problem(
+        let token_key =
+            TokenCipher::from_base64(&required("PORTAL_TOKEN_KEY")?).map_err(|e| match e {
+                CryptoError::KeyLength(n) => problem(
                     "PORTAL_TOKEN_KEY",
                     format!(
-                        "must decode to exactly 32 bytes (got {}); try `openssl rand -base64 32`",
-                        k.len()
+                        "must decode to exactly 32 bytes (got {n}); try `openssl rand -base64 32`"
                     ),
-                ));
-            }
-            None => return Err(problem("PORTAL_TOKEN_KEY", "is not base64")),
-        }
+                ),
+                _ => problem("PORTAL_TOKEN_KEY", "is not base64"),
+            })?;
         let idle_timeout = seconds("PORTAL_IDLE_TIMEOUT", 30 * 60)?;
         let absolute_timeout = seconds("PORTAL_ABSOLUTE_TIMEOUT", 12 * 60 * 60)?;
         let rate = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
@@ -359,7 +357,7 @@ impl Settings {
             base_url: url("PORTAL_BASE_URL")?,
             bind,
             session_key: SecretBytes(session_key),
-            token_key: SecretString::from(token_key),
+            token_key,
             api_resource: get("PORTAL_API_RESOURCE").map(|v| v.trim().to_owned()),
             tenants_file: get("PORTAL_TENANTS_FILE").map(PathBuf::from),
             idle_timeout,

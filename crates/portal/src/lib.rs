@@ -2,33 +2,26 @@
 //! server-side sessions and encrypted tokens in PostgreSQL, and one space per
 //! customer organization (tenant).
 //!
-//! Layout: [`config`] (settings read once), [`startup`] (the server),
-//! [`routes`] (handlers, with [`claims_table`]), [`auth`] (the `Authenticated` extractor),
-//! [`session_store`] / [`logins`] (PostgreSQL persistence; the logins, their
-//! tokens encrypted at rest and the token storage are logto-actix's
-//! `postgres` feature), [`tenants`], [`error`] (one error type, rendered in one place),
-//! [`management`] (a client of Logto's Management API) and [`provision`]
-//! (`portal logto provision`: the demo seed into a real Logto).
+//! Layout, by layer:
+//! - [`cli`], [`startup`], [`config`], [`state`]: the process, the server
+//!   and what its handlers share;
+//! - [`web`]: routes, the `Authenticated` and bearer extractors, the error
+//!   type rendered in one place, the rate limiter and the claims views;
+//! - [`storage`]: PostgreSQL, one module per table (logins, sessions,
+//!   tenants) and the per-instance caches in front of them;
+//! - [`infra`]: the database breaker, metrics, the sweeper and telemetry;
+//! - [`management`] (a client of Logto's Management API) and [`provision`]
+//!   (`portal logto provision`: the demo seed into a real Logto).
 
-pub mod auth;
-pub mod breaker;
-pub mod claims_table;
 pub mod cli;
 pub mod config;
-pub mod error;
-pub mod local_cache;
-pub mod logins;
+pub mod infra;
 pub mod management;
-pub mod metrics;
 pub mod provision;
-pub mod rate_limit;
-pub mod routes;
-pub mod session_store;
 pub mod startup;
 pub mod state;
-pub mod sweeper;
-pub mod telemetry;
-pub mod tenants;
+pub mod storage;
+pub mod web;
 
 /// The workspace's sqlx migrations, applied at start-up and by `portal migrate`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");

@@ -12,9 +12,9 @@ use clap::Parser;
 async fn main() -> std::process::ExitCode {
     let cli = portal::cli::Cli::parse();
     if cli.output_on_stdout() {
-        portal::telemetry::init_stderr();
+        portal::infra::telemetry::init_stderr();
     } else {
-        portal::telemetry::init();
+        portal::infra::telemetry::init();
     }
     match cli.run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -2,16 +2,14 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_session::SessionMiddleware;
 use actix_session::config::{BrowserSession, CookieContentSecurity};
-use actix_web::body::{EitherBody, MessageBody};
 use actix_web::cookie::{Key, SameSite};
-use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
-use actix_web::http::header;
-use actix_web::middleware::{DefaultHeaders, ErrorHandlers, Next, from_fn};
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::dev::Server;
+use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use logto_client::{AppSecret, LogtoClient, LogtoConfig};
 use secrecy::ExposeSecret;
@@ -19,15 +17,14 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tracing_actix_web::TracingLogger;
 
-use crate::auth::{PortalAuth, PortalLogins};
-use crate::breaker::{self, BreakerOpen};
 use crate::config::Settings;
-use crate::error;
-use crate::session_store::PgSessionStore;
+use crate::infra::sweeper;
+use crate::infra::telemetry::QuietRootSpan;
 use crate::state::{AppState, Parts};
-use crate::telemetry::QuietRootSpan;
-use crate::{routes, sweeper, tenants};
-use logto_actix::postgres::TokenCipher;
+use crate::storage::session_store::PgSessionStore;
+use crate::storage::tenants;
+use crate::web::auth::{PortalAuth, PortalLogins};
+use crate::web::{error, middleware, routes};
 
 /// The portal, bound to its port and ready to run.
 pub struct Application {
@@ -155,10 +152,7 @@ impl Application {
             tracing::info!(tenants = n, "tenants file loaded");
         }
         let client = logto_client(&settings)?;
-        let cipher = Arc::new(
-            TokenCipher::from_base64(settings.token_key.expose_secret())
-                .map_err(|e| anyhow::anyhow!("configuration: PORTAL_TOKEN_KEY: {e}"))?,
-        );
+        let cipher = Arc::new(settings.token_key.clone());
         let glob = settings.templates_dir.join("**").join("*.html");
         let mut templates = tera::Tera::new(&glob.to_string_lossy()).map_err(|e| {
             anyhow::anyhow!("templates in {}: {e:?}", settings.templates_dir.display())
@@ -183,7 +177,7 @@ impl Application {
             .max_connections(1)
             .connect_lazy_with((*state.pool.connect_options()).clone());
         state.adopt_pool(notifications.clone());
-        crate::local_cache::spawn(
+        crate::storage::local_cache::spawn(
             notifications,
             state.pool.clone(),
             Arc::clone(&state.local_cache),
@@ -215,138 +209,6 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
-}
-
-/// The security headers of every response.
-fn security_header_values(https: bool) -> Vec<(header::HeaderName, &'static str)> {
-    let mut h = vec![
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'self'; img-src 'self' https: data:; \
-             form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'",
-        ),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "same-origin"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-    ];
-    if https {
-        h.push((
-            header::STRICT_TRANSPORT_SECURITY,
-            "max-age=31536000; includeSubDomains",
-        ));
-    }
-    h
-}
-
-/// Security headers on every response that reaches `DefaultHeaders`.
-fn security_headers(https: bool) -> DefaultHeaders {
-    security_header_values(https)
-        .into_iter()
-        .fold(DefaultHeaders::new(), |h, pair| h.add(pair))
-}
-
-/// Errors raised by middleware (the session store failing to load or save,
-/// [`breaker::guard`] failing fast) bypass `ErrorHandlers`: turn them into a
-/// rendered 503 ([`error::Outage`]), with one log line. Only the path and
-/// the method are kept: holding a clone of the request while the router
-/// runs would make actix panic.
-async fn middleware_errors(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let path = req.path().to_owned();
-    let method = req.method().clone();
-    let state = req.app_data::<web::Data<AppState>>().cloned();
-    next.call(req).await.map_err(|e| {
-        if e.as_error::<BreakerOpen>().is_some() {
-            tracing::warn!(%method, %path, status = 503, "PostgreSQL unreachable: failing fast");
-        } else {
-            tracing::error!(%method, %path, status = 503, error = %e, "request failed in middleware (session store unavailable?)");
-        }
-        let https = state.as_ref().is_some_and(|s| s.settings.is_https());
-        outage(&path, state, https)
-    })
-}
-
-/// The 503 page of a request that failed in middleware or met an open
-/// breaker. An error passes `DefaultHeaders` by: the page gets its headers
-/// here.
-fn outage(path: &str, state: Option<web::Data<AppState>>, https: bool) -> actix_web::Error {
-    let outage = error::Outage::new(path, state);
-    let mut res = actix_web::ResponseError::error_response(&outage);
-    for (name, value) in security_header_values(https) {
-        res.headers_mut()
-            .insert(name, header::HeaderValue::from_static(value));
-    }
-    actix_web::error::InternalError::from_response(outage, res).into()
-}
-
-/// Counts requests by route pattern and status.
-async fn record_metrics(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = Instant::now();
-    let res = next.call(req).await?;
-    let req = res.request();
-    if let Some(s) = req.app_data::<web::Data<AppState>>() {
-        let route = req.match_pattern();
-        s.metrics.observe_request(
-            req.method().as_str(),
-            route.as_deref().unwrap_or("unmatched"),
-            res.status().as_u16(),
-            started.elapsed().as_secs_f64(),
-        );
-    }
-    Ok(res)
-}
-
-/// Gives the request the slot of [`crate::logins::prefetch`], naming the
-/// tenant of a `/t/{slug}/…` path so that the session store reads it too.
-async fn prefetch_slot(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let tenant = tenants::slug_in_path(req.path()).map(str::to_owned);
-    crate::logins::prefetch::scope(tenant, next.call(req)).await
-}
-
-/// Whether `path` starts a sign-in or completes one: logto-actix's
-/// `/sign-in` and `/callback`, and a tenant's `/t/{slug}/sign-in`.
-fn is_sign_in(path: &str) -> bool {
-    matches!(path, "/sign-in" | "/callback")
-        || path
-            .strip_prefix("/t/")
-            .and_then(|rest| rest.strip_suffix("/sign-in"))
-            .is_some_and(tenants::valid_slug)
-}
-
-/// Every sign-in route ([`is_sign_in`]) is rate limited per client, in
-/// this one place; a refused callback still says
-/// `Referrer-Policy: no-referrer` (its URL holds the code).
-async fn limit_sign_ins(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let callback = req.path() == "/callback";
-    let limited = is_sign_in(req.path())
-        && req
-            .app_data::<web::Data<AppState>>()
-            .is_some_and(|s| !s.sign_in_limiter.allow_request(req.request()));
-    if !limited {
-        return Ok(next.call(req).await?.map_into_left_body());
-    }
-    let mut res = HttpResponse::from_error(error::AppError::RateLimited);
-    if callback {
-        res.headers_mut().insert(
-            header::REFERRER_POLICY,
-            header::HeaderValue::from_static("no-referrer"),
-        );
-    }
-    // `into_response` would drop the response's error, which the error
-    // page reads: keep it.
-    let (req, _payload) = req.into_parts();
-    Ok(ServiceResponse::new(req, res).map_into_right_body())
 }
 
 fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
@@ -396,10 +258,10 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
         App::new()
             .app_data(state.clone())
             .app_data(web::FormConfig::default().limit(64 * 1024))
-            .wrap(from_fn(middleware_errors))
+            .wrap(from_fn(middleware::middleware_errors))
             .wrap(ErrorHandlers::new().default_handler(error::render))
-            .wrap(security_headers(https))
-            .wrap(from_fn(record_metrics))
+            .wrap(middleware::security_headers(https))
+            .wrap(from_fn(middleware::record_metrics))
             .wrap(TracingLogger::<QuietRootSpan>::new())
             // Outside the session: they must answer while PostgreSQL is down
             // (only the logout receiver needs it), and the logout receiver
@@ -413,7 +275,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             )
             .service(
                 web::resource("/backchannel-logout")
-                    .wrap(from_fn(breaker::guard))
+                    .wrap(from_fn(middleware::breaker_guard))
                     .route(web::post().to(routes::backchannel::receive)),
             )
             .route(
@@ -423,13 +285,13 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .route("/api/reports", web::get().to(routes::api::reports))
             .service(
                 web::scope("")
-                    .wrap(from_fn(limit_sign_ins))
+                    .wrap(from_fn(middleware::limit_sign_ins))
                     .wrap(session)
                     // Outside the session middleware: the slot where its
                     // store leaves what it read for the handlers.
-                    .wrap(from_fn(prefetch_slot))
+                    .wrap(from_fn(middleware::prefetch_slot))
                     // Outermost: it sees the session store's failures too.
-                    .wrap(from_fn(breaker::guard))
+                    .wrap(from_fn(middleware::breaker_guard))
                     .route("/", web::get().to(routes::pages::home))
                     // GET /sign-in, GET /callback, POST /sign-out.
                     .configure(
@@ -463,7 +325,8 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
 
 #[cfg(test)]
 mod tests {
-    use super::{is_sign_in, worker_connections};
+    use super::worker_connections;
+    use crate::web::middleware::is_sign_in;
 
     #[test]
     fn sign_in_routes_are_recognised_and_nothing_else() {

@@ -7,12 +7,12 @@ use actix_web::web::Bytes;
 use logto_client::LogtoClient;
 use sqlx::PgPool;
 
-use crate::breaker::DbBreaker;
-use crate::claims_table::ClaimsTables;
 use crate::config::Settings;
-use crate::local_cache::LocalCache;
-use crate::metrics::Metrics;
-use crate::rate_limit::RateLimiter;
+use crate::infra::breaker::DbBreaker;
+use crate::infra::metrics::Metrics;
+use crate::storage::local_cache::LocalCache;
+use crate::web::claims_table::ClaimsTables;
+use crate::web::rate_limit::RateLimiter;
 use logto_actix::postgres::TokenCipher;
 
 /// Application state (`web::Data<AppState>`). Each actix worker has its own
@@ -29,7 +29,7 @@ pub struct AppState {
     /// The claims tables rendered lately, for the signed-in pages.
     pub claims_tables: Arc<ClaimsTables>,
     /// Tenants and organization tokens, kept current by change
-    /// notifications (see [`crate::local_cache`]).
+    /// notifications (see [`crate::storage::local_cache`]).
     pub local_cache: Arc<LocalCache>,
     /// PostgreSQL: in a worker's state, that worker's own pool; in the
     /// state [`crate::startup::Application::state`] returns, the pool for

@@ -31,7 +31,6 @@
 mod report;
 
 use std::fs::File;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,6 +39,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, anyhow, bail};
 use logto_client::{AppSecret, InMemoryStorage, LogtoClient, LogtoConfig, SignInOptions};
+use test_support::{free_port, wait_listening};
 use url::Url;
 
 use self::report::{Machine, Method, Report, Scenario, Window};
@@ -186,27 +186,15 @@ impl Drop for Children {
     }
 }
 
-fn free_port() -> Result<u16> {
-    let l = TcpListener::bind("127.0.0.1:0").context("probing for a free port")?;
-    Ok(l.local_addr()?.port())
-}
-
 /// Polls until `port` accepts connections, a child dies, or 60 s pass.
 fn wait_ready(port: u16, children: &mut Children) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Ok(());
-        }
+    wait_listening(format!("127.0.0.1:{port}"), Duration::from_secs(60), || {
         children.check_alive()?;
         if INTERRUPTED.load(Ordering::SeqCst) {
             bail!("interrupted");
         }
-        if Instant::now() > deadline {
-            bail!("127.0.0.1:{port} did not start listening within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        Ok(())
+    })
 }
 
 /// Each server's stdout and stderr go to `target/bench/<name>.log` (the

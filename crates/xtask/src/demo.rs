@@ -2,13 +2,13 @@
 //! wired together on loopback. Runs until Ctrl-C or SIGTERM, then stops
 //! everything it started.
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use test_support::{free_port, wait_listening};
 
 use crate::pg::Postgres;
 use crate::{INTERRUPTED, cargo, prepare_database};
@@ -210,26 +210,17 @@ fn serve(ws: &Path, pg: &Postgres, real_logto: Option<&crate::logto::Build>) -> 
     Ok(())
 }
 
-fn free_port() -> Result<u16> {
-    let l = TcpListener::bind("127.0.0.1:0")?;
-    Ok(l.local_addr()?.port())
-}
-
 /// Polls until `addr` accepts connections, a child dies, or 60 s pass.
 fn wait_ready(addr: &str, children: &mut Children) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if std::net::TcpStream::connect(addr).is_ok() {
-            return Ok(());
-        }
+    wait_listening(addr, Duration::from_secs(60), || {
         for (name, child) in &mut children.0 {
             if let Ok(Some(status)) = child.try_wait() {
                 bail!("{name} exited during start-up ({status})");
             }
         }
-        if Instant::now() > deadline || INTERRUPTED.load(Ordering::SeqCst) {
-            bail!("{addr} did not start listening within 60 s");
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            bail!("interrupted");
         }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        Ok(())
+    })
 }

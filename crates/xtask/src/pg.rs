@@ -8,7 +8,6 @@
 //! dropped. PostgreSQL refuses to run as root: when we are root, an
 //! unprivileged system user is created (once) and the cluster runs as it.
 
-use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -16,6 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
+use test_support::free_port;
 
 /// The unprivileged account the cluster runs as when we are root.
 const PG_USER: &str = "xtask-pg";
@@ -324,11 +324,6 @@ impl Managed {
             let _ = std::fs::remove_dir_all(base);
         }
     }
-}
-
-fn free_port() -> Result<u16> {
-    let l = TcpListener::bind("127.0.0.1:0").context("probing for a free port")?;
-    Ok(l.local_addr()?.port())
 }
 
 fn running_as_root() -> Result<bool> {

@@ -373,6 +373,13 @@ pub fn refresh_lock_key(login_id: Uuid) -> i64 {
     i64::from_be_bytes(bytes)
 }
 
+/// The wait for another refresh of the same login (or for a refresh slot)
+/// ran out: the source of such a [`StorageError`], so that an application
+/// can answer "try again shortly" by type rather than by message.
+#[derive(Debug, thiserror::Error)]
+#[error("timed out waiting for {0}")]
+pub struct RefreshWaitTimedOut(&'static str);
+
 fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StorageError {
     move |e| {
         let lock_timeout = e
@@ -808,7 +815,10 @@ impl Storage for PgTokenStorage {
             tokio::time::timeout(REFRESH_LOCK_TIMEOUT, local_lock(self.login_id).lock_owned())
                 .await
                 .map_err(|_| {
-                    StorageError::new("timed out waiting for another refresh of this login")
+                    StorageError::with_source(
+                        "timed out waiting for another refresh of this login",
+                        RefreshWaitTimedOut("another refresh of this login"),
+                    )
                 })?;
         // A holder needs a second connection for a moment (the mark below);
         // capping the holders well under the pool's size means that second
@@ -818,7 +828,12 @@ impl Storage for PgTokenStorage {
             refresh_slots(&self.pool).acquire_owned(),
         )
         .await
-        .map_err(|_| StorageError::new("timed out waiting for a refresh slot"))?
+        .map_err(|_| {
+            StorageError::with_source(
+                "timed out waiting for a refresh slot",
+                RefreshWaitTimedOut("a refresh slot"),
+            )
+        })?
         .map_err(|_| StorageError::new("the refresh slots are closed"))?;
         let mut tx = self.pool.begin().await.map_err(db("starting a refresh"))?;
         let timeout_ms = REFRESH_LOCK_TIMEOUT.as_millis().to_string();

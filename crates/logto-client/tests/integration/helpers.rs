@@ -4,8 +4,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use logto_client::{
     AppSecret, InMemoryStorage, LogtoClient, LogtoConfig, SignInOptions, SignInOutcome, UserScope,
 };
@@ -302,9 +300,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-fn b64(b: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(b)
-}
+use test_support::b64;
 
 pub fn jwk(key: &p384::ecdsa::SigningKey, kid: &str) -> Value {
     let p = key.verifying_key().to_encoded_point(false);

@@ -5,8 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use logto_client::{
     AccessTokenKey, AppSecret, CallbackError, Error, IdToken, InMemoryStorage, LogtoClient,
     LogtoConfig, RefreshToken, SignInOptions, SignInOutcome, Storage, TokenSet, ValidationError,
@@ -20,18 +18,7 @@ const FAKE_APP: &str = "fake-app";
 const FAKE_SECRET: &str = "fake-secret";
 const LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
-fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {
-    let mut k = [0u8; 64];
-    k[..key.len()].copy_from_slice(key);
-    let ipad: Vec<u8> = k.iter().map(|b| b ^ 0x36).collect();
-    let opad: Vec<u8> = k.iter().map(|b| b ^ 0x5c).collect();
-    let inner = sha2::Sha256::digest([ipad.as_slice(), msg].concat());
-    sha2::Sha256::digest([opad.as_slice(), &inner[..]].concat()).to_vec()
-}
+use test_support::{b64, hmac_sha256};
 
 /// A compact JWS with `header` and `claims`, MACed with HS256 under `key`.
 fn hs256(header: &Value, claims: &Value, key: &[u8]) -> String {

@@ -31,7 +31,7 @@ use crate::management::{
     NewApplication, NewOrganization, NewUser, OidcClientMetadata, Organization, OrganizationPatch,
     ResourcePatch, RoleType, User, UserPatch,
 };
-use crate::tenants;
+use crate::storage::tenants;
 
 /// Key of an organization's custom data holding its seed id.
 pub const SEED_ID_KEY: &str = "seedId";

@@ -8,8 +8,8 @@
 use std::time::{Duration, Instant};
 
 use actix_web::http::header::HeaderValue;
-use portal::auth::safe_return_to;
-use portal::tenants::valid_slug;
+use portal::storage::tenants::valid_slug;
+use portal::web::auth::safe_return_to;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;

@@ -888,7 +888,7 @@ async fn postgres_stopped_and_restarted_fails_fast_then_serves_the_same_session(
 /// after one probe.
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn a_false_alarm_closes_the_database_breaker_at_once(pool: PgPool) {
-    let breaker = portal::breaker::DbBreaker::new();
+    let breaker = portal::infra::breaker::DbBreaker::new();
     assert!(!breaker.is_open());
     breaker.trip(&pool);
     assert!(breaker.is_open(), "open at once: requests fail fast");

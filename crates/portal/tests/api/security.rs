@@ -8,7 +8,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use sha2::Digest;
 use sqlx::PgPool;
 use url::Url;
 use uuid::Uuid;
@@ -28,22 +27,7 @@ pub(crate) fn now() -> i64 {
     .unwrap()
 }
 
-pub(crate) fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-pub(crate) fn hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {
-    let mut k = [0u8; 64];
-    if key.len() > 64 {
-        k[..32].copy_from_slice(&sha2::Sha256::digest(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
-    }
-    let ipad: Vec<u8> = k.iter().map(|b| b ^ 0x36).collect();
-    let opad: Vec<u8> = k.iter().map(|b| b ^ 0x5c).collect();
-    let inner = sha2::Sha256::digest([ipad.as_slice(), msg].concat());
-    sha2::Sha256::digest([opad.as_slice(), &inner[..]].concat()).to_vec()
-}
+pub(crate) use test_support::{b64, hmac_sha256};
 
 pub(crate) fn app_secret(app: &TestApp) -> String {
     app.idp

@@ -15,8 +15,9 @@ use logto_client::{
     AccessToken, AccessTokenKey, CachedAccessToken, CodeVerifier, IdToken, RefreshToken,
     SignInSession, Storage, TokenSet,
 };
-use portal::session_store::PgSessionStore;
-use portal::{logins, sweeper};
+use portal::infra::sweeper;
+use portal::storage::logins;
+use portal::storage::session_store::PgSessionStore;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -281,14 +282,16 @@ async fn session_store_saves_loads_updates_and_deletes(pool: PgPool) {
 async fn a_session_load_reads_its_login_and_tenant_in_one_query(pool: PgPool) {
     let store = PgSessionStore::new(pool.clone()).prefetching_logins(DAY);
     let ttl = actix_web::cookie::time::Duration::minutes(30);
-    let acme = portal::tenants::Tenant {
+    let acme = portal::storage::tenants::Tenant {
         slug: "acme".into(),
         display_name: "Acme".into(),
         organization_id: "org-acme".into(),
         sso_connector_id: None,
         login_hint: Some("alice@acme.test".into()),
     };
-    portal::tenants::upsert(&pool, &acme).await.unwrap();
+    portal::storage::tenants::upsert(&pool, &acme)
+        .await
+        .unwrap();
     let id = login(&pool, "alice", None).await;
     let s = storage(&pool, &binding(), id);
     for (key, token) in [

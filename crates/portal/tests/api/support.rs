@@ -361,14 +361,6 @@ pub struct ChildPortal {
     log: std::path::PathBuf,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl ChildPortal {
     /// Starts `portal serve` against `idp` and `database_url`; returns once
     /// it answers `/readyz`.
@@ -378,7 +370,7 @@ impl ChildPortal {
 
     /// [`ChildPortal::start`] with more (or overriding) variables.
     pub async fn start_with(idp: &DevIdp, database_url: &str, extra: &[(&str, &str)]) -> Self {
-        let port = free_port();
+        let port = test_support::free_port().unwrap();
         let address = format!("http://127.0.0.1:{port}");
         let mut env = portal_env(idp, &address, database_url);
         env.push(("PORTAL_BIND".into(), format!("127.0.0.1:{port}")));

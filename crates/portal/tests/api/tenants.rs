@@ -211,10 +211,19 @@ async fn tenant_pages_follow_tenant_and_token_changes_made_elsewhere(pool: PgPoo
 
     // `portal tenants remove` runs elsewhere: the tenant is gone here too,
     // and back once it is added again.
-    let acme = portal::tenants::find(&pool, "acme").await.unwrap().unwrap();
-    assert!(portal::tenants::remove(&pool, "acme").await.unwrap());
+    let acme = portal::storage::tenants::find(&pool, "acme")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        portal::storage::tenants::remove(&pool, "acme")
+            .await
+            .unwrap()
+    );
     until_acme_answers(&app, 404, "the removed tenant to be gone").await;
-    portal::tenants::upsert(&pool, &acme).await.unwrap();
+    portal::storage::tenants::upsert(&pool, &acme)
+        .await
+        .unwrap();
     until_acme_answers(&app, 200, "the tenant to be back").await;
     // The copy answers again once the reload is done.
     hearing_changes(&app).await;
@@ -239,12 +248,21 @@ async fn a_lost_listener_leaves_the_copy_unused_until_it_hears_again(pool: PgPoo
     .await
     .unwrap();
     assert_eq!(killed, [true], "one listening connection");
-    let acme = portal::tenants::find(&pool, "acme").await.unwrap().unwrap();
-    assert!(portal::tenants::remove(&pool, "acme").await.unwrap());
+    let acme = portal::storage::tenants::find(&pool, "acme")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        portal::storage::tenants::remove(&pool, "acme")
+            .await
+            .unwrap()
+    );
     until_acme_answers(&app, 404, "the removed tenant to be gone").await;
     // The listener connects again and reloads; the copy answers again.
     hearing_changes(&app).await;
     assert_eq!(status_of(&app, "/t/acme/").await, 404);
-    portal::tenants::upsert(&pool, &acme).await.unwrap();
+    portal::storage::tenants::upsert(&pool, &acme)
+        .await
+        .unwrap();
     until_acme_answers(&app, 200, "the tenant to be back").await;
 }

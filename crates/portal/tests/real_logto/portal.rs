@@ -83,8 +83,10 @@ impl RealPortal {
             let id = provisioned["organizations"][&org.id]["id"]
                 .as_str()
                 .unwrap();
-            if let Some(tenant) = portal::tenants::from_seed(org, id, false) {
-                portal::tenants::upsert(&pool, &tenant).await.unwrap();
+            if let Some(tenant) = portal::storage::tenants::from_seed(org, id, false) {
+                portal::storage::tenants::upsert(&pool, &tenant)
+                    .await
+                    .unwrap();
             }
         }
         let application = Application::build_with(settings, pool.clone(), listener)

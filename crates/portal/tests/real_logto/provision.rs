@@ -102,7 +102,7 @@ async fn the_demo_seed_provisions_and_a_rerun_changes_nothing(pool: PgPool) {
     );
 
     // The portal's tenants carry the ids Logto assigned; no simulated SSO.
-    let tenants = portal::tenants::list(&pool).await.unwrap();
+    let tenants = portal::storage::tenants::list(&pool).await.unwrap();
     assert_eq!(tenants.len(), 2);
     let acme_tenant = tenants
         .iter()
@@ -174,7 +174,10 @@ async fn a_run_stopped_half_way_is_completed_by_the_next(pool: PgPool) {
             .any(|c| c.starts_with(&format!("user alice_{suffix} "))),
         "alice was found again, not created twice"
     );
-    assert_eq!(portal::tenants::list(&pool).await.unwrap().len(), 2);
+    assert_eq!(
+        portal::storage::tenants::list(&pool).await.unwrap().len(),
+        2
+    );
     let again = provision::provision(&client, &seed, &[base()], Some(&pool))
         .await
         .unwrap();

@@ -16,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
+use test_support::free_port;
 
 pub(crate) use self::build::{Build, Source, ensure_built};
 use crate::pg::Postgres;
@@ -201,11 +202,6 @@ async fn drop_tenant_roles(pg: &Postgres, db: &str) -> Result<()> {
     }
     conn.close().await?;
     Ok(())
-}
-
-fn free_port() -> Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").context("probing for a free port")?;
-    Ok(l.local_addr()?.port())
 }
 
 /// The last `lines` lines of a text file (for error messages).

@@ -9,7 +9,7 @@
 //! With [`PgSessionStore::prefetching_logins`] the load also reads, in the
 //! same query, the login the session names and the tenant the request
 //! names, for the auth gate and the tenant routes
-//! ([`crate::logins::prefetch`]): a signed-in page costs one query.
+//! ([`crate::storage::logins::prefetch`]): a signed-in page costs one query.
 //!
 //! Database failures surface as the `Other` variants of actix-session's
 //! errors (the portal answers 503); the key is never logged.
@@ -31,9 +31,9 @@ use uuid::Uuid;
 use logto_actix::login_check_columns;
 use logto_actix::postgres::sha256;
 
-use crate::local_cache::LocalCache;
-use crate::logins::{self, CheckedLogin, LAST_SEEN_RESOLUTION};
-use crate::tenants::Tenant;
+use crate::storage::local_cache::LocalCache;
+use crate::storage::logins::{self, CheckedLogin, LAST_SEEN_RESOLUTION};
+use crate::storage::tenants::Tenant;
 
 /// The session state actix-session hands to a store.
 type SessionState = HashMap<String, String>;

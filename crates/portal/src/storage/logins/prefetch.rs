@@ -4,11 +4,11 @@
 //! Every signed-in page needs the session (actix-session's store loads it)
 //! and then the login the session names (the auth gate checks it); a tenant
 //! page also needs the tenant and its organization token. The session store
-//! reads all of them in one query ([`crate::session_store`]) and leaves them
+//! reads all of them in one query ([`crate::storage::session_store`]) and leaves them
 //! here, in a slot that lives exactly as long as the request ([`scope`], run
 //! by a middleware around the session middleware, which also says which
 //! tenant the request names). The auth gate (`PgLogins::preloaded_by`, see
-//! [`crate::auth::PortalLogins`]) and the tenant routes take them instead of querying again. Without a slot, or without
+//! [`crate::web::auth::PortalLogins`]) and the tenant routes take them instead of querying again. Without a slot, or without
 //! a stashed value for the same login or slug, they query on their own, as
 //! before: the slot only ever saves queries.
 
@@ -20,7 +20,7 @@ use uuid::Uuid;
 use logto_actix::postgres::PreloadedLogin;
 
 use super::CheckedLogin;
-use crate::tenants::Tenant;
+use crate::storage::tenants::Tenant;
 
 tokio::task_local! {
     static SLOT: RefCell<Slot>;

@@ -1,4 +1,8 @@
 //! Prometheus metrics in the text exposition format, without a registry crate.
+//!
+//! Ours rather than `prometheus-client`: its encoder writes a bucket's `le`
+//! before the other labels, and the names and label order of these lines are
+//! what the tests and dashboards read.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;

@@ -15,6 +15,23 @@ pub use logto_actix::postgres::logins::{
 
 pub mod prefetch;
 
+/// Signed-in browsers whose login has not expired (all instances).
+pub async fn count_alive(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM logins WHERE expires_at > now()")
+        .fetch_one(pool)
+        .await
+}
+
+/// Ends every login of `sub`, whatever its issuer (`portal sessions
+/// revoke`); returns how many.
+pub async fn delete_every_login_of(pool: &PgPool, sub: &str) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM logins WHERE user_sub = $1")
+        .bind(sub)
+        .execute(pool)
+        .await?
+        .rows_affected())
+}
+
 /// Records a back-channel logout token's `jti` until `expires_at` (the
 /// token's `exp`). `true` the first time, `false` for a replay.
 pub async fn remember_logout_jti(

@@ -1,12 +1,13 @@
 //! JSON API: `/api/me` (session) and bearer-token routes for resource servers.
 
+use actix_web::dev::Payload;
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use logto_client::ValidationError;
 
-use crate::auth::Authenticated;
-use crate::error::AppError;
 use crate::state::AppState;
+use crate::web::auth::Authenticated;
+use crate::web::error::AppError;
 
 /// The permission `GET /api/reports` requires on `PORTAL_API_RESOURCE`.
 pub const REPORTS_SCOPE: &str = "read:reports";
@@ -18,28 +19,49 @@ pub async fn me(auth: Authenticated) -> HttpResponse {
         .json(auth.claims())
 }
 
-fn bearer(req: &HttpRequest) -> Result<&str, AppError> {
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or(AppError::Bearer {
-            status: StatusCode::UNAUTHORIZED,
-            code: "invalid_request",
-            description: "a bearer token is required".into(),
-        })?;
-    let mut parts = value.splitn(2, ' ');
-    match (parts.next(), parts.next()) {
-        (Some(scheme), Some(token))
-            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-        {
-            Ok(token.trim())
+/// The token of an `Authorization: Bearer <token>` header, or the JSON 401
+/// of RFC 6750 (through [`AppError::Bearer`]). Ours rather than
+/// `actix-web-httpauth`'s `BearerAuth`: that one matches the scheme
+/// case-sensitively (RFC 7235 says it is not) and brings a second `base64`.
+pub struct BearerToken(String);
+
+impl BearerToken {
+    fn parse(req: &HttpRequest) -> Result<Self, AppError> {
+        let value = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(AppError::Bearer {
+                status: StatusCode::UNAUTHORIZED,
+                code: "invalid_request",
+                description: "a bearer token is required".into(),
+            })?;
+        match value.split_once(' ') {
+            Some((scheme, token))
+                if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+            {
+                Ok(Self(token.trim().to_owned()))
+            }
+            _ => Err(AppError::Bearer {
+                status: StatusCode::UNAUTHORIZED,
+                code: "invalid_request",
+                description: "the Authorization header must be `Bearer <token>`".into(),
+            }),
         }
-        _ => Err(AppError::Bearer {
-            status: StatusCode::UNAUTHORIZED,
-            code: "invalid_request",
-            description: "the Authorization header must be `Bearer <token>`".into(),
-        }),
+    }
+
+    /// The token.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromRequest for BearerToken {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Self::parse(req))
     }
 }
 
@@ -67,14 +89,13 @@ fn token_error(e: logto_client::Error) -> AppError {
 /// `GET /api/orgs/{organization_id}/whoami`: requires an organization token
 /// for exactly that organization.
 pub async fn org_whoami(
-    req: HttpRequest,
+    token: BearerToken,
     state: web::Data<AppState>,
     organization_id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let token = bearer(&req)?;
     let claims = state
         .client
-        .verify_organization_token(token, &organization_id)
+        .verify_organization_token(token.as_str(), &organization_id)
         .await
         .map_err(token_error)?;
     Ok(HttpResponse::Ok()
@@ -91,16 +112,18 @@ pub async fn org_whoami(
 /// `GET /api/reports`: requires an access token for `PORTAL_API_RESOURCE`
 /// carrying the `read:reports` permission.
 pub async fn reports(
-    req: HttpRequest,
+    // Taken as a `Result`: without a configured resource the route is a 404
+    // whatever the header says.
+    token: Result<BearerToken, AppError>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let Some(resource) = state.settings.api_resource.as_deref() else {
         return Err(AppError::NotFound("no API resource is configured".into()));
     };
-    let token = bearer(&req)?;
+    let token = token?;
     let claims = state
         .client
-        .verify_access_token(token, resource)
+        .verify_access_token(token.as_str(), resource)
         .await
         .map_err(token_error)?;
     if !claims.scope.split_whitespace().any(|s| s == REPORTS_SCOPE) {

@@ -5,14 +5,14 @@ use logto_client::{DirectSignIn, SignInOptions};
 
 use super::pages::organizations_of;
 use super::{redirect, render_page};
-use crate::auth::{MaybeAuthenticated, PortalAuth};
-use crate::error::{AppError, TenantRef};
 use crate::state::AppState;
-use crate::tenants::{self, Tenant};
+use crate::storage::tenants::{self, Tenant};
+use crate::web::auth::{MaybeAuthenticated, PortalAuth};
+use crate::web::error::{AppError, TenantRef};
 
 async fn tenant_or_404(state: &AppState, slug: &str) -> Result<Tenant, AppError> {
     // Read with the session, when there is one.
-    let found = match crate::logins::prefetch::take_tenant(slug) {
+    let found = match crate::storage::logins::prefetch::take_tenant(slug) {
         Some(found) => found,
         None => match state.local_cache.tenant(slug) {
             Some(found) => found,

@@ -2,7 +2,7 @@
 //! delay: every tenant, and the organization-token ciphertexts read lately.
 //!
 //! A tenant page needs its tenant and its login's organization token. Read
-//! with the session (see [`crate::logins::prefetch`]), they cost PostgreSQL
+//! with the session (see [`crate::storage::logins::prefetch`]), they cost PostgreSQL
 //! two more index lookups on every such page, about a fifth of its work for
 //! the page. Both change rarely: tenants when an operator edits them, a
 //! login's tokens when they are fetched, refreshed or dropped. Triggers
@@ -32,7 +32,7 @@ use sqlx::postgres::{PgListener, PgNotification};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::tenants::{self, Tenant};
+use crate::storage::tenants::{self, Tenant};
 
 /// The channel of tenant changes (the payload says nothing).
 pub const TENANTS_CHANNEL: &str = "portal_tenants";

@@ -1,5 +1,9 @@
 //! A small fixed-window rate limiter per client IP (per instance), and how
 //! the client IP of a request is found behind a reverse proxy.
+//!
+//! Ours rather than `governor`'s keyed limiter: the back-channel route must
+//! ask whether a budget is spent without spending it (only refusals count),
+//! and `governor` has no such look.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

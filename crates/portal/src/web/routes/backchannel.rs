@@ -10,10 +10,10 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use crate::error::AppError;
-use crate::logins;
-use crate::rate_limit::client_ip;
 use crate::state::AppState;
+use crate::storage::logins;
+use crate::web::error::AppError;
+use crate::web::rate_limit::client_ip;
 
 /// The form field.
 #[derive(Deserialize)]

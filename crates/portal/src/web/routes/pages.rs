@@ -4,10 +4,10 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
 use super::{insert_claims_table, render_page};
-use crate::auth::{Authenticated, AuthenticatedWithUserInfo, MaybeAuthenticated};
-use crate::error::AppError;
 use crate::state::AppState;
-use crate::tenants;
+use crate::storage::tenants;
+use crate::web::auth::{Authenticated, AuthenticatedWithUserInfo, MaybeAuthenticated};
+use crate::web::error::AppError;
 
 /// An organization the user belongs to, with their roles there.
 #[derive(Serialize)]

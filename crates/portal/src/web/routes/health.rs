@@ -5,6 +5,7 @@ use std::time::Duration;
 use actix_web::{HttpResponse, web};
 
 use crate::state::AppState;
+use crate::storage;
 
 /// `GET /healthz`: the process is up.
 pub async fn healthz() -> HttpResponse {
@@ -17,10 +18,7 @@ pub async fn healthz() -> HttpResponse {
 /// being unreachable does not make the portal unready: signed-in sessions
 /// keep working without it; it is reported as `"unreachable"`.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let database = match sqlx::query_scalar::<_, i32>("SELECT 1")
-        .fetch_one(&state.pool)
-        .await
-    {
+    let database = match storage::ping(&state.pool).await {
         Ok(_) => None,
         Err(e) => {
             tracing::warn!(error = %e, "readiness check: database unavailable");
@@ -55,8 +53,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let alive: i64 = sqlx::query_scalar("SELECT count(*) FROM logins WHERE expires_at > now()")
-        .fetch_one(&state.pool)
+    let alive = storage::logins::count_alive(&state.pool)
         .await
         .unwrap_or(-1);
     HttpResponse::Ok()

@@ -11,6 +11,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpMessage, HttpResponse, ResponseError, web};
 
+use logto_actix::postgres::RefreshWaitTimedOut;
+
 use crate::state::AppState;
 
 /// Everything a request can fail with.
@@ -111,9 +113,9 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
     }
 }
 
-impl From<crate::claims_table::ViewError> for AppError {
-    fn from(e: crate::claims_table::ViewError) -> Self {
-        use crate::claims_table::ViewError as V;
+impl From<crate::web::claims_table::ViewError> for AppError {
+    fn from(e: crate::web::claims_table::ViewError) -> Self {
+        use crate::web::claims_table::ViewError as V;
         match e {
             V::Decode(e) => e.into(),
             V::Render(e) => Self::Unexpected(anyhow::anyhow!("rendering a claims table: {e:?}")),
@@ -130,10 +132,11 @@ impl From<logto_client::Error> for AppError {
         match e {
             E::Storage(s) => {
                 // The store's own wait for a concurrent refresh is a "try again" too.
-                let unavailable = std::error::Error::source(&s)
+                let source = std::error::Error::source(&s);
+                let unavailable = source
                     .and_then(|src| src.downcast_ref::<sqlx::Error>())
                     .is_some_and(is_unavailable)
-                    || s.to_string().contains("timed out waiting");
+                    || source.is_some_and(|src| src.is::<RefreshWaitTimedOut>());
                 if unavailable {
                     Self::DatabaseUnavailable(anyhow::Error::new(s))
                 } else {
@@ -331,7 +334,10 @@ pub fn render<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerRespo
             ctx.insert("message", &message);
             ctx.insert("tenant", &tenant);
             ctx.insert("show_sign_in", &matches!(status.as_u16(), 401 | 400));
-            let nav = req.extensions().get::<crate::auth::SignedInNav>().cloned();
+            let nav = req
+                .extensions()
+                .get::<crate::web::auth::SignedInNav>()
+                .cloned();
             // A session that just ended (sign in again) shows the signed-out bar.
             let nav = nav.filter(|_| !matches!(app_error, Some(AppError::SessionEnded)));
             ctx.insert("signed_in", &nav.is_some());

@@ -10,8 +10,8 @@ pub mod tenant;
 use actix_web::HttpResponse;
 use actix_web::http::header;
 
-use crate::error::AppError;
 use crate::state::AppState;
+use crate::web::error::AppError;
 
 /// A 302 that must not be cached.
 pub(crate) fn redirect(location: &str) -> HttpResponse {
@@ -26,7 +26,7 @@ pub(crate) fn render_page(
     state: &AppState,
     template: &str,
     mut ctx: tera::Context,
-    auth: Option<&crate::auth::Authenticated>,
+    auth: Option<&crate::web::auth::Authenticated>,
 ) -> Result<HttpResponse, AppError> {
     ctx.insert("signed_in", &auth.is_some());
     if let Some(a) = auth {
@@ -45,7 +45,7 @@ pub(crate) fn render_page(
 }
 
 /// Puts the table of `claims` in `ctx` as `claims_table` (rendered HTML,
-/// from [`crate::claims_table::ClaimsTables`]).
+/// from [`crate::web::claims_table::ClaimsTables`]).
 pub(crate) fn insert_claims_table<T: serde::Serialize>(
     state: &AppState,
     ctx: &mut tera::Context,
@@ -54,7 +54,7 @@ pub(crate) fn insert_claims_table<T: serde::Serialize>(
     let html = state
         .claims_tables
         .html(&state.templates, claims)
-        .map_err(crate::claims_table::ViewError::Render)?;
+        .map_err(crate::web::claims_table::ViewError::Render)?;
     ctx.insert("claims_table", &*html);
     Ok(())
 }

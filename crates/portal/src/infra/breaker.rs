@@ -10,20 +10,14 @@
 //! the portal serves again within that interval of PostgreSQL coming back
 //! (and a false alarm costs one connection attempt).
 //!
-//! [`guard`] is the middleware that trips it and fails fast; `startup.rs`
-//! puts it on the routes that need PostgreSQL.
+//! `web::middleware::breaker_guard` is the middleware that trips it and
+//! fails fast; `startup.rs` puts it on the routes that need PostgreSQL.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
-use actix_web::web;
 use sqlx::PgPool;
-
-use crate::state::AppState;
 
 /// How often the probe tries PostgreSQL while the breaker is open.
 pub const PROBE_INTERVAL: Duration = Duration::from_millis(250);
@@ -90,36 +84,6 @@ impl DbBreaker {
             }
         });
     }
-}
-
-/// The [`DbBreaker`] as a middleware, around what needs PostgreSQL (the
-/// routes with a session, the back-channel receiver): a session-store
-/// failure or a handler's `DatabaseUnavailable` trips it, and while it is
-/// open, requests fail at once with [`BreakerOpen`] (rendered by
-/// the portal's `middleware_errors`, in `startup.rs`).
-pub async fn guard(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        return next.call(req).await;
-    };
-    if state.db_breaker.is_open() {
-        return Err(BreakerOpen.into());
-    }
-    let result = next.call(req).await;
-    let database_down = match &result {
-        Ok(res) => res
-            .response()
-            .error()
-            .and_then(|e| e.as_error::<crate::error::AppError>())
-            .is_some_and(|e| matches!(e, crate::error::AppError::DatabaseUnavailable(_))),
-        Err(_) => true,
-    };
-    if database_down {
-        state.db_breaker.trip(&state.pool);
-    }
-    result
 }
 
 /// Whether PostgreSQL accepts a new connection and answers on it: a

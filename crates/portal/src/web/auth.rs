@@ -16,10 +16,10 @@ use logto_actix::postgres::{LoginRecord, PgLogins, PgTokenStorage};
 use logto_actix::{ErrorKind, LoginStore};
 use logto_client::{LogtoClient, StorageError};
 
-use crate::error::AppError;
-use crate::logins::prefetch;
-use crate::metrics::Metrics;
+use crate::infra::metrics::Metrics;
 use crate::state::AppState;
+use crate::storage::logins::prefetch;
+use crate::web::error::AppError;
 
 /// Same-origin `return_to` values: the one rule, from logto-actix.
 pub use logto_actix::safe_return_to;
@@ -167,7 +167,7 @@ async fn authenticate(req: HttpRequest) -> Result<Option<Authenticated>, AppErro
     // Error pages rendered later in this request (a refused tenant, say)
     // show the same signed-in navigation as every other page.
     req.extensions_mut().insert(SignedInNav {
-        user_name: crate::routes::display_name(auth.claims()),
+        user_name: crate::web::routes::display_name(auth.claims()),
         csrf: auth.csrf_token().to_owned(),
     });
     Ok(Some(Authenticated(auth)))
