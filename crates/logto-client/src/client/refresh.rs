@@ -68,7 +68,7 @@ impl LogtoClient {
     /// ([`ValidationError::UnsupportedTokenType`]); one whose ID token fails
     /// verification or changes what OIDC Core §12.2 keeps clears the user's
     /// tokens ([`Error::requires_sign_in`]).
-    pub async fn get_token<S: Storage + ?Sized>(
+    pub(crate) async fn get_token<S: Storage + ?Sized>(
         &self,
         storage: &S,
         key: &AccessTokenKey,
