@@ -72,7 +72,7 @@ impl LogtoClient {
     /// `iss` (RFC 9207). Only then is the code exchanged (HTTP Basic client
     /// authentication, PKCE), the answer's `token_type` checked (`Bearer`, else
     /// [`ValidationError::UnsupportedTokenType`]) and the ID token verified (signature,
-    /// `iss`, `aud`/`azp`, `exp`, `iat` no older than [`LogtoConfig::max_id_token_age`],
+    /// `iss`, `aud`/`azp`, `exp`, `iat` no older than [`LogtoConfig::max_id_token_age`](crate::LogtoConfig::max_id_token_age),
     /// `nonce`, `at_hash` when present). Tokens are stored only on success.
     pub async fn handle_sign_in_callback<S: Storage + ?Sized>(
         &self,

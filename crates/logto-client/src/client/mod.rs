@@ -57,7 +57,7 @@ pub struct ClientStats {
 }
 
 /// A Logto client: discovery, the JWKS cache and the HTTP pool, shared by every
-/// user of the process. Per-user state lives only in the [`Storage`] handed to each
+/// user of the process. Per-user state lives only in the [`Storage`](crate::Storage) handed to each
 /// call, so one client safely serves any number of users concurrently.
 ///
 /// Cloning is cheap (an `Arc`).

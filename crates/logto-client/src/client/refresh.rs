@@ -62,7 +62,7 @@ impl LogtoClient {
     /// unless `force_refresh`, else through one refresh grant under the storage's
     /// refresh lock (single-flight).
     ///
-    /// A cached token is used until [`LogtoConfig::access_token_expiry_margin`]
+    /// A cached token is used until [`LogtoConfig::access_token_expiry_margin`](crate::LogtoConfig::access_token_expiry_margin)
     /// before its expiry, at most half its lifetime. A refresh answer whose
     /// `token_type` is not `Bearer` is refused and nothing of it stored
     /// ([`ValidationError::UnsupportedTokenType`]); one whose ID token fails

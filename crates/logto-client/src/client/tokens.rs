@@ -41,8 +41,8 @@ impl LogtoClient {
     /// An access token for `resource` (an API resource indicator), or for the userinfo
     /// endpoint with `None`. Served from the cache while valid, else one refresh grant.
     ///
-    /// A resource not configured with [`LogtoConfig::with_resources`] is refused
-    /// before any network call with [`ConfigError::ResourceNotConfigured`].
+    /// A resource not configured with [`LogtoConfig::with_resources`](crate::LogtoConfig::with_resources) is refused
+    /// before any network call with [`ConfigError::ResourceNotConfigured`](crate::ConfigError::ResourceNotConfigured).
     pub async fn get_access_token<S: Storage + ?Sized>(
         &self,
         storage: &S,
@@ -64,7 +64,7 @@ impl LogtoClient {
     }
 
     /// An organization token (`aud = urn:logto:organization:{organization_id}`).
-    /// Refuses early with [`ConfigError::MissingOrganizationsScope`] when the
+    /// Refuses early with [`ConfigError::MissingOrganizationsScope`](crate::ConfigError::MissingOrganizationsScope) when the
     /// organizations scope is not configured.
     pub async fn get_organization_token<S: Storage + ?Sized>(
         &self,
@@ -94,10 +94,10 @@ impl LogtoClient {
     /// An organization-scoped API resource token (`resource` and `organization_id`):
     /// its scopes are limited to the user's roles in that organization.
     ///
-    /// Refused before any network call with [`ConfigError::MissingOrganizationsScope`]
+    /// Refused before any network call with [`ConfigError::MissingOrganizationsScope`](crate::ConfigError::MissingOrganizationsScope)
     /// when the organizations scope is not configured, and with
-    /// [`ConfigError::ResourceNotConfigured`] when `resource` was not configured
-    /// with [`LogtoConfig::with_resources`].
+    /// [`ConfigError::ResourceNotConfigured`](crate::ConfigError::ResourceNotConfigured) when `resource` was not configured
+    /// with [`LogtoConfig::with_resources`](crate::LogtoConfig::with_resources).
     pub async fn get_organization_scoped_access_token<S: Storage + ?Sized>(
         &self,
         storage: &S,

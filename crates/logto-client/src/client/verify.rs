@@ -15,7 +15,7 @@ use crate::scopes::build_organization_urn;
 /// `LogtoClient::verify_id_token_with`).
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Audiences {
-    /// Each must be in [`LogtoConfig::trusted_audiences`].
+    /// Each must be in [`LogtoConfig::trusted_audiences`](crate::LogtoConfig::trusted_audiences).
     Trusted,
     /// They must be the original ID token's (a refresh; the caller compares).
     AsOriginal,
@@ -60,7 +60,7 @@ impl LogtoClient {
 
     /// Verifies an ID token. `audiences` says how its audiences besides this
     /// client are judged: [`Audiences::Trusted`] checks them against
-    /// [`LogtoConfig::trusted_audiences`]; [`Audiences::AsOriginal`] leaves it to
+    /// [`LogtoConfig::trusted_audiences`](crate::LogtoConfig::trusted_audiences); [`Audiences::AsOriginal`] leaves it to
     /// the caller, a refresh, whose ID token must name the very audiences of the
     /// original one (OIDC Core §12.2), which passed this check.
     pub(super) async fn verify_id_token_with(
@@ -89,8 +89,8 @@ impl LogtoClient {
 
     /// Verifies an ID token completely: signature (allowed algorithms, JWKS with
     /// re-fetch on unknown `kid`), `iss`, `aud` (this client, plus only
-    /// [`LogtoConfig::trusted_audiences`]) and `azp`, `exp`, `iat` (not in the future,
-    /// not older than [`LogtoConfig::max_id_token_age`]), `nbf`, and `nonce` when
+    /// [`LogtoConfig::trusted_audiences`](crate::LogtoConfig::trusted_audiences)) and `azp`, `exp`, `iat` (not in the future,
+    /// not older than [`LogtoConfig::max_id_token_age`](crate::LogtoConfig::max_id_token_age)), `nbf`, and `nonce` when
     /// `expected_nonce` is given. Time claims may carry a fraction (rounded down).
     pub async fn verify_id_token(
         &self,
