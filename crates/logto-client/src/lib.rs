@@ -107,8 +107,8 @@ mod test_support;
 
 pub use async_trait::async_trait;
 pub use claims::{
-    AccessTokenClaims, Address, BACKCHANNEL_LOGOUT_EVENT, IdTokenClaims, Identity,
-    LogoutTokenClaims, OrganizationData, OrganizationTokenClaims, SsoIdentity, UserInfo,
+    AccessTokenClaims, Address, IdTokenClaims, Identity, LogoutTokenClaims, OrganizationData,
+    OrganizationTokenClaims, SsoIdentity, UserInfo,
 };
 pub use client::{ClientStats, LogtoClient};
 pub use config::{Clock, FixedClock, LogtoConfig, Prompt, SigningAlgorithm, SystemClock};
@@ -116,6 +116,7 @@ pub use error::{
     CallbackError, ConfigError, Endpoint, Error, OidcError, StorageError, TransportError,
     ValidationError,
 };
+pub use jwt::BACKCHANNEL_LOGOUT_EVENT;
 pub use options::{
     DirectSignIn, FirstScreen, IdentifierType, InteractionMode, SignInOptions, SignInOutcome,
 };

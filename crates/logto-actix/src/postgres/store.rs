@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use logto_client::{AccessTokenKey, LogtoClient, StorageError};
+use logto_client::{LogtoClient, StorageError};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -232,10 +232,9 @@ impl PgLogins {
         every: Duration,
     ) -> Result<(), logto_client::Error> {
         let storage = self.storage_of(browser_id, login_id).checked_within(every);
-        match client
-            .get_token(&storage, &AccessTokenKey::userinfo(), false)
-            .await
-        {
+        // The userinfo token: `checked_within` reports it stale once the last
+        // check is older than `every`, so this is a refresh grant then.
+        match client.get_access_token(&storage, None).await {
             Ok(_) => Ok(()),
             Err(e) if e.requires_sign_in() => Err(e),
             Err(e) => {

@@ -407,9 +407,6 @@ impl OrganizationTokenClaims {
     }
 }
 
-/// The event key of a back-channel logout token.
-pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
-
 /// The claims of a back-channel logout token (OIDC Back-Channel Logout 1.0).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogoutTokenClaims {

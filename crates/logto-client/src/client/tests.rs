@@ -6,11 +6,19 @@ use base64::Engine;
 use serde_json::{Value, json};
 use sha2::Digest;
 
+use openidconnect::OAuth2TokenResponse;
+use url::Url;
+
 use super::*;
 use crate::config::FixedClock;
+use crate::config::Prompt;
+use crate::error::CallbackError;
+use crate::options::SignInOptions;
 use crate::scopes::UserScope;
 use crate::secret::AppSecret;
+use crate::secret::{AccessToken, IdToken, RefreshToken};
 use crate::storage::InMemoryStorage;
+use crate::storage::{AccessTokenKey, CachedAccessToken, Storage, TokenSet};
 use crate::test_support::*;
 
 fn sample_config(now: i64) -> LogtoConfig {

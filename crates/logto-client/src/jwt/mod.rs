@@ -33,6 +33,18 @@ use sha2::Digest;
 use crate::config::SigningAlgorithm;
 use crate::error::ValidationError;
 
+/// The event key of a back-channel logout token: the `events` claim holds it
+/// with an object value (OIDC Back-Channel Logout 1.0 §2.4). It lives here,
+/// beside the logout-token check, so `claims` depends on `jwt` and not back.
+///
+/// ```
+/// assert_eq!(
+///     logto_client::BACKCHANNEL_LOGOUT_EVENT,
+///     "http://schemas.openid.net/event/backchannel-logout"
+/// );
+/// ```
+pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
 #[cfg(test)]
 mod tests;
 
@@ -639,7 +651,7 @@ pub(crate) fn check_logout_token(jws: &Jws, expect: &Expect<'_>) -> Result<(), V
         return Err(ValidationError::MissingClaim("exp"));
     }
     match claims.get("events") {
-        Some(Value::Object(events)) => match events.get(crate::claims::BACKCHANNEL_LOGOUT_EVENT) {
+        Some(Value::Object(events)) => match events.get(BACKCHANNEL_LOGOUT_EVENT) {
             Some(Value::Object(_)) => {}
             _ => {
                 return Err(ValidationError::InvalidClaim {
