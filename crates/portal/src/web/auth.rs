@@ -19,7 +19,8 @@ use logto_client::{LogtoClient, StorageError};
 use crate::infra::metrics::Metrics;
 use crate::state::AppState;
 use crate::storage::logins::prefetch;
-use crate::web::error::AppError;
+use crate::web::error::{AppError, is_idp_outage};
+use crate::web::views::SignedInNav;
 
 /// Same-origin `return_to` values: the one rule, from logto-actix.
 pub use logto_actix::safe_return_to;
@@ -104,13 +105,8 @@ impl From<logto_actix::Error> for AppError {
             // The IdP's own failure (`server_error`, `temporarily_unavailable`,
             // a 5xx from the token endpoint) is a 503 "try again"; anything
             // else refuses the callback.
-            ErrorKind::SignInFailed(e) => {
-                let message = e.to_string();
-                match Self::from(e) {
-                    unavailable @ Self::IdpUnavailable(_) => unavailable,
-                    _ => Self::SignInFailed(message),
-                }
-            }
+            ErrorKind::SignInFailed(e) if is_idp_outage(&e) => Self::from(e),
+            ErrorKind::SignInFailed(e) => Self::SignInFailed(e),
             ErrorKind::Logto(e) => Self::from(e),
             ErrorKind::Storage(e) => Self::from(logto_client::Error::Storage(e)),
             other => Self::Unexpected(anyhow::Error::new(other)),
@@ -118,19 +114,18 @@ impl From<logto_actix::Error> for AppError {
     }
 }
 
-/// What the navigation bar of a signed-in page needs, left in the request's
-/// extensions by the extractors for the error pages.
-#[derive(Clone)]
-pub(crate) struct SignedInNav {
-    pub(crate) user_name: String,
-    pub(crate) csrf: String,
-}
-
 /// A signed-in browser (the Rust form of the Python quick-start's
 /// `@authenticated(shouldRedirect, fetchUserInfo)`): logto-actix's, on the
 /// portal's logins. A page request that is not signed in is redirected to
 /// `/sign-in?return_to=…`; under `/api/` it is answered 401 JSON.
 pub struct Authenticated(logto_actix::Authenticated<PortalLogins>);
+
+impl Authenticated {
+    /// The navigation bar of this user's pages.
+    pub(crate) fn nav(&self) -> SignedInNav {
+        SignedInNav::new(self.claims(), self.csrf_token())
+    }
+}
 
 impl Deref for Authenticated {
     type Target = logto_actix::Authenticated<PortalLogins>;
@@ -166,10 +161,8 @@ async fn authenticate(req: HttpRequest) -> Result<Option<Authenticated>, AppErro
     };
     // Error pages rendered later in this request (a refused tenant, say)
     // show the same signed-in navigation as every other page.
-    req.extensions_mut().insert(SignedInNav {
-        user_name: crate::web::routes::display_name(auth.claims()),
-        csrf: auth.csrf_token().to_owned(),
-    });
+    req.extensions_mut()
+        .insert(SignedInNav::new(auth.claims(), auth.csrf_token()));
     Ok(Some(Authenticated(auth)))
 }
 

@@ -9,7 +9,7 @@
 //! are claims, never raw tokens, and never reach a log.
 //!
 //! The handlers put a table in their page with
-//! `routes::insert_claims_table`, beside `routes::render_page`.
+//! `views::insert_claims_table`, beside `views::render_page`.
 //!
 //! A tenant page goes one step further: the same organization token always
 //! decodes to the same claims, so [`ClaimsTables::organization_token`] keeps

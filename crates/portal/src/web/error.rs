@@ -14,6 +14,7 @@ use actix_web::{HttpMessage, HttpResponse, ResponseError, web};
 use logto_actix::postgres::RefreshWaitTimedOut;
 
 use crate::state::AppState;
+use crate::web::views::{self, ErrorPage, RenderError, SignedInNav, TenantRef};
 
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -27,9 +28,10 @@ pub enum AppError {
     /// The session ended at the identity provider (refresh token revoked or expired).
     #[error("your session has ended; please sign in again")]
     SessionEnded,
-    /// The sign-in callback was refused (forged, replayed, expired, or the IdP said no).
+    /// The sign-in callback was refused (forged, replayed, expired, or the
+    /// IdP said no): the client's error, kept whole for the log line.
     #[error("sign-in failed: {0}")]
-    SignInFailed(String),
+    SignInFailed(logto_client::Error),
     /// A bad request (malformed form, failed CSRF check...).
     #[error("{0}")]
     BadRequest(String),
@@ -76,15 +78,6 @@ pub enum AppError {
     Unexpected(#[source] anyhow::Error),
 }
 
-/// A tenant named on an error page.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct TenantRef {
-    /// URL slug.
-    pub slug: String,
-    /// Display name.
-    pub display_name: String,
-}
-
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         if is_unavailable(&e) {
@@ -110,6 +103,12 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
                 .is_some_and(|c| c.starts_with("57P") || c.starts_with("08") || c == "55P03")
         }
         _ => false,
+    }
+}
+
+impl From<RenderError> for AppError {
+    fn from(e: RenderError) -> Self {
+        Self::Unexpected(e.into())
     }
 }
 
@@ -143,36 +142,41 @@ impl From<logto_client::Error> for AppError {
                     Self::Unexpected(anyhow::Error::new(s))
                 }
             }
-            E::Transport(t) => Self::IdpUnavailable(anyhow::Error::new(t)),
-            // The IdP answered with a failure of its own (a 503 with
-            // `server_error`, say): nothing is wrong with the session; try
-            // again shortly.
-            E::Oidc(o)
-                if matches!(o.error.as_str(), "server_error" | "temporarily_unavailable")
-                    || o.status.is_some_and(|s| s >= 500) =>
-            {
-                Self::IdpUnavailable(anyhow::Error::new(E::Oidc(o)))
-            }
+            e if is_idp_outage(&e) => Self::IdpUnavailable(anyhow::Error::new(e)),
             E::Oidc(o) if o.is_access_denied() => Self::Forbidden {
                 message: "you do not have access to this organization".into(),
                 tenant: None,
             },
-            E::Callback(c) => Self::SignInFailed(c.to_string()),
+            e @ E::Callback(_) => Self::SignInFailed(e),
             // Outside the sign-in callback (which refuses the sign-in instead),
             // a refused answer of the IdP: `requires_sign_in` took the refreshed
             // ID tokens that end the session, what is left is the IdP's fault
             // (userinfo for another `sub`, a token type other than Bearer).
             E::Validation(v) => Self::IdpAnswerRefused(anyhow::Error::new(v)),
-            // Discovery that fails its checks (an issuer that differs from
-            // the configured endpoint, a malformed document): sign-in cannot
-            // work until an operator fixes it; the log line says what, and
-            // `/readyz` reports it.
-            E::Config(
-                c @ (logto_client::ConfigError::IssuerMismatch { .. }
-                | logto_client::ConfigError::Discovery(_)),
-            ) => Self::IdpUnavailable(anyhow::Error::new(c)),
             other => Self::Unexpected(anyhow::Error::new(other)),
         }
+    }
+}
+
+/// Whether `e` is the identity provider's outage, a 503 "try again"
+/// whatever the request was: it cannot be reached; it answered with a
+/// failure of its own (`server_error`, `temporarily_unavailable`, a 5xx),
+/// so nothing is wrong with the session; or its discovery document fails
+/// its checks (an issuer that differs from the configured endpoint, a
+/// malformed document), which an operator must fix and `/readyz` reports.
+pub(crate) fn is_idp_outage(e: &logto_client::Error) -> bool {
+    use logto_client::Error as E;
+    match e {
+        E::Transport(_) => true,
+        E::Oidc(o) => {
+            matches!(o.error.as_str(), "server_error" | "temporarily_unavailable")
+                || o.status.is_some_and(|s| s >= 500)
+        }
+        E::Config(
+            logto_client::ConfigError::IssuerMismatch { .. }
+            | logto_client::ConfigError::Discovery(_),
+        ) => true,
+        _ => false,
     }
 }
 
@@ -280,7 +284,7 @@ pub fn render<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerRespo
     if let Some(e) = app_error {
         e.log(req.method().as_str(), &path);
     }
-    let is_api = path.starts_with("/api/") || path == "/backchannel-logout";
+    let is_api = views::is_api_path(&path);
     let headers = res.headers().clone();
 
     let mut builder = HttpResponse::build(status);
@@ -303,7 +307,7 @@ pub fn render<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerRespo
                 s if s >= 500 => "internal_error",
                 _ => "bad_request",
             });
-        builder.json(serde_json::json!({"error": code, "message": message}))
+        builder.json(views::error_json(code, &message))
     } else if let Some(AppError::SignedOut { return_to }) = app_error {
         let target = format!("/sign-in?return_to={}", urlencode(return_to));
         HttpResponse::Found()
@@ -313,7 +317,7 @@ pub fn render<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerRespo
     } else {
         let state = req.app_data::<web::Data<AppState>>();
         let tenant = match app_error {
-            Some(AppError::Forbidden { tenant, .. }) => tenant.clone(),
+            Some(AppError::Forbidden { tenant, .. }) => tenant.as_ref(),
             _ => None,
         };
         let title = match (app_error, status.as_u16()) {
@@ -327,33 +331,21 @@ pub fn render<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerRespo
             (_, s) if s >= 500 => "Something went wrong",
             _ => "Request refused",
         };
-        let html = state.and_then(|s| {
-            let mut ctx = tera::Context::new();
-            ctx.insert("status", &status.as_u16());
-            ctx.insert("title", title);
-            ctx.insert("message", &message);
-            ctx.insert("tenant", &tenant);
-            ctx.insert("show_sign_in", &matches!(status.as_u16(), 401 | 400));
-            let nav = req
-                .extensions()
-                .get::<crate::web::auth::SignedInNav>()
-                .cloned();
-            // A session that just ended (sign in again) shows the signed-out bar.
-            let nav = nav.filter(|_| !matches!(app_error, Some(AppError::SessionEnded)));
-            ctx.insert("signed_in", &nav.is_some());
-            if let Some(nav) = nav {
-                ctx.insert("user_name", &nav.user_name);
-                ctx.insert("csrf", &nav.csrf);
-            }
-            ctx.insert("has_api_resource", &s.settings.api_resource.is_some());
-            s.templates.render("error.html", &ctx).ok()
-        });
-        match html {
-            Some(html) => builder.content_type("text/html; charset=utf-8").body(html),
-            None => builder
-                .content_type("text/plain; charset=utf-8")
-                .body(format!("{} {title}: {message}", status.as_u16())),
-        }
+        // A session that just ended (sign in again) shows the signed-out bar.
+        let nav = req
+            .extensions()
+            .get::<SignedInNav>()
+            .cloned()
+            .filter(|_| !matches!(app_error, Some(AppError::SessionEnded)));
+        let page = ErrorPage {
+            status,
+            title,
+            message: &message,
+            tenant,
+            nav: nav.as_ref(),
+        };
+        let (content_type, body) = page.body(state.map(|s| s.get_ref()));
+        builder.content_type(content_type).body(body)
     };
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, new_res).map_into_right_body(),
@@ -387,7 +379,7 @@ impl Outage {
     /// For a request to `path`.
     pub fn new(path: &str, state: Option<web::Data<AppState>>) -> Self {
         Self {
-            is_api: path.starts_with("/api/") || path == "/backchannel-logout",
+            is_api: views::is_api_path(path),
             state,
         }
     }
@@ -411,23 +403,80 @@ impl ResponseError for Outage {
             .insert_header((header::RETRY_AFTER, OUTAGE_RETRY_AFTER))
             .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
         if self.is_api {
-            return res.json(serde_json::json!({"error": "unavailable", "message": message}));
+            return res.json(views::error_json("unavailable", message));
         }
-        let html = self.state.as_ref().and_then(|s| {
-            let mut ctx = tera::Context::new();
-            ctx.insert("status", &503);
-            ctx.insert("title", "Temporarily unavailable");
-            ctx.insert("message", message);
-            ctx.insert("tenant", &Option::<TenantRef>::None);
-            ctx.insert("show_sign_in", &false);
-            ctx.insert("signed_in", &false);
-            s.templates.render("error.html", &ctx).ok()
-        });
-        match html {
-            Some(h) => res.content_type("text/html; charset=utf-8").body(h),
-            None => res
-                .content_type("text/plain; charset=utf-8")
-                .body(format!("503 Temporarily unavailable: {message}")),
+        let page = ErrorPage {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            title: "Temporarily unavailable",
+            message,
+            tenant: None,
+            nav: None,
+        };
+        let (content_type, body) = page.body(self.state.as_ref().map(|s| s.get_ref()));
+        res.content_type(content_type).body(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use logto_actix::{Answer, ErrorKind};
+    use logto_client::{CallbackError, Endpoint, OidcError};
+
+    fn oidc(endpoint: Endpoint, status: Option<u16>, error: &str) -> logto_client::Error {
+        logto_client::Error::Oidc(OidcError {
+            endpoint,
+            status,
+            error: error.into(),
+            error_description: None,
+            logto_code: None,
+            logto_message: None,
+        })
+    }
+
+    fn callback_failure(e: logto_client::Error) -> AppError {
+        AppError::from(logto_actix::Error::new(
+            ErrorKind::SignInFailed(e),
+            Answer::Html,
+        ))
+    }
+
+    #[test]
+    fn a_refused_callback_keeps_the_clients_typed_error() {
+        let e = callback_failure(logto_client::Error::Callback(CallbackError::UnknownState));
+        assert!(
+            matches!(
+                &e,
+                AppError::SignInFailed(logto_client::Error::Callback(CallbackError::UnknownState))
+            ),
+            "{e:?}"
+        );
+        assert_eq!(e.status_code(), StatusCode::BAD_REQUEST);
+        assert_eq!(e.code(), "sign_in_failed");
+        assert!(e.to_string().starts_with("sign-in failed: "), "{e}");
+
+        let e = callback_failure(oidc(Endpoint::Token, Some(400), "invalid_grant"));
+        assert!(
+            matches!(&e, AppError::SignInFailed(logto_client::Error::Oidc(o)) if o.error == "invalid_grant"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn an_idp_outage_during_the_callback_is_a_503_not_a_refusal() {
+        for failure in [
+            oidc(Endpoint::Token, Some(503), "invalid_request"),
+            oidc(Endpoint::Token, None, "server_error"),
+            oidc(Endpoint::Authorization, None, "temporarily_unavailable"),
+        ] {
+            let e = callback_failure(failure);
+            assert!(matches!(e, AppError::IdpUnavailable(_)), "{e:?}");
+            assert_eq!(e.status_code(), StatusCode::SERVICE_UNAVAILABLE);
         }
+        assert!(!is_idp_outage(&oidc(
+            Endpoint::Token,
+            Some(400),
+            "invalid_grant"
+        )));
     }
 }

@@ -12,7 +12,7 @@ use actix_web::{HttpResponse, web};
 
 use crate::infra::breaker::BreakerOpen;
 use crate::state::AppState;
-use crate::storage::tenants;
+use crate::tenant;
 use crate::web::error::{self, AppError};
 
 /// The security headers of every response.
@@ -109,7 +109,7 @@ pub(crate) async fn prefetch_slot(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let tenant = tenants::slug_in_path(req.path()).map(str::to_owned);
+    let tenant = tenant::slug_in_path(req.path()).map(str::to_owned);
     crate::storage::logins::prefetch::scope(tenant, next.call(req)).await
 }
 
@@ -120,7 +120,7 @@ pub(crate) fn is_sign_in(path: &str) -> bool {
         || path
             .strip_prefix("/t/")
             .and_then(|rest| rest.strip_suffix("/sign-in"))
-            .is_some_and(tenants::valid_slug)
+            .is_some_and(tenant::valid_slug)
 }
 
 /// Every sign-in route ([`is_sign_in`]) is rate limited per client, in

@@ -1,5 +1,6 @@
-//! The HTTP layer: routes, extractors, the error type (rendered in one
-//! place), the sign-in rate limiter and the views of claims.
+//! The HTTP layer: routes, extractors (`auth`), the error type (rendered
+//! in one place), middleware, the sign-in rate limiter, and the views:
+//! pages, error pages and claims tables.
 
 pub mod auth;
 pub mod claims_table;
@@ -7,3 +8,4 @@ pub mod error;
 pub mod middleware;
 pub mod rate_limit;
 pub mod routes;
+pub mod views;

@@ -3,11 +3,11 @@
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
-use super::{insert_claims_table, render_page};
 use crate::state::AppState;
 use crate::storage::tenants;
 use crate::web::auth::{Authenticated, AuthenticatedWithUserInfo, MaybeAuthenticated};
 use crate::web::error::AppError;
+use crate::web::views::{insert_claims_table, render_page};
 
 /// An organization the user belongs to, with their roles there.
 #[derive(Serialize)]
@@ -104,7 +104,12 @@ pub async fn home(
             .collect();
         ctx.insert("tenants", &tenant_rows);
     }
-    render_page(&state, "index.html", ctx, auth.0.as_ref())
+    Ok(render_page(
+        &state,
+        "index.html",
+        ctx,
+        auth.0.as_ref().map(|a| a.nav()).as_ref(),
+    )?)
 }
 
 /// `GET /protected`: the ID token's claims.
@@ -115,7 +120,12 @@ pub async fn protected(
     let mut ctx = tera::Context::new();
     insert_claims_table(&state, &mut ctx, auth.claims())?;
     ctx.insert("signed_in_since", &auth.login().created_at.to_string());
-    render_page(&state, "protected.html", ctx, Some(&auth))
+    Ok(render_page(
+        &state,
+        "protected.html",
+        ctx,
+        Some(&auth.nav()),
+    )?)
 }
 
 /// `GET /protected/userinfo`: fresh user info from Logto.
@@ -125,7 +135,12 @@ pub async fn userinfo(
 ) -> Result<HttpResponse, AppError> {
     let mut ctx = tera::Context::new();
     insert_claims_table(&state, &mut ctx, &auth.user_info)?;
-    render_page(&state, "userinfo.html", ctx, Some(&auth.auth))
+    Ok(render_page(
+        &state,
+        "userinfo.html",
+        ctx,
+        Some(&auth.auth.nav()),
+    )?)
 }
 
 /// `GET /protected/resource`: claims of the access token for `PORTAL_API_RESOURCE`.
@@ -149,7 +164,12 @@ pub async fn resource(
         &claims.scope.split_whitespace().collect::<Vec<_>>(),
     );
     insert_claims_table(&state, &mut ctx, &claims)?;
-    render_page(&state, "resource.html", ctx, Some(&auth))
+    Ok(render_page(
+        &state,
+        "resource.html",
+        ctx,
+        Some(&auth.nav()),
+    )?)
 }
 
 /// `GET /organizations`.
@@ -159,5 +179,10 @@ pub async fn organizations(
 ) -> Result<HttpResponse, AppError> {
     let mut ctx = tera::Context::new();
     ctx.insert("organizations", &org_views(&state, &auth).await?);
-    render_page(&state, "organizations.html", ctx, Some(&auth))
+    Ok(render_page(
+        &state,
+        "organizations.html",
+        ctx,
+        Some(&auth.nav()),
+    )?)
 }

@@ -4,11 +4,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use logto_client::{DirectSignIn, SignInOptions};
 
 use super::pages::organizations_of;
-use super::{redirect, render_page};
+use super::redirect;
 use crate::state::AppState;
-use crate::storage::tenants::{self, Tenant};
+use crate::storage::tenants;
+use crate::tenant::Tenant;
 use crate::web::auth::{MaybeAuthenticated, PortalAuth};
-use crate::web::error::{AppError, TenantRef};
+use crate::web::error::AppError;
+use crate::web::views::{TenantRef, render_page};
 
 async fn tenant_or_404(state: &AppState, slug: &str) -> Result<Tenant, AppError> {
     // Read with the session, when there is one.
@@ -78,7 +80,7 @@ pub async fn home(
     ctx.insert("roles", &my_roles);
     ctx.insert("permissions", &token.permissions);
     ctx.insert("claims_table", &*token.claims_table);
-    render_page(&state, "tenant.html", ctx, Some(&auth))
+    Ok(render_page(&state, "tenant.html", ctx, Some(&auth.nav()))?)
 }
 
 /// `GET /t/{slug}/sign-in`: the tenant's sign-in experience (rate limited
