@@ -8,7 +8,8 @@ use url::Url;
 
 use crate::config::Settings;
 use crate::startup::Application;
-use crate::storage::tenants::{self, Tenant};
+use crate::storage::tenants;
+use crate::tenant::{self, Tenant};
 
 /// The multi-tenant company portal with Logto sign-in.
 #[derive(Parser)]
@@ -177,7 +178,7 @@ impl Cli {
                         sso_connector_id,
                         login_hint,
                     } => {
-                        if !tenants::valid_slug(&slug) {
+                        if !tenant::valid_slug(&slug) {
                             anyhow::bail!("slug {slug:?} must match [a-z0-9][a-z0-9-]*");
                         }
                         let t = Tenant {

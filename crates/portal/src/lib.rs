@@ -8,7 +8,10 @@
 //! - [`web`]: routes, the `Authenticated` and bearer extractors, the error
 //!   type rendered in one place, the rate limiter and the claims views;
 //! - [`storage`]: PostgreSQL, one module per table (logins, sessions,
-//!   tenants) and the per-instance caches in front of them;
+//!   tenants) and the per-instance caches in front of them: the only place
+//!   with SQL on the portal's database;
+//! - [`tenant`]: the tenant domain (slugs, the tenants file, tenants from
+//!   the Logto seed);
 //! - [`infra`]: the database breaker, metrics, the sweeper and telemetry;
 //! - [`management`] (a client of Logto's Management API) and [`provision`]
 //!   (`portal logto provision`: the demo seed into a real Logto).
@@ -21,6 +24,7 @@ pub mod provision;
 pub mod startup;
 pub mod state;
 pub mod storage;
+pub mod tenant;
 pub mod web;
 
 /// The workspace's sqlx migrations, applied at start-up and by `portal migrate`.

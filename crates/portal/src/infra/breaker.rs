@@ -86,16 +86,6 @@ impl DbBreaker {
     }
 }
 
-/// Whether PostgreSQL accepts a new connection and answers on it: a
-/// connection of its own, not one from the pool, whose acquire would keep
-/// retrying a refused connection for seconds.
 async fn answers(pool: &PgPool) -> bool {
-    use sqlx::Connection as _;
-    let options = pool.connect_options();
-    let probe = async {
-        let mut conn = sqlx::PgConnection::connect_with(&options).await?;
-        sqlx::query("SELECT 1").execute(&mut conn).await?;
-        conn.close().await
-    };
-    matches!(tokio::time::timeout(PROBE_TIMEOUT, probe).await, Ok(Ok(())))
+    crate::storage::answers_on_new_connection(pool, PROBE_TIMEOUT).await
 }

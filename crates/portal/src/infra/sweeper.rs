@@ -6,6 +6,8 @@ use std::time::Duration;
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
 
+use crate::storage;
+
 /// How many rows one sweep deleted, per table.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SweepStats {
@@ -33,22 +35,14 @@ impl SweepStats {
     }
 }
 
-async fn delete(pool: &PgPool, sql: &'static str) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(sql).execute(pool).await?.rows_affected())
-}
-
 /// Deletes every expired row once: sessions, sign-in attempts, seen logout
 /// tokens and expired access tokens past `expires_at`, and logins past
 /// `expires_at` or idle for longer than `idle_timeout`.
 pub async fn sweep_once(pool: &PgPool, idle_timeout: Duration) -> Result<SweepStats, sqlx::Error> {
-    let sessions = delete(pool, "DELETE FROM sessions WHERE expires_at <= now()").await?;
+    let sessions = storage::session_store::delete_expired(pool).await?;
     // The tables of logto-actix's store: its sweep.
     let swept = logto_actix::postgres::logins::sweep(pool, idle_timeout).await?;
-    let seen_logout_tokens = delete(
-        pool,
-        "DELETE FROM seen_logout_tokens WHERE expires_at <= now()",
-    )
-    .await?;
+    let seen_logout_tokens = storage::logins::forget_expired_logout_jtis(pool).await?;
     let logto_actix::postgres::logins::Swept {
         sign_in_attempts,
         logins,

@@ -601,7 +601,7 @@ pub async fn provision(
             let Some(real) = organizations.get(&org.id) else {
                 continue;
             };
-            let Some(tenant) = tenants::from_seed(org, &real.id, false) else {
+            let Some(tenant) = crate::tenant::from_seed(org, &real.id, false) else {
                 continue;
             };
             match tenants::find(pool, &tenant.slug).await? {

@@ -32,7 +32,8 @@ use sqlx::postgres::{PgListener, PgNotification};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::storage::tenants::{self, Tenant};
+use crate::storage::tenants;
+use crate::tenant::Tenant;
 
 /// The channel of tenant changes (the payload says nothing).
 pub const TENANTS_CHANNEL: &str = "portal_tenants";

@@ -50,3 +50,13 @@ pub async fn remember_logout_jti(
     .rows_affected();
     Ok(n == 1)
 }
+
+/// Forgets the `jti`s whose token has expired (the sweeper); returns how many.
+pub async fn forget_expired_logout_jtis(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM seen_logout_tokens WHERE expires_at <= now()")
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
+}

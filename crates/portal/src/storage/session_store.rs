@@ -33,7 +33,7 @@ use logto_actix::postgres::sha256;
 
 use crate::storage::local_cache::LocalCache;
 use crate::storage::logins::{self, CheckedLogin, LAST_SEEN_RESOLUTION};
-use crate::storage::tenants::Tenant;
+use crate::tenant::Tenant;
 
 /// The session state actix-session hands to a store.
 type SessionState = HashMap<String, String>;
@@ -336,6 +336,16 @@ impl SessionStore for PgSessionStore {
             .map_err(|e| anyhow::Error::new(e).context("deleting a session"))?;
         Ok(())
     }
+}
+
+/// Deletes the expired sessions (the sweeper); returns how many.
+pub async fn delete_expired(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= now()")
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
 }
 
 #[cfg(test)]

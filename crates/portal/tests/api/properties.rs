@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use actix_web::http::header::HeaderValue;
-use portal::storage::tenants::valid_slug;
+use portal::tenant::valid_slug;
 use portal::web::auth::safe_return_to;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;

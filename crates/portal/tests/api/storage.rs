@@ -282,7 +282,7 @@ async fn session_store_saves_loads_updates_and_deletes(pool: PgPool) {
 async fn a_session_load_reads_its_login_and_tenant_in_one_query(pool: PgPool) {
     let store = PgSessionStore::new(pool.clone()).prefetching_logins(DAY);
     let ttl = actix_web::cookie::time::Duration::minutes(30);
-    let acme = portal::storage::tenants::Tenant {
+    let acme = portal::tenant::Tenant {
         slug: "acme".into(),
         display_name: "Acme".into(),
         organization_id: "org-acme".into(),

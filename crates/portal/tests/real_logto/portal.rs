@@ -83,7 +83,7 @@ impl RealPortal {
             let id = provisioned["organizations"][&org.id]["id"]
                 .as_str()
                 .unwrap();
-            if let Some(tenant) = portal::storage::tenants::from_seed(org, id, false) {
+            if let Some(tenant) = portal::tenant::from_seed(org, id, false) {
                 portal::storage::tenants::upsert(&pool, &tenant)
                     .await
                     .unwrap();

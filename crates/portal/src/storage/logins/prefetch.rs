@@ -20,7 +20,7 @@ use uuid::Uuid;
 use logto_actix::postgres::PreloadedLogin;
 
 use super::CheckedLogin;
-use crate::storage::tenants::Tenant;
+use crate::tenant::Tenant;
 
 tokio::task_local! {
     static SLOT: RefCell<Slot>;
