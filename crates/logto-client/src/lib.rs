@@ -101,6 +101,7 @@ mod jwt;
 mod options;
 mod scopes;
 mod secret;
+mod single_flight;
 mod storage;
 #[cfg(test)]
 mod test_support;
@@ -125,6 +126,7 @@ pub use scopes::{
     build_organization_urn, organization_id_from_urn,
 };
 pub use secret::{AccessToken, AppSecret, CodeVerifier, IdToken, RefreshToken};
+pub use single_flight::RefreshWaitTimedOut;
 pub use storage::{
     AccessTokenKey, CachedAccessToken, InMemoryStorage, RefreshGuard, SignInSession, Storage,
     TokenSet,

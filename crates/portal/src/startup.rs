@@ -21,6 +21,7 @@ use crate::config::Settings;
 use crate::infra::sweeper;
 use crate::infra::telemetry::QuietRootSpan;
 use crate::state::{AppState, Parts};
+use crate::storage::caching::CachingSessionStore;
 use crate::storage::session_store::PgSessionStore;
 use crate::storage::tenants;
 use crate::web::auth::{PortalAuth, PortalLogins};
@@ -182,6 +183,11 @@ impl Application {
             state.pool.clone(),
             Arc::clone(&state.local_cache),
         );
+        crate::storage::local_cache::spawn_touches(
+            state.pool.clone(),
+            Arc::clone(&state.local_cache),
+            state.settings.idle_timeout,
+        );
         let server = run(listener, state.clone())?;
         Ok(Self {
             port,
@@ -242,9 +248,10 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .max_connections(per_worker)
             .connect_lazy_with((*connect).clone());
         let state = web::Data::new(state.for_worker(pool));
-        let store = PgSessionStore::new(state.pool.clone())
-            .prefetching_logins(state.settings.idle_timeout)
-            .with_local_cache(Arc::clone(&state.local_cache));
+        let store = CachingSessionStore::new(
+            PgSessionStore::new(state.pool.clone()),
+            Arc::clone(&state.local_cache),
+        );
         let session = SessionMiddleware::builder(store.clone(), key.clone())
             .cookie_name(cookie_name.to_owned())
             .cookie_secure(https)
@@ -287,9 +294,6 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                 web::scope("")
                     .wrap(from_fn(middleware::limit_sign_ins))
                     .wrap(session)
-                    // Outside the session middleware: the slot where its
-                    // store leaves what it read for the handlers.
-                    .wrap(from_fn(middleware::prefetch_slot))
                     // Outermost: it sees the session store's failures too.
                     .wrap(from_fn(middleware::breaker_guard))
                     .route("/", web::get().to(routes::pages::home))

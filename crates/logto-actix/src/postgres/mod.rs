@@ -67,7 +67,7 @@ pub use cipher::{CryptoError, KEY_LEN, NONCE_LEN, TAG_LEN, TokenCipher, sha256};
 pub use logins::{LoginRecord, PreloadedLogin, SealedLoginTokens};
 pub use storage::{
     AccessTokenCache, PgTokenStorage, REFRESH_LOCK_TIMEOUT, RefreshWaitTimedOut,
-    SIGN_IN_ATTEMPT_TTL, refresh_lock_key,
+    SIGN_IN_ATTEMPT_TTL, refresh_lock_key, refresh_slots,
 };
 pub use store::PgLogins;
 

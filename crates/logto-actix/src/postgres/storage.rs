@@ -9,9 +9,11 @@
 //! - Refresh is single-flight across instances: [`Storage::lock_for_refresh`]
 //!   opens a transaction holding a transaction-scoped advisory lock for the
 //!   login, and the guard commits the rotated refresh token, the new ID token
-//!   and the new access token in that transaction. Within one process a
-//!   per-login async mutex sits in front of it, so waiting requests do not
-//!   hold pool connections.
+//!   and the new access token in that transaction. Within one process the
+//!   client's single-flight (one refresh per login at a time) sits in front
+//!   of it, so waiting requests do not hold pool connections; the holders
+//!   are capped by the storage's refresh slots
+//!   ([`PgTokenStorage::with_refresh_slots`]).
 //!
 //! Why an advisory lock rather than `SELECT … FOR UPDATE` on the row: the
 //! lock is held for the whole token-endpoint call (seconds when the identity
@@ -46,7 +48,7 @@
 //! takes the token that refresh stored.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -85,7 +87,8 @@ pub const REFRESH_LOCK_TIMEOUT: Duration = Duration::from_secs(15);
 /// [`PgTokenStorage`] fills as it reads organization tokens from the
 /// database, and tells of every change it makes. Whoever implements it keeps
 /// it current with other instances' changes (by `LISTEN`/`NOTIFY`, say) and
-/// serves it back through [`super::logins::touch_preloaded`].
+/// serves it back through [`AccessTokenCache::get`] (or
+/// [`super::logins::touch_preloaded`]).
 ///
 /// ```
 /// use std::sync::Mutex;
@@ -130,6 +133,15 @@ pub trait AccessTokenCache: Send + Sync + 'static {
     /// This storage is changing `login_id`'s tokens: drop what is kept of
     /// them (without waiting to hear of the change from the database).
     fn forget(&self, login_id: Uuid);
+
+    /// The kept ciphertext of `login_id`'s token under `cache_key`, if the
+    /// cache can vouch that it is current (`None`: read the database). The
+    /// storage asks it before reading an organization token. By default the
+    /// cache only remembers for whoever reads it back elsewhere.
+    fn get(&self, login_id: Uuid, cache_key: &str) -> Option<Vec<u8>> {
+        let _ = (login_id, cache_key);
+        None
+    }
 }
 /// The shortest browser binding accepted (bytes).
 const MIN_BINDING_LEN: usize = 16;
@@ -169,6 +181,8 @@ pub struct PgTokenStorage {
     checked_within: Option<Duration>,
     /// See [`Self::max_access_token_age`].
     max_access_token_age: Option<Duration>,
+    /// See [`Self::with_refresh_slots`].
+    refresh_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// What [`PgTokenStorage::with_loaded`] was given.
@@ -209,7 +223,6 @@ impl PgTokenStorage {
         login_ttl: Duration,
     ) -> Self {
         Self {
-            pool,
             cipher,
             binding_ok: browser_binding.len() >= MIN_BINDING_LEN,
             browser_hash: sha256(&browser_binding),
@@ -219,7 +232,26 @@ impl PgTokenStorage {
             local_cache: None,
             checked_within: None,
             max_access_token_age: None,
+            refresh_slots: refresh_slots(pool.options().get_max_connections()),
+            pool,
         }
+    }
+
+    /// Refresh locks are held by at most as many requests at once as
+    /// `slots` has permits, shared with every storage given the same
+    /// `slots` ([`refresh_slots`]; [`super::PgLogins`] shares one per pool).
+    /// Without it, a storage has slots of its own.
+    ///
+    /// ```no_run
+    /// # fn run(pool: sqlx::PgPool, storage: logto_actix::postgres::PgTokenStorage) {
+    /// let slots = logto_actix::postgres::refresh_slots(pool.options().get_max_connections());
+    /// let storage = storage.with_refresh_slots(slots);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_refresh_slots(mut self, slots: Arc<tokio::sync::Semaphore>) -> Self {
+        self.refresh_slots = slots;
+        self
     }
 
     /// Cached access tokens obtained longer than `age` ago are not served:
@@ -374,11 +406,14 @@ pub fn refresh_lock_key(login_id: Uuid) -> i64 {
 }
 
 /// The wait for another refresh of the same login (or for a refresh slot)
-/// ran out: the source of such a [`StorageError`], so that an application
-/// can answer "try again shortly" by type rather than by message.
-#[derive(Debug, thiserror::Error)]
-#[error("timed out waiting for {0}")]
-pub struct RefreshWaitTimedOut(&'static str);
+/// ran out: the source of such a [`StorageError`] (logto-client's type: the
+/// client's own single-flight reports it too).
+///
+/// ```
+/// let e = logto_actix::postgres::RefreshWaitTimedOut::new("a refresh slot");
+/// assert!(e.to_string().ends_with("a refresh slot"));
+/// ```
+pub use logto_client::RefreshWaitTimedOut;
 
 fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StorageError {
     move |e| {
@@ -589,22 +624,20 @@ fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
         .is_some_and(|c| c == "23503")
 }
 
-/// In-process refresh locks, one per login being refreshed.
-static LOCAL_LOCKS: LazyLock<Mutex<HashMap<Uuid, Weak<tokio::sync::Mutex<()>>>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
-
-fn local_lock(login_id: Uuid) -> Arc<tokio::sync::Mutex<()>> {
-    let Ok(mut map) = LOCAL_LOCKS.lock() else {
-        // Poisoned: fall back to a private mutex (PostgreSQL still serialises).
-        return Arc::new(tokio::sync::Mutex::new(()));
-    };
-    map.retain(|_, weak| weak.strong_count() > 0);
-    if let Some(existing) = map.get(&login_id).and_then(Weak::upgrade) {
-        return existing;
-    }
-    let fresh = Arc::new(tokio::sync::Mutex::new(()));
-    map.insert(login_id, Arc::downgrade(&fresh));
-    fresh
+/// The refresh slots of a pool of `max_connections`: at most half its
+/// connections hold refresh locks at once. Each holder keeps a connection
+/// for its transaction and briefly needs a second one (the mark); with half
+/// the pool for holders, a second connection always comes, so holders cannot
+/// starve each other.
+///
+/// ```
+/// let slots = logto_actix::postgres::refresh_slots(16);
+/// assert_eq!(slots.available_permits(), 8);
+/// assert_eq!(logto_actix::postgres::refresh_slots(1).available_permits(), 1);
+/// ```
+pub fn refresh_slots(max_connections: u32) -> Arc<tokio::sync::Semaphore> {
+    let half = usize::try_from(max_connections / 2).unwrap_or(usize::MAX);
+    Arc::new(tokio::sync::Semaphore::new(half.max(1)))
 }
 
 #[async_trait]
@@ -739,6 +772,15 @@ impl Storage for PgTokenStorage {
         // Taken before the read: a change heard after it voids the read.
         let keep = match &self.local_cache {
             Some(cache) if key.organization_id.is_some() && key.resource.is_none() => {
+                if let Some(sealed) = cache.get(self.login_id, &cache_key) {
+                    return Ok(open_access_token(
+                        &self.cipher,
+                        self.login_id,
+                        key,
+                        Some(sealed),
+                        self.max_access_token_age,
+                    ));
+                }
                 Some((cache, cache.epoch()))
             }
             _ => None,
@@ -811,27 +853,18 @@ impl Storage for PgTokenStorage {
     async fn lock_for_refresh(&self) -> Result<Box<dyn RefreshGuard + '_>, StorageError> {
         // The refresh rotates tokens: what was loaded goes stale.
         self.forget_loaded();
-        let local =
-            tokio::time::timeout(REFRESH_LOCK_TIMEOUT, local_lock(self.login_id).lock_owned())
-                .await
-                .map_err(|_| {
-                    StorageError::with_source(
-                        "timed out waiting for another refresh of this login",
-                        RefreshWaitTimedOut("another refresh of this login"),
-                    )
-                })?;
         // A holder needs a second connection for a moment (the mark below);
         // capping the holders well under the pool's size means that second
         // connection always comes, however many logins refresh at once.
         let slot = tokio::time::timeout(
             REFRESH_LOCK_TIMEOUT,
-            refresh_slots(&self.pool).acquire_owned(),
+            Arc::clone(&self.refresh_slots).acquire_owned(),
         )
         .await
         .map_err(|_| {
             StorageError::with_source(
                 "timed out waiting for a refresh slot",
-                RefreshWaitTimedOut("a refresh slot"),
+                RefreshWaitTimedOut::new("a refresh slot"),
             )
         })?
         .map_err(|_| StorageError::new("the refresh slots are closed"))?;
@@ -855,7 +888,6 @@ impl Storage for PgTokenStorage {
             checked_within: self.checked_within,
             max_access_token_age: self.max_access_token_age,
             marked: false,
-            _local: local,
             _slot: slot,
         }))
     }
@@ -866,7 +898,7 @@ impl Storage for PgTokenStorage {
 }
 
 /// A login's refresh lock: an open transaction holding the advisory lock
-/// (plus the in-process mutex). Dropped without `commit`/`clear`, the
+/// (and a refresh slot). Dropped without `commit`/`clear`, the
 /// transaction rolls back and both locks are released.
 struct PgRefreshGuard {
     /// The lock's transaction; `None` once it is committed.
@@ -880,28 +912,7 @@ struct PgRefreshGuard {
     max_access_token_age: Option<Duration>,
     /// `refresh_started_at` was set (committed) by this guard.
     marked: bool,
-    _local: tokio::sync::OwnedMutexGuard<()>,
     _slot: tokio::sync::OwnedSemaphorePermit,
-}
-
-/// The refresh slots of a pool: at most half its connections hold refresh
-/// locks at once. Each holder keeps a connection for its transaction and
-/// briefly needs a second one (the mark); with half the pool for holders, a
-/// second connection always comes, so holders cannot starve each other.
-/// Pools of one size share their slots (stricter, never looser).
-fn refresh_slots(pool: &PgPool) -> Arc<tokio::sync::Semaphore> {
-    static SLOTS: std::sync::LazyLock<
-        std::sync::Mutex<std::collections::HashMap<u32, Arc<tokio::sync::Semaphore>>>,
-    > = std::sync::LazyLock::new(Default::default);
-    let size = pool.options().get_max_connections();
-    let mut slots = SLOTS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    Arc::clone(
-        slots
-            .entry(size)
-            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new((size as usize / 2).max(1)))),
-    )
 }
 
 impl PgRefreshGuard {

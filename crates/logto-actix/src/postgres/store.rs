@@ -47,6 +47,8 @@ pub struct PgLogins {
     max_access_token_age: Option<Duration>,
     cache: Option<Arc<dyn AccessTokenCache>>,
     preload: Option<Arc<PreloadHook>>,
+    /// The refresh slots of the pool, shared by every storage it builds.
+    refresh_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for PgLogins {
@@ -73,6 +75,7 @@ impl PgLogins {
     /// ```
     pub fn new(pool: PgPool, cipher: impl Into<Arc<TokenCipher>>) -> Self {
         Self {
+            refresh_slots: super::storage::refresh_slots(pool.options().get_max_connections()),
             pool,
             cipher: cipher.into(),
             idle_timeout: Duration::from_secs(30 * 60),
@@ -209,7 +212,8 @@ impl PgLogins {
             browser_id.as_bytes().to_vec(),
             login_id,
             self.absolute_timeout,
-        );
+        )
+        .with_refresh_slots(Arc::clone(&self.refresh_slots));
         if let Some(cache) = &self.cache {
             storage = storage.with_local_cache(Arc::clone(cache));
         }

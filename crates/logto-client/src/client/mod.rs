@@ -1,9 +1,8 @@
 //! [`LogtoClient`]: one per process, shared by every user.
 
-use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use openidconnect as oidc;
 use openidconnect::OAuth2TokenResponse;
@@ -28,12 +27,15 @@ mod verify;
 
 use jwks::JwksCache;
 
+use crate::single_flight::KeyedMutex;
+
 struct Inner {
     config: LogtoConfig,
     http: reqwest::Client,
     provider: tokio::sync::OnceCell<Arc<Provider>>,
     jwks: JwksCache,
-    inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Refreshes in flight in this process, one per login.
+    refreshes: KeyedMutex,
     /// Token requests answered by a refresh another call had just made.
     coalesced: AtomicU64,
     /// Refresh-token grants that succeeded / failed.
@@ -167,7 +169,7 @@ impl LogtoClient {
                 http,
                 provider: tokio::sync::OnceCell::new(),
                 jwks: JwksCache::default(),
-                inflight: Mutex::new(HashMap::new()),
+                refreshes: KeyedMutex::default(),
                 coalesced: AtomicU64::new(0),
                 refreshes_ok: AtomicU64::new(0),
                 refreshes_failed: AtomicU64::new(0),

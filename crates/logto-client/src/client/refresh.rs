@@ -1,39 +1,20 @@
 //! Refresh grants: single-flight, with the refreshed ID token checked against
 //! the original (OIDC Core §12.2).
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use openidconnect as oidc;
 use openidconnect::OAuth2TokenResponse;
 
 use super::verify::Audiences;
-use super::{Inner, LogtoClient, check_token_type, map_token_error};
+use super::{LogtoClient, check_token_type, map_token_error};
 use crate::claims::IdTokenClaims;
 use crate::discovery::Provider;
-use crate::error::{ConfigError, Error, OidcError, ValidationError};
+use crate::error::{ConfigError, Error, OidcError, StorageError, ValidationError};
 use crate::jwt;
 use crate::secret::{AccessToken, IdToken, RefreshToken};
+use crate::single_flight::{REFRESH_WAIT, RefreshWaitTimedOut};
 use crate::storage::{AccessTokenKey, CachedAccessToken, Storage, TokenSet};
-
-pub(super) struct LocalFlight {
-    inner: Arc<Inner>,
-    key: String,
-    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-impl Drop for LocalFlight {
-    fn drop(&mut self) {
-        self.guard = None;
-        if let Ok(mut map) = self.inner.inflight.lock()
-            && map
-                .get(&self.key)
-                .is_some_and(|m| Arc::strong_count(m) == 1)
-        {
-            map.remove(&self.key);
-        }
-    }
-}
 
 impl LogtoClient {
     /// Whether a cached token is used rather than refreshed: until the expiry
@@ -43,19 +24,6 @@ impl LogtoClient {
         let lifetime = token.expires_at.saturating_sub(token.obtained_at);
         let margin = self.inner.config.expiry_margin_secs(lifetime);
         self.now() < token.expires_at.saturating_sub(margin)
-    }
-
-    async fn local_flight(&self, key: String) -> LocalFlight {
-        let mutex = match self.inner.inflight.lock() {
-            Ok(mut map) => Arc::clone(map.entry(key.clone()).or_default()),
-            Err(_) => Arc::new(tokio::sync::Mutex::new(())),
-        };
-        let guard = mutex.lock_owned().await;
-        LocalFlight {
-            inner: Arc::clone(&self.inner),
-            key,
-            guard: Some(guard),
-        }
     }
 
     /// The general form of every `get_*_token`: the token of `key`, from the cache
@@ -91,13 +59,21 @@ impl LogtoClient {
         {
             return Ok(t.token);
         }
-        // Coalesce concurrent refreshes of one user and audience in this process.
+        // One refresh of a user's tokens at a time in this process (they share
+        // one refresh token): later requests queue here, not in the storage's
+        // cross-instance lock, and take what the refresh before them stored.
         let _flight = match storage.session_key() {
-            Some(session) if !force_refresh => {
-                let flight = self
-                    .local_flight(format!("{session}\u{0}{}", key.cache_key()))
-                    .await;
-                if let Some(t) = storage.get_access_token(key).await?
+            Some(session) => {
+                let flight = tokio::time::timeout(REFRESH_WAIT, self.inner.refreshes.lock(session))
+                    .await
+                    .map_err(|_| {
+                        StorageError::with_source(
+                            "timed out waiting for another refresh of this user",
+                            RefreshWaitTimedOut::new("another refresh of this user"),
+                        )
+                    })?;
+                if !force_refresh
+                    && let Some(t) = storage.get_access_token(key).await?
                     && self.is_fresh(&t)
                 {
                     self.coalesced();
@@ -105,7 +81,7 @@ impl LogtoClient {
                 }
                 Some(flight)
             }
-            _ => None,
+            None => None,
         };
         let mut guard = storage.lock_for_refresh().await?;
         let tokens = guard.load_tokens().await?.ok_or(Error::NotAuthenticated)?;

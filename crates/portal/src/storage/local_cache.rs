@@ -1,15 +1,18 @@
-//! This instance's copy of two tables, current to within a notification's
-//! delay: every tenant, and the organization-token ciphertexts read lately.
+//! This instance's copy of four tables, current to within a notification's
+//! delay: every tenant, the organization-token ciphertexts read lately, and
+//! the sessions and logins of the browsers seen lately (served by the
+//! decorators of [`crate::storage::caching`]).
 //!
-//! A tenant page needs its tenant and its login's organization token. Read
-//! with the session (see [`crate::storage::logins::prefetch`]), they cost PostgreSQL
-//! two more index lookups on every such page, about a fifth of its work for
-//! the page. Both change rarely: tenants when an operator edits them, a
-//! login's tokens when they are fetched, refreshed or dropped. Triggers
-//! (migration `20261203000001_change_notifications.sql`) announce every change
+//! A signed-in page needs its session and its login; a tenant page also its
+//! tenant and its login's organization token. All of them change rarely
+//! compared with how often they are read: tenants when an operator edits
+//! them, a login's tokens when they are fetched, refreshed or dropped, a
+//! session or a login at sign-in, sign-out and timeouts. Triggers
+//! (migrations `20261203000001_change_notifications.sql` and
+//! `20261206000001_session_login_notifications.sql`) announce every change
 //! with `NOTIFY`, whoever makes it, and [`spawn`]'s listener applies it here:
 //! a change of tenants reloads the tenants, a change of a login's tokens drops
-//! that login's tokens.
+//! that login's tokens, a change of a session or a login drops it.
 //!
 //! The copy answers only while changes are heard. Until the listener has
 //! connected, heard its own test notification and loaded the tenants, and
@@ -20,17 +23,26 @@
 //! so a connection that died silently is noticed too. A ciphertext read
 //! from the database is kept only if no token change was heard since the read
 //! began ([`LocalCache::epoch`]), so a change that lands during the read is
-//! never undone by it. Ciphertexts stay encrypted here, as in the table.
+//! never undone by it; the same holds for sessions and logins. Ciphertexts
+//! stay encrypted here, as in the tables.
+//!
+//! Deadlines (a session's expiry, a login's absolute and idle timeouts) are
+//! kept as this process's [`Instant`]s, derived from seconds the database
+//! computed against its own clock: no wall-clock skew between the two
+//! matters. The idle-timeout bookkeeping is written behind, in batches
+//! ([`LocalCache::touch_login`], [`spawn_touches`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hashlink::LruCache;
 use sqlx::PgPool;
 use sqlx::postgres::{PgListener, PgNotification};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
+
+use logto_actix::postgres::LoginRecord;
 
 use crate::storage::tenants;
 use crate::tenant::Tenant;
@@ -40,6 +52,12 @@ pub const TENANTS_CHANNEL: &str = "portal_tenants";
 /// The channel of access-token changes (the payload is the login's id;
 /// empty: every login's).
 pub const ACCESS_TOKENS_CHANNEL: &str = "portal_access_tokens";
+/// The channel of session changes (the payload is the hex SHA-256 of the
+/// keys, comma separated; empty: every session's).
+pub const SESSIONS_CHANNEL: &str = "portal_sessions";
+/// The channel of login changes other than a later `last_seen_at` (the
+/// payload is the ids, comma separated; empty: every login's).
+pub const LOGINS_CHANNEL: &str = "portal_logins";
 /// The channel of the listener's own test notifications (a nonce).
 const HELLO_CHANNEL: &str = "portal_hello";
 /// After this long without a notification, the listener checks that it
@@ -60,6 +78,39 @@ const RECONNECT_DELAY_MAX: Duration = Duration::from_secs(30);
 /// A login's organization-token ciphertexts, by cache key.
 type Sealed = Vec<(String, Vec<u8>)>;
 
+/// The session state actix-session hands to a store.
+pub type SessionState = HashMap<String, String>;
+
+/// The SHA-256 of a session's key, as stored in `sessions.key_hash`.
+pub type KeyHash = [u8; 32];
+
+/// A session as read from (or written to) the database.
+#[derive(Clone)]
+struct CachedSession {
+    state: SessionState,
+    /// `sessions.expires_at`, on this process's clock (never later).
+    expires: Instant,
+}
+
+/// A login as read from the database, with its deadlines on this process's
+/// clock; see [`LocalCache::login`].
+#[derive(Debug, Clone)]
+pub struct CachedLogin {
+    /// The row, without its tokens.
+    pub record: LoginRecord,
+    /// `logins.id_token` (ciphertext).
+    pub id_token: Vec<u8>,
+    /// `logins.refresh_token` (ciphertext).
+    pub refresh_token: Option<Vec<u8>>,
+    /// `logins.expires_at` (never later than the row's).
+    pub expires: Instant,
+    /// The last request known here (never later than the row's
+    /// `last_seen_at`, but for touches not yet written behind).
+    pub last_seen: Instant,
+    /// `logins.checked_at` (never later than the row's).
+    pub checked: Instant,
+}
+
 /// See the module documentation. Shared by the workers and the listener.
 pub struct LocalCache {
     inner: Mutex<Inner>,
@@ -73,6 +124,12 @@ struct Inner {
     /// Counts the token changes heard and the losses of the listener.
     epoch: u64,
     tokens: LruCache<Uuid, Sealed>,
+    sessions: LruCache<KeyHash, CachedSession>,
+    logins: LruCache<Uuid, CachedLogin>,
+    /// Logins used since the last batch of `last_seen_at` writes.
+    touches: HashSet<Uuid>,
+    /// The listener's backend (`pg_backend_pid()`), while it is heard.
+    listener_pid: Option<i32>,
 }
 
 impl std::fmt::Debug for LocalCache {
@@ -88,8 +145,8 @@ impl Default for LocalCache {
 }
 
 impl LocalCache {
-    /// An empty copy that keeps the tokens of at most `logins` logins (at
-    /// least one). It answers nothing until [`spawn`]'s listener is heard.
+    /// An empty copy that keeps at most `logins` logins, their tokens, and
+    /// as many sessions (at least one each). It answers nothing until [`spawn`]'s listener is heard.
     pub fn new(logins: usize) -> Self {
         Self {
             inner: Mutex::new(Inner {
@@ -97,6 +154,10 @@ impl LocalCache {
                 hearing: false,
                 epoch: 0,
                 tokens: LruCache::new(logins.max(1)),
+                sessions: LruCache::new(logins.max(1)),
+                logins: LruCache::new(logins.max(1)),
+                touches: HashSet::new(),
+                listener_pid: None,
             }),
         }
     }
@@ -168,6 +229,124 @@ impl LocalCache {
         }
     }
 
+    /// Whether changes are heard: only then does the copy answer anything.
+    pub fn is_hearing(&self) -> bool {
+        self.inner().hearing
+    }
+
+    /// The PostgreSQL backend of the listener's connection, while changes
+    /// are heard (tests end it with `pg_terminate_backend`).
+    pub fn listener_pid(&self) -> Option<i32> {
+        let inner = self.inner();
+        inner.listener_pid.filter(|_| inner.hearing)
+    }
+
+    /// The state of the session whose key hashes to `hash`, unless it has
+    /// expired (`None`: ask the database).
+    pub fn session(&self, hash: &KeyHash) -> Option<SessionState> {
+        let mut inner = self.inner();
+        if !inner.hearing {
+            return None;
+        }
+        let kept = inner.sessions.get(hash)?;
+        if Instant::now() < kept.expires {
+            return Some(kept.state.clone());
+        }
+        inner.sessions.remove(hash);
+        None
+    }
+
+    /// Keeps a session as read or written after [`LocalCache::epoch`]
+    /// answered `epoch`, valid until `expires`.
+    pub fn keep_session(&self, epoch: u64, hash: KeyHash, state: SessionState, expires: Instant) {
+        let mut inner = self.inner();
+        if !inner.hearing || inner.epoch != epoch {
+            return;
+        }
+        inner
+            .sessions
+            .insert(hash, CachedSession { state, expires });
+    }
+
+    /// This instance is changing the session: drop it now, without waiting
+    /// to hear of it.
+    pub fn forget_session(&self, hash: &KeyHash) {
+        let mut inner = self.inner();
+        inner.epoch += 1;
+        inner.sessions.remove(hash);
+    }
+
+    /// Changes of these sessions were heard (`None`: of any session).
+    fn sessions_changed(&self, which: Option<Vec<KeyHash>>) {
+        let mut inner = self.inner();
+        inner.epoch += 1;
+        match which {
+            Some(hashes) => {
+                for h in &hashes {
+                    inner.sessions.remove(h);
+                }
+            }
+            None => inner.sessions.clear(),
+        }
+    }
+
+    /// The login `id` as kept, while changes are heard (`None`: ask the
+    /// database). Whether it is still alive is the caller's to judge, from
+    /// its deadlines.
+    pub fn login(&self, id: Uuid) -> Option<CachedLogin> {
+        let mut inner = self.inner();
+        if !inner.hearing {
+            return None;
+        }
+        inner.logins.get(&id).cloned()
+    }
+
+    /// Keeps a login as read after [`LocalCache::epoch`] answered `epoch`.
+    pub fn keep_login(&self, epoch: u64, login: CachedLogin) {
+        let mut inner = self.inner();
+        if !inner.hearing || inner.epoch != epoch {
+            return;
+        }
+        inner.logins.insert(login.record.id, login);
+    }
+
+    /// Drops the login `id` (this instance is changing or ending it, or its
+    /// deadlines are in doubt): the database answers for it next.
+    pub fn forget_login(&self, id: Uuid) {
+        let mut inner = self.inner();
+        inner.epoch += 1;
+        inner.logins.remove(&id);
+    }
+
+    /// Changes of these logins were heard (`None`: of any login).
+    fn logins_changed(&self, which: Option<Vec<Uuid>>) {
+        let mut inner = self.inner();
+        inner.epoch += 1;
+        match which {
+            Some(ids) => {
+                for id in &ids {
+                    inner.logins.remove(id);
+                }
+            }
+            None => inner.logins.clear(),
+        }
+    }
+
+    /// Login `id` served a request `at`: its `last_seen_at` is written in
+    /// the next batch ([`spawn_touches`]).
+    pub fn touch_login(&self, id: Uuid, at: Instant) {
+        let mut inner = self.inner();
+        if let Some(login) = inner.logins.get_mut(&id) {
+            login.last_seen = login.last_seen.max(at);
+        }
+        inner.touches.insert(id);
+    }
+
+    /// The logins touched since the last call.
+    pub fn take_touches(&self) -> Vec<Uuid> {
+        self.inner().touches.drain().collect()
+    }
+
     /// Changes are heard from now on: the tokens start empty, and the
     /// tenants are loaded next.
     fn hearing(&self) {
@@ -185,7 +364,14 @@ impl LocalCache {
         inner.epoch += 1;
         inner.hearing = hearing;
         inner.tokens.clear();
+        inner.sessions.clear();
+        inner.logins.clear();
         inner.tenants = None;
+        inner.listener_pid = None;
+    }
+
+    fn set_listener_pid(&self, pid: i32) {
+        self.inner().listener_pid = Some(pid);
     }
 
     /// A change of tenants was heard: the database answers until they are
@@ -213,8 +399,15 @@ impl logto_actix::postgres::AccessTokenCache for LocalCache {
         self.keep_access_token(epoch, login_id, cache_key, sealed);
     }
 
+    fn get(&self, login_id: Uuid, cache_key: &str) -> Option<Vec<u8>> {
+        self.access_token(login_id, cache_key)
+    }
+
+    /// The storage writes the login's tokens: its kept row goes too (its ID
+    /// and refresh tokens change with them).
     fn forget(&self, login_id: Uuid) {
         self.tokens_changed(Some(login_id));
+        self.forget_login(login_id);
     }
 }
 
@@ -269,7 +462,16 @@ async fn listen(
     // it), not be replaced behind its back while notifications are lost.
     listener.eager_reconnect(false);
     listener
-        .listen_all([TENANTS_CHANNEL, ACCESS_TOKENS_CHANNEL, HELLO_CHANNEL])
+        .listen_all([
+            TENANTS_CHANNEL,
+            ACCESS_TOKENS_CHANNEL,
+            SESSIONS_CHANNEL,
+            LOGINS_CHANNEL,
+            HELLO_CHANNEL,
+        ])
+        .await?;
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut listener)
         .await?;
     // Hear a notification of our own before trusting the channel.
     if !hear_ourselves(&mut listener, reads, None).await? {
@@ -277,6 +479,7 @@ async fn listen(
     }
     *heard = true;
     cache.hearing();
+    cache.set_listener_pid(pid);
     cache.tenants_loaded(tenants::list(reads).await?);
     tracing::info!("hearing changes to tenants and tokens: tenant pages read them from memory");
     loop {
@@ -304,9 +507,78 @@ async fn apply(cache: &LocalCache, reads: &PgPool, n: &PgNotification) -> anyhow
             cache.tenants_loaded(tenants::list(reads).await?);
         }
         ACCESS_TOKENS_CHANNEL => cache.tokens_changed(n.payload().parse().ok()),
+        SESSIONS_CHANNEL => cache.sessions_changed(parse_list(n.payload(), parse_key_hash)),
+        LOGINS_CHANNEL => cache.logins_changed(parse_list(n.payload(), |s| s.parse().ok())),
         _ => {}
     }
     Ok(())
+}
+
+/// The comma-separated keys of a payload; `None` (every row) when it is
+/// empty or any key does not parse.
+fn parse_list<T>(payload: &str, parse: impl Fn(&str) -> Option<T>) -> Option<Vec<T>> {
+    if payload.is_empty() {
+        return None;
+    }
+    payload.split(',').map(parse).collect()
+}
+
+/// A key hash in hex, as `encode(key_hash, 'hex')` writes it.
+fn parse_key_hash(hex: &str) -> Option<KeyHash> {
+    let bytes = hex.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (o, pair) in out.iter_mut().zip(bytes.chunks(2)) {
+        let s = std::str::from_utf8(pair).ok()?;
+        *o = u8::from_str_radix(s, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// How often the `last_seen_at` of the logins served from the copy is
+/// written, in one statement.
+pub const TOUCH_EVERY: Duration = Duration::from_secs(1);
+
+/// Writes the touches of [`LocalCache::touch_login`] every [`TOUCH_EVERY`],
+/// in one `UPDATE`, through `pool`, until it is closed. A login that ended
+/// meanwhile (signed out, timed out) stays ended: the statement checks the
+/// same conditions as a request's own touch.
+pub fn spawn_touches(
+    pool: PgPool,
+    cache: Arc<LocalCache>,
+    idle_timeout: Duration,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(TOUCH_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while !pool.is_closed() {
+            every.tick().await;
+            let ids = cache.take_touches();
+            if ids.is_empty() {
+                continue;
+            }
+            let written = sqlx::query(
+                "UPDATE logins SET last_seen_at = now() \
+                 WHERE id = ANY($1) \
+                   AND expires_at > now() \
+                   AND last_seen_at + make_interval(secs => $2) > now()",
+            )
+            .bind(&ids)
+            .bind(crate::storage::logins::interval_secs(idle_timeout))
+            .execute(&pool)
+            .await;
+            if let Err(e) = written {
+                // Not retried: the logins are read from PostgreSQL once their
+                // idle deadline here comes, and touched again then.
+                tracing::warn!(error = %e, logins = ids.len(), "could not record the logins' last requests");
+                for id in ids {
+                    cache.forget_login(id);
+                }
+            }
+        }
+    })
 }
 
 /// Sends a notification with a fresh nonce through `reads` and waits to hear

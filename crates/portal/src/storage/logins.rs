@@ -1,8 +1,8 @@
 //! The `logins` table, one row per signed-in browser, is logto-actix's
 //! (`logto_actix::postgres::logins`: the table and every statement on it,
-//! re-exported here). The portal adds [`prefetch`] — the login read with the
-//! session, for the auth gate — and the back-channel logout's replay
-//! protection (`seen_logout_tokens`).
+//! re-exported here). The portal adds the back-channel logout's replay
+//! protection (`seen_logout_tokens`); its copy of the logins in memory is
+//! [`crate::storage::caching::CachingLogins`].
 
 use sqlx::PgPool;
 use time::OffsetDateTime;
@@ -12,8 +12,6 @@ pub use logto_actix::postgres::logins::{
     count_for_sub, delete, delete_by_sid, delete_by_sub, find, id_token, interval_secs,
     postpone_check, touch, touch_loading_tokens, touch_preloaded,
 };
-
-pub mod prefetch;
 
 /// Signed-in browsers whose login has not expired (all instances).
 pub async fn count_alive(pool: &PgPool) -> Result<i64, sqlx::Error> {

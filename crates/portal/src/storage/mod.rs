@@ -1,10 +1,11 @@
 //! PostgreSQL persistence: one module per table (the logins and their
 //! tokens, through logto-actix's `postgres` feature; the browser sessions;
-//! the tenants) and the per-instance caches in front of them
-//! ([`local_cache`], [`logins::prefetch`]).
+//! the tenants), this instance's copy of them ([`local_cache`]), and the
+//! caching layer serving pages from it ([`caching`]).
 
 use sqlx::PgPool;
 
+pub mod caching;
 pub mod local_cache;
 pub mod logins;
 pub mod session_store;

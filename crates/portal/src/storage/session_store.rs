@@ -6,16 +6,12 @@
 //! client that stretches its cookie's `Max-Age` extends nothing. Times come
 //! from the database clock, so every instance agrees on them.
 //!
-//! With [`PgSessionStore::prefetching_logins`] the load also reads, in the
-//! same query, the login the session names and the tenant the request
-//! names, for the auth gate and the tenant routes
-//! ([`crate::storage::logins::prefetch`]): a signed-in page costs one query.
+//! [`crate::storage::caching::CachingSessionStore`] serves the sessions
+//! seen lately from memory, in front of this store.
 //!
 //! Database failures surface as the `Other` variants of actix-session's
 //! errors (the portal answers 503); the key is never logged.
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
@@ -25,18 +21,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
-use sqlx::{FromRow as _, PgPool, Row as _};
+use sqlx::{PgPool, Row as _};
 use uuid::Uuid;
 
-use logto_actix::login_check_columns;
 use logto_actix::postgres::sha256;
 
-use crate::storage::local_cache::LocalCache;
-use crate::storage::logins::{self, CheckedLogin, LAST_SEEN_RESOLUTION};
-use crate::tenant::Tenant;
-
-/// The session state actix-session hands to a store.
-type SessionState = HashMap<String, String>;
+pub use crate::storage::local_cache::{KeyHash, SessionState};
 
 /// Random bytes in a session key (256 bits).
 const KEY_BYTES: usize = 32;
@@ -45,10 +35,6 @@ const KEY_BYTES: usize = 32;
 #[derive(Clone)]
 pub struct PgSessionStore {
     pool: PgPool,
-    /// The idle timeout of logins, when loads read the session's login too.
-    login_prefetch: Option<StdDuration>,
-    /// Where a tenant page's tenant and token are taken from first.
-    local_cache: Option<Arc<LocalCache>>,
 }
 
 impl std::fmt::Debug for PgSessionStore {
@@ -66,8 +52,12 @@ fn generate_key() -> Result<SessionKey, anyhow::Error> {
 }
 
 /// The stored form of a cookie's key.
-fn key_hash(key: &SessionKey) -> Vec<u8> {
-    sha256(key.as_ref().as_bytes())
+pub fn key_hash(key: &SessionKey) -> KeyHash {
+    let mut out = [0u8; 32];
+    for (o, b) in out.iter_mut().zip(sha256(key.as_ref().as_bytes())) {
+        *o = b;
+    }
+    out
 }
 
 /// The login id a session's state names (actix-session keeps every value
@@ -76,41 +66,6 @@ fn login_id_in(state: &SessionState) -> Option<Uuid> {
     state
         .get(logto_actix::LOGIN_ID_KEY)
         .and_then(|v| serde_json::from_str(v).ok())
-}
-
-/// The session, its login and the login check (binds: `$1` the key hash,
-/// `$2` and `$3` as for `login_check_columns!()`), then what follows.
-macro_rules! session_with_login {
-    ($($rest:expr),*) => {
-        concat!(
-            "SELECT s.state, ",
-            login_check_columns!(),
-            $($rest,)*
-            " WHERE s.key_hash = $1 AND s.expires_at > now()"
-        )
-    };
-}
-
-/// The session, its login, and the tenant `$4` with the login's cached
-/// organization token for it (cached under `@#{organization id}`, the
-/// Logto SDKs' key: [`organization_token_key`]).
-const SESSION_LOGIN_TENANT: &str = session_with_login!(
-    ", t.slug IS NOT NULL AS has_tenant, \
-       t.slug, t.display_name, t.organization_id, t.sso_connector_id, t.login_hint, \
-       (SELECT a.token FROM access_tokens a \
-         WHERE a.login_id = l.id AND a.audience = '@#' || t.organization_id) \
-         AS organization_token \
-     FROM sessions s LEFT JOIN logins l ON l.id = s.login_id \
-     LEFT JOIN tenants t ON t.slug = $4"
-);
-
-/// The session and its login.
-const SESSION_LOGIN: &str =
-    session_with_login!(" FROM sessions s LEFT JOIN logins l ON l.id = s.login_id");
-
-/// The cache key of `organization`'s token, as the SQL above builds it.
-fn organization_token_key(organization: &str) -> String {
-    logto_client::AccessTokenKey::organization(organization).cache_key()
 }
 
 fn load_error(e: sqlx::Error) -> LoadError {
@@ -136,104 +91,28 @@ fn ttl_seconds(ttl: &Duration) -> f64 {
 impl PgSessionStore {
     /// A store over `pool` (the migrations must have run).
     pub fn new(pool: PgPool) -> Self {
-        Self {
-            pool,
-            login_prefetch: None,
-            local_cache: None,
-        }
+        Self { pool }
     }
 
-    /// Loads of a tenant page take the tenant and the login's organization
-    /// token from `cache` when it has them, and read only the session and
-    /// its login.
-    pub fn with_local_cache(mut self, cache: Arc<LocalCache>) -> Self {
-        self.local_cache = Some(cache);
-        self
-    }
-
-    /// Loads also read the login the session names (with logins' idle
-    /// timeout), and leave it for the auth gate ([`logins::prefetch`]).
-    pub fn prefetching_logins(mut self, idle_timeout: StdDuration) -> Self {
-        self.login_prefetch = Some(idle_timeout);
-        self
-    }
-
-    /// The session state of `session_key`, and with it the login it names
-    /// and the tenant the request names (with the login's cached
-    /// organization token for it), for [`logins::prefetch`].
-    async fn load_with_login(
+    /// The session state of `session_key` and how long it has left to live,
+    /// by the database's clock (for a copy in memory to expire it on time).
+    pub async fn load_with_ttl(
         &self,
         session_key: &SessionKey,
-        idle_timeout: StdDuration,
-    ) -> Result<Option<SessionState>, LoadError> {
-        let idle = logins::interval_secs(idle_timeout);
-        let tenant = logins::prefetch::take_wanted_tenant();
-        // The tenant from this instance's copy, when it can say: then the
-        // statement reads neither tenants nor access_tokens.
-        let cache = self.local_cache.as_deref();
-        let copied = tenant
-            .as_deref()
-            .zip(cache)
-            .and_then(|(slug, cache)| cache.tenant(slug));
-        let sql = if tenant.is_some() && copied.is_none() {
-            SESSION_LOGIN_TENANT
-        } else {
-            SESSION_LOGIN
-        };
-        let mut query = sqlx::query(sql)
-            .bind(key_hash(session_key))
-            .bind(idle)
-            .bind(idle / f64::from(LAST_SEEN_RESOLUTION));
-        if let (Some(slug), None) = (&tenant, &copied) {
-            query = query.bind(slug.as_str());
-        }
-        let row: Option<PgRow> = query.fetch_optional(&self.pool).await.map_err(load_error)?;
+    ) -> Result<Option<(SessionState, StdDuration)>, LoadError> {
+        let row: Option<PgRow> = sqlx::query(
+            "SELECT state, extract(epoch FROM expires_at - now())::float8 AS left_secs \
+             FROM sessions WHERE key_hash = $1 AND expires_at > now()",
+        )
+        .bind(key_hash(session_key).as_slice())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(load_error)?;
         let Some(row) = row else { return Ok(None) };
         let state = decode_state(&row, "state")?;
-        // The tenant the request names, if it exists.
-        let from_copy = copied.is_some();
-        let found = match (&tenant, copied) {
-            (Some(_), Some(copied)) => copied,
-            (Some(_), None) if row.try_get::<bool, _>("has_tenant").map_err(load_error)? => {
-                Some(Tenant::from_row(&row).map_err(load_error)?)
-            }
-            _ => None,
-        };
-        if let Some(login_id) = login_id_in(&state) {
-            let joined: Option<Uuid> = row.try_get("id").map_err(load_error)?;
-            match joined {
-                // The login the state names (the column is written with it),
-                // with its cached token for the tenant's organization.
-                Some(id) if id == login_id => {
-                    let login = CheckedLogin::from_row(&row).map_err(load_error)?;
-                    let cached = match &found {
-                        Some(t) => {
-                            let key = organization_token_key(&t.organization_id);
-                            let token: Option<Vec<u8>> = match cache {
-                                Some(cache) if from_copy => cache.access_token(login_id, &key),
-                                _ => row.try_get("organization_token").map_err(load_error)?,
-                            };
-                            token.map(|token| (key, token))
-                        }
-                        None => None,
-                    };
-                    logins::prefetch::stash_login(
-                        login_id,
-                        Some(login),
-                        cached.into_iter().collect(),
-                    );
-                }
-                // No such login (any more).
-                None => logins::prefetch::stash_login(login_id, None, Vec::new()),
-                // Column and state disagree (written by hand?): the login
-                // check reads the state's login itself.
-                Some(_) => {}
-            }
-        }
-        if let Some(slug) = tenant {
-            logins::prefetch::stash_tenant(slug, found);
-        }
-        Ok(Some(state))
+        let left: f64 = row.try_get("left_secs").map_err(load_error)?;
+        let left = StdDuration::try_from_secs_f64(left.max(0.0)).unwrap_or(StdDuration::ZERO);
+        Ok(Some((state, left)))
     }
 
     async fn insert(
@@ -246,7 +125,7 @@ impl PgSessionStore {
             "INSERT INTO sessions (key_hash, state, expires_at, login_id) \
              VALUES ($1, $2, now() + make_interval(secs => $3), $4)",
         )
-        .bind(key_hash(&key))
+        .bind(key_hash(&key).as_slice())
         .bind(Json(state))
         .bind(ttl_seconds(ttl))
         .bind(login_id_in(state))
@@ -259,12 +138,9 @@ impl PgSessionStore {
 
 impl SessionStore for PgSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<SessionState>, LoadError> {
-        if let Some(idle_timeout) = self.login_prefetch {
-            return self.load_with_login(session_key, idle_timeout).await;
-        }
         let row: Option<PgRow> =
             sqlx::query("SELECT state FROM sessions WHERE key_hash = $1 AND expires_at > now()")
-                .bind(key_hash(session_key))
+                .bind(key_hash(session_key).as_slice())
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(load_error)?;
@@ -292,7 +168,7 @@ impl SessionStore for PgSessionStore {
              SET state = $2, expires_at = now() + make_interval(secs => $3), login_id = $4 \
              WHERE key_hash = $1 AND expires_at > now()",
         )
-        .bind(key_hash(&session_key))
+        .bind(key_hash(&session_key).as_slice())
         .bind(Json(&session_state))
         .bind(ttl_seconds(ttl))
         .bind(login_id_in(&session_state))
@@ -320,7 +196,7 @@ impl SessionStore for PgSessionStore {
             "UPDATE sessions SET expires_at = now() + make_interval(secs => $2) \
              WHERE key_hash = $1 AND expires_at > now()",
         )
-        .bind(key_hash(session_key))
+        .bind(key_hash(session_key).as_slice())
         .bind(ttl_seconds(ttl))
         .execute(&self.pool)
         .await
@@ -330,7 +206,7 @@ impl SessionStore for PgSessionStore {
 
     async fn delete(&self, session_key: &SessionKey) -> Result<(), anyhow::Error> {
         sqlx::query("DELETE FROM sessions WHERE key_hash = $1")
-            .bind(key_hash(session_key))
+            .bind(key_hash(session_key).as_slice())
             .execute(&self.pool)
             .await
             .map_err(|e| anyhow::Error::new(e).context("deleting a session"))?;
@@ -346,13 +222,4 @@ pub async fn delete_expired(pool: &PgPool) -> Result<u64, sqlx::Error> {
             .await?
             .rows_affected(),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    /// `SESSION_LOGIN_TENANT` builds the key in SQL as `'@#' || organization_id`.
-    #[test]
-    fn organization_token_keys_are_what_the_query_builds() {
-        assert_eq!(super::organization_token_key("org-acme"), "@#org-acme");
-    }
 }

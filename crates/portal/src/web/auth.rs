@@ -18,7 +18,7 @@ use logto_client::{LogtoClient, StorageError};
 
 use crate::infra::metrics::Metrics;
 use crate::state::AppState;
-use crate::storage::logins::prefetch;
+use crate::storage::caching::CachingLogins;
 use crate::web::error::{AppError, is_idp_outage};
 use crate::web::views::SignedInNav;
 
@@ -27,11 +27,11 @@ pub use logto_actix::safe_return_to;
 
 /// The portal's logins: logto-actix's [`PgLogins`] on the worker's pool,
 /// with the portal's timeouts and re-validation (`PORTAL_IDLE_TIMEOUT`,
-/// `PORTAL_ABSOLUTE_TIMEOUT`, `PORTAL_SESSION_REVALIDATE`), its local cache
-/// of organization tokens, the login read with the session
-/// ([`prefetch`]), and the `authorization_code` metric at each sign-in.
+/// `PORTAL_ABSOLUTE_TIMEOUT`, `PORTAL_SESSION_REVALIDATE`), behind the
+/// caching layer ([`CachingLogins`]), and the `authorization_code` metric at
+/// each sign-in.
 pub struct PortalLogins {
-    logins: PgLogins,
+    logins: CachingLogins,
     metrics: Arc<Metrics>,
 }
 
@@ -45,13 +45,17 @@ impl PortalLogins {
         let mut logins = PgLogins::new(state.pool.clone(), Arc::clone(&state.cipher))
             .idle_timeout(settings.idle_timeout)
             .absolute_timeout(settings.absolute_timeout)
-            .access_token_cache(state.local_cache.clone())
-            .preloaded_by(prefetch::take_login);
+            .access_token_cache(state.local_cache.clone());
         if let Some(every) = settings.session_revalidate {
             logins = logins.revalidate_every(every);
         }
         Self {
-            logins,
+            logins: CachingLogins::new(
+                logins,
+                Arc::clone(&state.local_cache),
+                settings.idle_timeout,
+                settings.session_revalidate,
+            ),
             metrics: Arc::clone(&state.metrics),
         }
     }

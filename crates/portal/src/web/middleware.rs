@@ -1,5 +1,5 @@
-//! The portal's middleware: security headers, metrics, the prefetch slot,
-//! the sign-in rate limit, the database breaker's guard, and the 503 page of
+//! The portal's middleware: security headers, metrics, the sign-in rate
+//! limit, the database breaker's guard, and the 503 page of
 //! errors raised in middleware. `startup.rs` wires them.
 
 use std::time::Instant;
@@ -101,16 +101,6 @@ pub(crate) async fn record_metrics(
         );
     }
     Ok(res)
-}
-
-/// Gives the request the slot of [`crate::storage::logins::prefetch`], naming the
-/// tenant of a `/t/{slug}/…` path so that the session store reads it too.
-pub(crate) async fn prefetch_slot(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let tenant = tenant::slug_in_path(req.path()).map(str::to_owned);
-    crate::storage::logins::prefetch::scope(tenant, next.call(req)).await
 }
 
 /// Whether `path` starts a sign-in or completes one: logto-actix's

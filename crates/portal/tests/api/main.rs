@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod caching;
 mod flows;
 mod harness;
 mod helpers;

@@ -274,147 +274,62 @@ async fn session_store_saves_loads_updates_and_deletes(pool: PgPool) {
     assert_eq!(count(&pool, "sessions").await, 0);
 }
 
-/// A signed-in page's session, login and tenant come from one query: what
-/// the store read with the session is what the login check and the tenant
-/// route see, once each; of the cached access tokens only the tenant's
-/// organization token comes along.
+/// The caching layer in front of the session store: a session read or
+/// written once is served from memory while changes are heard, and a
+/// change made elsewhere (here: by hand) drops it within the
+/// notification's delay. While nothing is heard, every load reads the table.
 #[sqlx::test(migrator = "portal::MIGRATOR")]
-async fn a_session_load_reads_its_login_and_tenant_in_one_query(pool: PgPool) {
-    let store = PgSessionStore::new(pool.clone()).prefetching_logins(DAY);
+async fn the_caching_session_store_serves_from_memory_and_hears_changes(pool: PgPool) {
+    use portal::storage::caching::CachingSessionStore;
+    use portal::storage::local_cache::{self, LocalCache};
+
+    let cache = Arc::new(LocalCache::new(16));
+    let store = CachingSessionStore::new(PgSessionStore::new(pool.clone()), Arc::clone(&cache));
     let ttl = actix_web::cookie::time::Duration::minutes(30);
-    let acme = portal::tenant::Tenant {
-        slug: "acme".into(),
-        display_name: "Acme".into(),
-        organization_id: "org-acme".into(),
-        sso_connector_id: None,
-        login_hint: Some("alice@acme.test".into()),
-    };
-    portal::storage::tenants::upsert(&pool, &acme)
+
+    // Deaf: the table answers.
+    let k = store.save(state(&[("a", "1")]), &ttl).await.unwrap();
+    sqlx::query("DELETE FROM sessions")
+        .execute(&pool)
         .await
         .unwrap();
-    let id = login(&pool, "alice", None).await;
-    let s = storage(&pool, &binding(), id);
-    for (key, token) in [
-        (AccessTokenKey::organization("org-acme"), "at-acme"),
-        (AccessTokenKey::organization("org-globex"), "at-globex"),
-        (AccessTokenKey::resource("https://api.test"), "at-api"),
-    ] {
-        s.set_access_token(&key, &access(token)).await.unwrap();
-    }
-    let signed_in = store
-        .save(
-            state(&[(logto_actix::LOGIN_ID_KEY, &format!("\"{id}\""))]),
-            &ttl,
-        )
+    assert!(store.load(&k).await.unwrap().is_none());
+
+    let listener = local_cache::spawn(pool.clone(), pool.clone(), Arc::clone(&cache));
+    crate::support::eventually("the listener to hear", Duration::from_secs(30), || async {
+        cache.is_hearing().then_some(())
+    })
+    .await;
+    let k = store.save(state(&[("a", "2")]), &ttl).await.unwrap();
+    let read = store.load(&k).await.unwrap();
+    assert_eq!(read, Some(state(&[("a", "2")])));
+    // Another instance's change: heard, dropped, read again.
+    sqlx::query("UPDATE sessions SET state = '{\"a\": \"3\"}'::jsonb")
+        .execute(&pool)
         .await
         .unwrap();
-
-    let (first, second, tenants) = logins::prefetch::scope(Some("acme".into()), async {
-        assert!(store.load(&signed_in).await.unwrap().is_some());
-        // Gone after the load: the check still sees what the load read (no
-        // second query), once; the next check asks the database.
-        logins::delete(&pool, id).await.unwrap();
-        sqlx::query("DELETE FROM tenants")
-            .execute(&pool)
-            .await
-            .unwrap();
-        let first = logins::touch_preloaded(&pool, id, DAY, logins::prefetch::take_login(id))
-            .await
-            .unwrap();
-        let second = logins::touch_preloaded(&pool, id, DAY, logins::prefetch::take_login(id))
-            .await
-            .unwrap();
-        let tenants = (
-            logins::prefetch::take_tenant("globex"),
-            logins::prefetch::take_tenant("acme"),
-        );
-        (first, second, tenants)
-    })
+    crate::support::eventually(
+        "the change to be heard",
+        Duration::from_secs(30),
+        || async { (store.load(&k).await.unwrap() == Some(state(&[("a", "3")]))).then_some(()) },
+    )
     .await;
-    let (record, tokens) = first.expect("the login as the session load read it");
-    assert_eq!((record.id, record.user_sub.as_str()), (id, "alice"));
-    assert!(!tokens.id_token.is_empty() && tokens.refresh_token.is_some());
-    let audiences: Vec<&str> = tokens
-        .access_tokens
-        .iter()
-        .map(|(a, _)| a.as_str())
-        .collect();
-    assert_eq!(audiences, ["@#org-acme"], "only the tenant's token");
-    assert!(second.is_none());
-    assert_eq!(tenants, (None, Some(Some(acme))), "asked for acme only");
-
-    // A tenant that does not exist is stashed as missing.
-    let unknown = logins::prefetch::scope(Some("nobody".into()), async {
-        assert!(store.load(&signed_in).await.unwrap().is_some());
-        logins::prefetch::take_tenant("nobody")
-    })
+    sqlx::query("DELETE FROM sessions")
+        .execute(&pool)
+        .await
+        .unwrap();
+    crate::support::eventually(
+        "the delete to be heard",
+        Duration::from_secs(30),
+        || async { store.load(&k).await.unwrap().is_none().then_some(()) },
+    )
     .await;
-    assert_eq!(unknown, Some(None));
-
-    // Only a state naming that very login stashes it: another login's id,
-    // or a value that is no UUID, stashes nothing (and loads as it is).
-    for kind in [
-        "this login",
-        "this login, but the column says another",
-        "another login",
-        "no uuid",
-        "no string",
-    ] {
-        let id = login(&pool, "bob", None).await;
-        let value = match kind {
-            "this login" | "this login, but the column says another" => format!("\"{id}\""),
-            "another login" => format!("\"{}\"", Uuid::new_v4()),
-            "no uuid" => "\"x'); DROP TABLE logins; --\"".to_owned(),
-            _ => "42".to_owned(),
-        };
-        let k = store
-            .save(state(&[(logto_actix::LOGIN_ID_KEY, &value)]), &ttl)
-            .await
-            .unwrap();
-        if kind.contains("column") {
-            let other = login(&pool, "mallory", None).await;
-            sqlx::query("UPDATE sessions SET login_id = $1 WHERE key_hash = $2")
-                .bind(other)
-                .bind(sha256(k.as_ref().as_bytes()))
-                .execute(&pool)
-                .await
-                .unwrap();
-        }
-        let seen = logins::prefetch::scope(None, async {
-            assert_eq!(
-                store.load(&k).await.unwrap(),
-                Some(state(&[(logto_actix::LOGIN_ID_KEY, &value)])),
-                "{kind}"
-            );
-            logins::delete(&pool, id).await.unwrap();
-            logins::touch_preloaded(&pool, id, DAY, logins::prefetch::take_login(id))
-                .await
-                .unwrap()
-        })
-        .await;
-        assert_eq!(seen.is_some(), kind == "this login", "{kind}");
-    }
-
-    // Without the prefetch, or outside a request's scope, every check queries.
-    for store in [PgSessionStore::new(pool.clone()), store.clone()] {
-        let id = login(&pool, "carol", None).await;
-        let k = store
-            .save(
-                state(&[(logto_actix::LOGIN_ID_KEY, &format!("\"{id}\""))]),
-                &ttl,
-            )
-            .await
-            .unwrap();
-        assert!(store.load(&k).await.unwrap().is_some());
-        logins::delete(&pool, id).await.unwrap();
-        assert!(
-            logins::touch_preloaded(&pool, id, DAY, logins::prefetch::take_login(id))
-                .await
-                .unwrap()
-                .is_none()
-        );
-    }
-    assert_eq!(count(&pool, "logins").await, 1, "mallory's");
+    // Changed here: dropped at once.
+    let k = store.save(state(&[("a", "4")]), &ttl).await.unwrap();
+    assert!(store.load(&k).await.unwrap().is_some());
+    store.delete(&k).await.unwrap();
+    assert!(store.load(&k).await.unwrap().is_none());
+    listener.abort();
 }
 
 #[sqlx::test(migrator = "portal::MIGRATOR")]
@@ -493,19 +408,17 @@ async fn an_expired_session_is_not_loaded_and_its_update_gets_a_new_key(pool: Pg
 
 /// A stored state that is not an object of strings is a deserialization
 /// error (actix-session then starts an empty session), never an outage:
-/// with or without the login read alongside.
+/// with or without the caching layer in front.
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn a_malformed_stored_state_is_a_deserialization_error(pool: PgPool) {
-    let ttl = actix_web::cookie::time::Duration::minutes(30);
-    for store in [
-        PgSessionStore::new(pool.clone()),
-        PgSessionStore::new(pool.clone()).prefetching_logins(DAY),
-    ] {
+    use portal::storage::caching::CachingSessionStore;
+    async fn check(store: &impl SessionStore, pool: &PgPool) {
+        let ttl = actix_web::cookie::time::Duration::minutes(30);
         let k = store.save(state(&[("a", "1")]), &ttl).await.unwrap();
         for bad in [r#"{"a": 1}"#, "[1, 2]", r#""text""#] {
             sqlx::query("UPDATE sessions SET state = $1::jsonb")
                 .bind(bad)
-                .execute(&pool)
+                .execute(pool)
                 .await
                 .unwrap();
             let loaded = store.load(&k).await;
@@ -516,6 +429,9 @@ async fn a_malformed_stored_state_is_a_deserialization_error(pool: PgPool) {
         }
         store.delete(&k).await.unwrap();
     }
+    let plain = PgSessionStore::new(pool.clone());
+    check(&plain, &pool).await;
+    check(&CachingSessionStore::new(plain, Arc::default()), &pool).await;
 }
 
 #[tokio::test]

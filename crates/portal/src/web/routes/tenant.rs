@@ -13,13 +13,9 @@ use crate::web::error::AppError;
 use crate::web::views::{TenantRef, render_page};
 
 async fn tenant_or_404(state: &AppState, slug: &str) -> Result<Tenant, AppError> {
-    // Read with the session, when there is one.
-    let found = match crate::storage::logins::prefetch::take_tenant(slug) {
+    let found = match state.local_cache.tenant(slug) {
         Some(found) => found,
-        None => match state.local_cache.tenant(slug) {
-            Some(found) => found,
-            None => tenants::find(&state.pool, slug).await?,
-        },
+        None => tenants::find(&state.pool, slug).await?,
     };
     found.ok_or_else(|| AppError::NotFound(format!("there is no tenant called {slug:?}")))
 }
