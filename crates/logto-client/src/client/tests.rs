@@ -492,6 +492,32 @@ fn real_token_responses_parse_and_expiry_comes_from_exp() {
         client.cache_entry_for_exchange(&response).0,
         Some(AccessTokenKey::userinfo())
     );
+    // An organization audience is cached as the organization's token; an
+    // audience that is no resource indicator is not cached at all (never
+    // under the userinfo key, which it is not).
+    let part = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    for (aud, expected) in [
+        (
+            "urn:logto:organization:org-1",
+            Some(AccessTokenKey::organization("org-1")),
+        ),
+        ("not a resource", None),
+    ] {
+        let mut answer = tokens["refresh_plain"].clone();
+        answer["access_token"] = json!(format!(
+            "{}.{}.sig",
+            part(json!({"alg": "ES384", "typ": "at+jwt"})),
+            part(
+                json!({"iss": "i", "sub": "s", "aud": aud, "exp": SAMPLE_IAT + 3600, "iat": SAMPLE_IAT})
+            )
+        ));
+        let response: LogtoTokenResponse = serde_json::from_value(answer).unwrap();
+        assert_eq!(
+            client.cache_entry_for_exchange(&response).0,
+            expected,
+            "{aud}"
+        );
+    }
 }
 
 #[tokio::test]
