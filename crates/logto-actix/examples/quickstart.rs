@@ -13,7 +13,9 @@ use logto_actix::{
     ApiAuthenticated, Authenticated, AuthenticatedWithUserInfo, Error, LogtoAuth,
     MaybeAuthenticated, MemoryStore, check_session_size,
 };
-use logto_client::{AppSecret, IdTokenClaims, LogtoClient, LogtoConfig, UserInfo, UserScope};
+use logto_client::{
+    AppSecret, IdTokenClaims, LogtoClient, LogtoConfig, ResourceIndicator, UserInfo, UserScope,
+};
 use serde_json::{Value, json};
 
 type BoxError = Box<dyn std::error::Error>;
@@ -24,13 +26,15 @@ pub const API_RESOURCE: &str = "https://api.portal.test";
 /// The application on `listener`, signed in with `config`; the server and its URL.
 pub fn server(config: LogtoConfig, listener: TcpListener) -> Result<(Server, String), BoxError> {
     let base_url = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
-    // Request additional scopes and claims, and the API resource.
+    // Request additional scopes and claims, and the API resource (parsed once,
+    // shared with the handlers).
+    let api = ResourceIndicator::parse(API_RESOURCE)?;
     let config = config
         .with_scopes([UserScope::Email, UserScope::Roles, UserScope::CustomData])
         .add_scopes(["read:reports", "write:reports"]) // the API resource's permissions
         .add_scopes([UserScope::Organizations])
         .add_scopes(["read:members", "invite:members"]) // organization permissions
-        .with_resources([API_RESOURCE]);
+        .with_resources([&api])?;
     // Sign-in and sign-out routes: /sign-in, /callback, POST /sign-out.
     let auth = LogtoAuth::new(LogtoClient::new(config)?, MemoryStore::default(), &base_url)?;
     let key = Key::generate();
@@ -39,6 +43,7 @@ pub fn server(config: LogtoConfig, listener: TcpListener) -> Result<(Server, Str
             .cookie_secure(false) // plain http on 127.0.0.1
             .build();
         App::new()
+            .app_data(web::Data::new(api.clone()))
             .configure(auth.routes())
             .route("/", web::get().to(home))
             .route("/id-token-claims", web::get().to(id_token_claims))
@@ -91,14 +96,17 @@ async fn scopes_and_claims(auth: AuthenticatedWithUserInfo) -> Json<Value> {
 }
 
 /// An API resource token.
-async fn api_resource(auth: Authenticated) -> Result<Json<Value>, Error> {
-    let token = auth.access_token_claims(API_RESOURCE).await?;
+async fn api_resource(
+    auth: Authenticated,
+    api: web::Data<ResourceIndicator>,
+) -> Result<Json<Value>, Error> {
+    let token = auth.access_token_claims(&api).await?;
     Ok(Json(json!({ "aud": token.aud, "scope": token.scope })))
 }
 
 /// An organization token; a non-member gets 403 (`ErrorKind::NotAMember`).
 async fn organization(auth: Authenticated, id: Path<String>) -> Result<Json<Value>, Error> {
-    let token = auth.organization_token_claims(&id).await?;
+    let token = auth.organization_token_claims(id.into_inner()).await?;
     let body = json!({ "organization_id": token.organization_id, "scope": token.claims.scope });
     Ok(Json(body))
 }

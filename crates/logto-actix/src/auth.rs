@@ -363,7 +363,7 @@ impl<S: LoginStore> LogtoAuth<S> {
     ///
     /// ```
     /// # fn run(auth: logto_actix::LogtoAuth) {
-    /// println!("app id: {}", auth.client().config().app_id);
+    /// println!("app id: {}", auth.client().config().app_id());
     /// # }
     /// ```
     pub fn client(&self) -> &LogtoClient {

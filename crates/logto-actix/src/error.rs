@@ -4,7 +4,7 @@ use std::fmt;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
-use logto_client::StorageError;
+use logto_client::{OrganizationId, ResourceIndicator, StorageError};
 
 /// How an error is answered: chosen by the extractor that produced it.
 ///
@@ -60,13 +60,13 @@ pub enum ErrorKind {
     #[error("not a member of organization {organization_id}")]
     NotAMember {
         /// The organization asked for.
-        organization_id: String,
+        organization_id: OrganizationId,
     },
     /// Logto refused an API resource token (`access_denied`, 403).
     #[error("access to {resource} denied")]
     AccessDenied {
         /// The API resource indicator asked for.
-        resource: String,
+        resource: ResourceIndicator,
     },
     /// A state-changing request without the session's CSRF token, or from
     /// another origin (403).
@@ -256,10 +256,10 @@ impl Error {
         let kind = if error.oidc().is_some_and(|o| o.is_access_denied()) {
             match target {
                 Target::Organization(id) => ErrorKind::NotAMember {
-                    organization_id: id.to_owned(),
+                    organization_id: id.clone(),
                 },
                 Target::Resource(resource) => ErrorKind::AccessDenied {
-                    resource: resource.to_owned(),
+                    resource: resource.clone(),
                 },
                 Target::None => ErrorKind::Logto(error),
             }
@@ -277,8 +277,8 @@ impl Error {
 /// What a token request was for.
 #[derive(Clone, Copy)]
 pub(crate) enum Target<'a> {
-    Resource(&'a str),
-    Organization(&'a str),
+    Resource(&'a ResourceIndicator),
+    Organization(&'a OrganizationId),
     None,
 }
 

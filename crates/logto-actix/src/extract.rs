@@ -9,7 +9,8 @@ use actix_session::{Session, SessionExt};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 use logto_client::{
-    AccessToken, AccessTokenClaims, IdTokenClaims, LogtoClient, OrganizationTokenClaims, UserInfo,
+    AccessToken, AccessTokenClaims, IdTokenClaims, LogtoClient, OrganizationId,
+    OrganizationTokenClaims, ResourceIndicator, UserInfo,
 };
 
 use crate::auth::LogtoAuth;
@@ -30,9 +31,14 @@ type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, Error>>>>;
 /// ```no_run
 /// use actix_web::{HttpResponse, web};
 /// use logto_actix::{Authenticated, Error};
+/// use logto_client::ResourceIndicator;
 ///
-/// async fn dashboard(auth: Authenticated) -> Result<HttpResponse, Error> {
-///     let api_token = auth.access_token("https://api.example.com").await?;
+/// // `api` is parsed once at start-up and shared with `App::app_data`.
+/// async fn dashboard(
+///     auth: Authenticated,
+///     api: web::Data<ResourceIndicator>,
+/// ) -> Result<HttpResponse, Error> {
+///     let api_token = auth.access_token(&api).await?;
 ///     let org_token = auth.organization_token("org-acme").await?;
 ///     # let _ = (api_token, org_token);
 ///     Ok(HttpResponse::Ok().body(format!(
@@ -284,14 +290,22 @@ impl<S: LoginStore> Authenticated<S> {
 
     /// An access token for the API resource `resource` (it must be in the
     /// client's `with_resources`); refreshed when needed, single-flight.
+    /// Parse the indicator once, at start-up, and share it with the handlers
+    /// (as `web::Data`, or through the client's configuration).
     ///
     /// ```no_run
-    /// async fn call_api(auth: logto_actix::Authenticated) -> Result<String, logto_actix::Error> {
-    ///     let token = auth.access_token("https://api.example.com").await?;
+    /// use actix_web::web::Data;
+    /// use logto_client::ResourceIndicator;
+    ///
+    /// async fn call_api(
+    ///     auth: logto_actix::Authenticated,
+    ///     api: Data<ResourceIndicator>,
+    /// ) -> Result<String, logto_actix::Error> {
+    ///     let token = auth.access_token(&api).await?;
     ///     Ok(format!("Authorization: Bearer {}", token.secret()))
     /// }
     /// ```
-    pub async fn access_token(&self, resource: &str) -> Result<AccessToken, Error> {
+    pub async fn access_token(&self, resource: &ResourceIndicator) -> Result<AccessToken, Error> {
         self.client()
             .get_access_token(&self.storage, Some(resource))
             .await
@@ -301,12 +315,21 @@ impl<S: LoginStore> Authenticated<S> {
     /// The claims of [`Authenticated::access_token`]'s token (its `scope`).
     ///
     /// ```no_run
-    /// async fn can_write(auth: logto_actix::Authenticated) -> Result<bool, logto_actix::Error> {
-    ///     let claims = auth.access_token_claims("https://api.example.com").await?;
+    /// use actix_web::web::Data;
+    /// use logto_client::ResourceIndicator;
+    ///
+    /// async fn can_write(
+    ///     auth: logto_actix::Authenticated,
+    ///     api: Data<ResourceIndicator>,
+    /// ) -> Result<bool, logto_actix::Error> {
+    ///     let claims = auth.access_token_claims(&api).await?;
     ///     Ok(claims.has_scope("write:reports"))
     /// }
     /// ```
-    pub async fn access_token_claims(&self, resource: &str) -> Result<AccessTokenClaims, Error> {
+    pub async fn access_token_claims(
+        &self,
+        resource: &ResourceIndicator,
+    ) -> Result<AccessTokenClaims, Error> {
         self.client()
             .get_access_token_claims(&self.storage, resource)
             .await
@@ -322,11 +345,15 @@ impl<S: LoginStore> Authenticated<S> {
     ///     Ok(format!("{} bytes", token.secret().len()))
     /// }
     /// ```
-    pub async fn organization_token(&self, organization_id: &str) -> Result<AccessToken, Error> {
+    pub async fn organization_token(
+        &self,
+        organization_id: impl Into<OrganizationId>,
+    ) -> Result<AccessToken, Error> {
+        let organization_id = organization_id.into();
         self.client()
-            .get_organization_token(&self.storage, organization_id)
+            .get_organization_token(&self.storage, &organization_id)
             .await
-            .map_err(|e| self.map(e, Target::Organization(organization_id)))
+            .map_err(|e| self.map(e, Target::Organization(&organization_id)))
     }
 
     /// The claims of [`Authenticated::organization_token`]'s token (its
@@ -340,12 +367,13 @@ impl<S: LoginStore> Authenticated<S> {
     /// ```
     pub async fn organization_token_claims(
         &self,
-        organization_id: &str,
+        organization_id: impl Into<OrganizationId>,
     ) -> Result<OrganizationTokenClaims, Error> {
+        let organization_id = organization_id.into();
         self.client()
-            .get_organization_token_claims(&self.storage, organization_id)
+            .get_organization_token_claims(&self.storage, &organization_id)
             .await
-            .map_err(|e| self.map(e, Target::Organization(organization_id)))
+            .map_err(|e| self.map(e, Target::Organization(&organization_id)))
     }
 }
 

@@ -128,7 +128,7 @@
 //!         UserScope::Organizations.into(),
 //!         "read:reports".into(), // a permission of an API resource
 //!     ])
-//!     .with_resources(["https://api.example.com"]);
+//!     .with_resources(["https://api.example.com"])?; // refused unless an absolute URI
 //! # Ok(()) }
 //! ```
 //!
@@ -138,17 +138,24 @@
 //! token (cached, refreshed when needed, single-flight). A user who is not a
 //! member of the organization gets [`ErrorKind::NotAMember`], answered 403.
 //!
+//! The API resource is a [`logto_client::ResourceIndicator`], parsed once at
+//! start-up (here shared as `web::Data`); an organization id is any string.
+//!
 //! ```no_run
 //! use actix_web::{web, web::Json};
 //! use logto_actix::{Authenticated, Error};
+//! use logto_client::ResourceIndicator;
 //!
-//! async fn reports(auth: Authenticated) -> Result<Json<String>, Error> {
-//!     let claims = auth.access_token_claims("https://api.example.com").await?;
+//! async fn reports(
+//!     auth: Authenticated,
+//!     api: web::Data<ResourceIndicator>,
+//! ) -> Result<Json<String>, Error> {
+//!     let claims = auth.access_token_claims(&api).await?;
 //!     Ok(Json(claims.scope))
 //! }
 //!
 //! async fn organization(auth: Authenticated, id: web::Path<String>) -> Result<Json<String>, Error> {
-//!     let token = auth.organization_token(&id).await?; // 403 for a non-member
+//!     let token = auth.organization_token(id.into_inner()).await?; // 403 for a non-member
 //!     Ok(Json(format!("{} bytes", token.secret().len())))
 //! }
 //! ```

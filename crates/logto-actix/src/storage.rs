@@ -54,7 +54,7 @@ impl Locks {
 /// use logto_actix::{Authenticated, Error};
 ///
 /// async fn refresh_roles(auth: Authenticated) -> Result<HttpResponse, Error> {
-///     let key = logto_client::AccessTokenKey::resource("https://api.example.com");
+///     let key = logto_client::AccessTokenKey::organization("org-acme");
 ///     auth.client()
 ///         .refresh_access_token(auth.storage(), &key)
 ///         .await
@@ -281,7 +281,7 @@ mod tests {
             scope: String::new(),
             obtained_at: 0,
         };
-        let a = AccessTokenKey::resource("https://a");
+        let a = AccessTokenKey::resource("https://a".parse().unwrap());
         let b = AccessTokenKey::organization("org");
         s.set_access_token(&a, &token).await.unwrap();
         s.set_access_token(&b, &token).await.unwrap();

@@ -21,6 +21,8 @@ use sqlx::PgPool;
 use support::{TestApp, between, demo_config, location};
 
 const API_RESOURCE: &str = "https://api.portal.test";
+static API: std::sync::LazyLock<logto_client::ResourceIndicator> =
+    std::sync::LazyLock::new(|| API_RESOURCE.parse().unwrap());
 const KEY: &str = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=";
 
 async fn home(user: MaybeAuthenticated<PgLogins>) -> Html {
@@ -36,7 +38,7 @@ async fn home(user: MaybeAuthenticated<PgLogins>) -> Html {
 }
 
 async fn api_resource(auth: Authenticated<PgLogins>) -> Result<Json<Value>, Error> {
-    let token = auth.access_token_claims(API_RESOURCE).await?;
+    let token = auth.access_token_claims(&API).await?;
     Ok(Json(json!({ "scope": token.scope })))
 }
 
@@ -44,7 +46,8 @@ async fn spawn_app(pool: PgPool) -> TestApp {
     let idp = logto_dev::serve_demo().await.unwrap();
     let config = demo_config(&idp)
         .add_scopes(["read:reports"])
-        .with_resources([API_RESOURCE]);
+        .with_resources([API_RESOURCE])
+        .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let logins = PgLogins::new(pool, TokenCipher::from_base64(KEY).unwrap())

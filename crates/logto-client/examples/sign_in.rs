@@ -5,7 +5,8 @@
 //! Run with `cargo run -p logto-client --example sign_in`.
 
 use logto_client::{
-    AppSecret, InMemoryStorage, LogtoClient, LogtoConfig, SignInOptions, UserScope,
+    AppSecret, InMemoryStorage, LogtoClient, LogtoConfig, ResourceIndicator, SignInOptions,
+    UserScope,
 };
 
 #[tokio::main]
@@ -14,7 +15,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let idp = logto_dev::serve_demo().await?;
     println!("logto-dev at {}", idp.endpoint());
 
-    // One client per process.
+    // One client per process; the API resource is parsed once.
+    let api_resource = ResourceIndicator::parse("https://api.portal.test")?;
     let config = LogtoConfig::new(
         idp.endpoint().as_str(),
         "portal-demo",
@@ -29,7 +31,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "read:reports",
         "read:members",
     ])
-    .with_resources(["https://api.portal.test"]);
+    .with_resources([&api_resource])?;
     let client = LogtoClient::new(config)?;
     client.discover().await?;
 
@@ -59,7 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("custom data: {:?}", user.custom_data);
 
     let api = client
-        .get_access_token_claims(&storage, "https://api.portal.test")
+        .get_access_token_claims(&storage, &api_resource)
         .await?;
     println!("API token scopes: {:?}", api.scope);
     let org = client

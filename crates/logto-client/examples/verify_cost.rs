@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use logto_client::{FixedClock, LogtoClient, LogtoConfig};
+use logto_client::{FixedClock, LogtoClient, LogtoConfig, ResourceIndicator};
 
 const DISCOVERY: &str = include_str!("../tests/fixtures/discovery.json");
 const JWKS: &str = include_str!("../tests/fixtures/jwks.json");
@@ -30,6 +30,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|n| n.parse())
         .transpose()?
         .unwrap_or(300);
+    let audience = ResourceIndicator::parse(AUDIENCE)?;
     let tokens: serde_json::Value = serde_json::from_str(TOKENS)?;
     let token = tokens["code_exchange"]["access_token"]
         .as_str()
@@ -42,17 +43,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect::<Result<Vec<_>, _>>()?;
     let start = Instant::now();
     for c in &clients {
-        c.verify_access_token(token, AUDIENCE).await?;
+        c.verify_access_token(token, &audience).await?;
     }
     let computed = start.elapsed() / u32::try_from(rounds)?;
 
     // One client: the signature is remembered after the first call.
     let one = client()?;
-    one.verify_access_token(token, AUDIENCE).await?;
+    one.verify_access_token(token, &audience).await?;
     let repeats = rounds * 100;
     let start = Instant::now();
     for _ in 0..repeats {
-        one.verify_access_token(token, AUDIENCE).await?;
+        one.verify_access_token(token, &audience).await?;
     }
     let remembered = start.elapsed() / u32::try_from(repeats)?;
 

@@ -10,6 +10,7 @@ use url::Url;
 use crate::error::ConfigError;
 use crate::scopes::{DEFAULT_SCOPES, ReservedResource, Scope, UserScope};
 use crate::secret::AppSecret;
+use crate::types::ResourceIndicator;
 
 /// A source of the current time, as Unix seconds. Tests fix it (see [`FixedClock`]).
 pub trait Clock: Send + Sync + fmt::Debug {
@@ -127,71 +128,49 @@ impl Prompt {
 
 /// The configuration of a [`crate::LogtoClient`].
 ///
-/// Build it with [`LogtoConfig::new`] and adjust the public fields or use the
-/// `with_*` helpers. The defaults are the SDKs' (`prompt=consent`, reserved scopes
-/// added) plus this crate's safety margins.
+/// Made with [`LogtoConfig::new`] (the endpoint and the application), then
+/// adjusted with the `with_*` methods, each of which returns the changed
+/// configuration; the getters of the same names read it. The defaults are the
+/// SDKs' (`prompt=consent`, reserved scopes added) plus this crate's safety
+/// margins. Values are checked where they are given: the endpoint by
+/// [`LogtoConfig::new`], the resources by [`LogtoConfig::with_resources`].
+///
+/// ```
+/// use std::time::Duration;
+/// use logto_client::{AppSecret, LogtoConfig, SigningAlgorithm, UserScope};
+///
+/// let config = LogtoConfig::new(
+///     "https://auth.example.com",
+///     "my-app-id",
+///     Some(AppSecret::new("my-app-secret")),
+/// )?
+/// .with_scopes([UserScope::Email, UserScope::Organizations])
+/// .with_resources(["https://api.example.com"])?
+/// .with_clock_skew(Duration::from_secs(30))
+/// .with_http_timeout(Duration::from_secs(10))
+/// .with_allowed_algorithms([SigningAlgorithm::ES384]);
+/// assert_eq!(config.clock_skew(), Duration::from_secs(30));
+/// assert_eq!(config.resources(), ["https://api.example.com"]);
+/// # Ok::<(), logto_client::ConfigError>(())
+/// ```
 #[derive(Clone)]
 pub struct LogtoConfig {
     endpoint: String,
-    /// The application id (OAuth `client_id`).
-    pub app_id: String,
-    /// The application secret (a "traditional web" app's client secret), sent with
-    /// HTTP Basic (`client_secret_basic`).
-    pub app_secret: Option<AppSecret>,
-    /// Extra scopes to request ([`UserScope`] values or API permissions such as `read:things`).
-    pub scopes: Vec<String>,
-    /// API resource indicators to request at sign-in.
-    pub resources: Vec<String>,
-    /// The default `prompt` (default `[Consent]`).
-    pub prompt: Vec<Prompt>,
-    /// Add `openid offline_access profile` to the scopes (default `true`).
-    pub include_reserved_scopes: bool,
-    /// Algorithms accepted for ID tokens, access tokens and logout tokens
-    /// (default: the five Logto supports). Discovery never widens this list.
-    pub allowed_algorithms: Vec<SigningAlgorithm>,
-    /// Tolerance for `exp`, `iat` and `nbf` checks (default 60 s).
-    pub clock_skew: Duration,
-    /// An ID token issued (`iat`) longer ago than this plus [`LogtoConfig::clock_skew`]
-    /// is refused, at sign-in and at a refresh (default 10 minutes). An identity
-    /// provider issues the ID token when it answers the token request, so a
-    /// conforming one is seconds old; an old one is a replay (OIDC Core §3.1.3.7,
-    /// item 9). This bounds `iat`, not the time of authentication (`auth_time`).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use logto_client::LogtoConfig;
-    ///
-    /// let mut config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
-    /// assert_eq!(config.max_id_token_age, Duration::from_secs(600));
-    /// config.max_id_token_age = Duration::from_secs(120);
-    /// # Ok::<(), logto_client::ConfigError>(())
-    /// ```
-    pub max_id_token_age: Duration,
-    /// Audiences besides this application an ID token may name (default none).
-    /// An ID token naming any other audience is refused (OIDC Core §3.1.3.7,
-    /// item 3); Logto names only the application.
-    ///
-    /// ```
-    /// use logto_client::LogtoConfig;
-    ///
-    /// let mut config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
-    /// assert!(config.trusted_audiences.is_empty());
-    /// config.trusted_audiences = vec!["my-other-app-id".to_owned()];
-    /// # Ok::<(), logto_client::ConfigError>(())
-    /// ```
-    pub trusted_audiences: Vec<String>,
-    /// A cached access token is used only until this long before its expiry
-    /// (default 60 s), but never more than half of its lifetime: a token that
-    /// lives 30 s is used for its first 15 s, not refreshed on every request.
-    pub access_token_expiry_margin: Duration,
-    /// The JWKS is re-fetched for an unknown `kid` at most once per this interval (default 30 s).
-    pub jwks_refetch_cooldown: Duration,
-    /// A sign-in session older than this is refused at the callback (default 1 h, Logto's interaction TTL).
-    pub sign_in_session_ttl: Duration,
-    /// Timeout of each HTTP request to Logto (default 30 s).
-    pub http_timeout: Duration,
-    /// The time source (default [`SystemClock`]).
-    pub clock: Arc<dyn Clock>,
+    app_id: String,
+    app_secret: Option<AppSecret>,
+    scopes: Vec<String>,
+    resources: Vec<ResourceIndicator>,
+    prompt: Vec<Prompt>,
+    include_reserved_scopes: bool,
+    allowed_algorithms: Vec<SigningAlgorithm>,
+    clock_skew: Duration,
+    max_id_token_age: Duration,
+    trusted_audiences: Vec<String>,
+    access_token_expiry_margin: Duration,
+    jwks_refetch_cooldown: Duration,
+    sign_in_session_ttl: Duration,
+    http_timeout: Duration,
+    clock: Arc<dyn Clock>,
 }
 
 impl fmt::Debug for LogtoConfig {
@@ -307,23 +286,23 @@ impl LogtoConfig {
     /// // Only user scopes, or only strings.
     /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
     ///     .with_scopes([UserScope::Email, UserScope::Organizations]);
-    /// assert_eq!(config.scopes, ["email", "urn:logto:scope:organizations"]);
+    /// assert_eq!(config.scopes(), ["email", "urn:logto:scope:organizations"]);
     ///
     /// // Mixed in one call: an array of `Scope`...
     /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
     ///     .with_scopes([Scope::from(UserScope::Email), "read:reports".into()]);
-    /// assert_eq!(config.scopes, ["email", "read:reports"]);
+    /// assert_eq!(config.scopes(), ["email", "read:reports"]);
     ///
     /// // ... or of `&str`, a user scope converting into its wire string.
     /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
     ///     .with_scopes([UserScope::Email.into(), "read:reports"]);
-    /// assert_eq!(config.scopes, ["email", "read:reports"]);
+    /// assert_eq!(config.scopes(), ["email", "read:reports"]);
     ///
     /// // Or user scopes first, permissions added after.
     /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
     ///     .with_scopes([UserScope::Email, UserScope::Roles])
     ///     .add_scopes(["read:reports", "write:reports"]);
-    /// assert_eq!(config.scopes, ["email", "roles", "read:reports", "write:reports"]);
+    /// assert_eq!(config.scopes(), ["email", "roles", "read:reports", "write:reports"]);
     /// # Ok::<(), logto_client::ConfigError>(())
     /// ```
     pub fn with_scopes<I>(mut self, scopes: I) -> Self
@@ -343,7 +322,7 @@ impl LogtoConfig {
     /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
     ///     .with_scopes([UserScope::Email])
     ///     .add_scopes(["read:reports"]);
-    /// assert_eq!(config.scopes, ["email", "read:reports"]);
+    /// assert_eq!(config.scopes(), ["email", "read:reports"]);
     /// # Ok::<(), logto_client::ConfigError>(())
     /// ```
     pub fn add_scopes<I>(mut self, scopes: I) -> Self
@@ -356,26 +335,446 @@ impl LogtoConfig {
         self
     }
 
-    /// Sets the API resource indicators.
-    pub fn with_resources<I, S>(mut self, resources: I) -> Self
+    /// Sets the API resource indicators to request at sign-in (RFC 8707):
+    /// strings or [`ResourceIndicator`]s. Each must be an absolute URI without
+    /// a fragment; the first that is not is refused with
+    /// [`ConfigError::InvalidResourceIndicator`], which names it.
+    ///
+    /// ```
+    /// use logto_client::{ConfigError, LogtoConfig, ResourceIndicator};
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_resources(["https://api.example.com"])?;
+    /// assert_eq!(config.resources(), ["https://api.example.com"]);
+    ///
+    /// // Parsed indicators work too.
+    /// let api = ResourceIndicator::parse("https://reports.example.com")?;
+    /// let config = config.with_resources([&api])?;
+    /// assert_eq!(config.resources(), [api]);
+    ///
+    /// // A relative one, or one with a fragment, is refused.
+    /// let err = config.with_resources(["https://api.example.com#v1"]).unwrap_err();
+    /// assert!(matches!(err, ConfigError::InvalidResourceIndicator { .. }));
+    /// # Ok::<(), ConfigError>(())
+    /// ```
+    pub fn with_resources<I>(mut self, resources: I) -> Result<Self, ConfigError>
     where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
+        I: IntoIterator,
+        I::Item: AsRef<str>,
     {
-        self.resources = resources.into_iter().map(Into::into).collect();
-        self
+        self.resources = resources
+            .into_iter()
+            .map(|r| ResourceIndicator::parse(r.as_ref()))
+            .collect::<Result<_, _>>()?;
+        Ok(self)
     }
 
-    /// Sets the default prompt.
+    /// Sets the default prompt (default `[Prompt::Consent]`: Logto issues a
+    /// refresh token only with it).
+    ///
+    /// ```
+    /// use logto_client::{LogtoConfig, Prompt};
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_prompt([Prompt::Login, Prompt::Consent]);
+    /// assert_eq!(config.prompt(), [Prompt::Login, Prompt::Consent]);
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
     pub fn with_prompt(mut self, prompt: impl IntoIterator<Item = Prompt>) -> Self {
         self.prompt = prompt.into_iter().collect();
         self
     }
 
-    /// Sets the time source.
+    /// Whether `openid offline_access profile` are added to the scopes
+    /// (default `true`; `openid` is sent in any case).
+    ///
+    /// ```
+    /// use logto_client::LogtoConfig;
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_include_reserved_scopes(false);
+    /// assert!(!config.include_reserved_scopes());
+    /// assert_eq!(config.effective_scopes(), ["openid"]);
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn with_include_reserved_scopes(mut self, include: bool) -> Self {
+        self.include_reserved_scopes = include;
+        self
+    }
+
+    /// Sets the algorithms accepted for ID tokens, access tokens and logout
+    /// tokens (default: the five Logto supports). Discovery never widens this
+    /// list; an empty one refuses every token.
+    ///
+    /// ```
+    /// use logto_client::{LogtoConfig, SigningAlgorithm};
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_allowed_algorithms([SigningAlgorithm::ES384, SigningAlgorithm::RS256]);
+    /// assert_eq!(config.allowed_algorithms(), [SigningAlgorithm::ES384, SigningAlgorithm::RS256]);
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn with_allowed_algorithms(
+        mut self,
+        algorithms: impl IntoIterator<Item = SigningAlgorithm>,
+    ) -> Self {
+        self.allowed_algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// Sets the tolerance of the `exp`, `iat` and `nbf` checks (default 60 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use logto_client::LogtoConfig;
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_clock_skew(Duration::from_secs(5));
+    /// assert_eq!(config.clock_skew(), Duration::from_secs(5));
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn with_clock_skew(mut self, skew: Duration) -> Self {
+        self.clock_skew = skew;
+        self
+    }
+
+    /// Sets the age beyond which an ID token is refused (default 10
+    /// minutes): one issued (`iat`) longer ago than this plus the clock skew
+    /// is refused, at sign-in and at a refresh. An identity provider issues the
+    /// ID token when it answers the token request, so a conforming one is
+    /// seconds old; an old one is a replay (OIDC Core §3.1.3.7, item 9). This
+    /// bounds `iat`, not the time of authentication (`auth_time`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use logto_client::LogtoConfig;
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// assert_eq!(config.max_id_token_age(), Duration::from_secs(600));
+    /// let config = config.with_max_id_token_age(Duration::from_secs(120));
+    /// assert_eq!(config.max_id_token_age(), Duration::from_secs(120));
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn with_max_id_token_age(mut self, age: Duration) -> Self {
+        self.max_id_token_age = age;
+        self
+    }
+
+    /// Sets the audiences besides this application an ID token may name
+    /// (default none). An ID token naming any other audience is refused (OIDC
+    /// Core §3.1.3.7, item 3); Logto names only the application.
+    ///
+    /// ```
+    /// use logto_client::LogtoConfig;
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// assert!(config.trusted_audiences().is_empty());
+    /// let config = config.with_trusted_audiences(["my-other-app-id"]);
+    /// assert_eq!(config.trusted_audiences(), ["my-other-app-id"]);
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn with_trusted_audiences<I>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.trusted_audiences = audiences.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets how long before its expiry a cached access token stops being used
+    /// (default 60 s); it is never more than half of the token's lifetime: a
+    /// token that lives 30 s is used for its first 15 s, not refreshed on
+    /// every request.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use logto_client::LogtoConfig;
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_access_token_expiry_margin(Duration::from_secs(5));
+    /// assert_eq!(config.access_token_expiry_margin(), Duration::from_secs(5));
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn with_access_token_expiry_margin(mut self, margin: Duration) -> Self {
+        self.access_token_expiry_margin = margin;
+        self
+    }
+
+    /// Sets how often, at most, the JWKS is re-fetched for an unknown `kid`
+    /// (default 30 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use logto_client::LogtoConfig;
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_jwks_refetch_cooldown(Duration::from_secs(1));
+    /// assert_eq!(config.jwks_refetch_cooldown(), Duration::from_secs(1));
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn with_jwks_refetch_cooldown(mut self, cooldown: Duration) -> Self {
+        self.jwks_refetch_cooldown = cooldown;
+        self
+    }
+
+    /// Sets the age beyond which a sign-in session is refused at the callback
+    /// (default 1 h, Logto's interaction TTL).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use logto_client::LogtoConfig;
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_sign_in_session_ttl(Duration::from_secs(600));
+    /// assert_eq!(config.sign_in_session_ttl(), Duration::from_secs(600));
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn with_sign_in_session_ttl(mut self, ttl: Duration) -> Self {
+        self.sign_in_session_ttl = ttl;
+        self
+    }
+
+    /// Sets the timeout of each HTTP request to Logto (default 30 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use logto_client::LogtoConfig;
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_http_timeout(Duration::from_secs(5));
+    /// assert_eq!(config.http_timeout(), Duration::from_secs(5));
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn with_http_timeout(mut self, timeout: Duration) -> Self {
+        self.http_timeout = timeout;
+        self
+    }
+
+    /// Sets the time source (default [`SystemClock`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use logto_client::{Clock, FixedClock, LogtoConfig};
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_clock(Arc::new(FixedClock::new(1_800_000_000)));
+    /// assert_eq!(config.clock().now(), 1_800_000_000);
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// The application id (OAuth `client_id`).
+    ///
+    /// ```
+    /// use logto_client::LogtoConfig;
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// assert_eq!(config.app_id(), "my-app-id");
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn app_id(&self) -> &str {
+        &self.app_id
+    }
+
+    /// The application secret (a "traditional web" app's client secret), sent
+    /// with HTTP Basic (`client_secret_basic`).
+    ///
+    /// ```
+    /// use logto_client::{AppSecret, LogtoConfig};
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// assert!(config.app_secret().is_none());
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", Some(AppSecret::new("s")))?;
+    /// assert_eq!(config.app_secret().map(AppSecret::secret), Some("s"));
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn app_secret(&self) -> Option<&AppSecret> {
+        self.app_secret.as_ref()
+    }
+
+    /// The extra scopes, as set by [`LogtoConfig::with_scopes`] and
+    /// [`LogtoConfig::add_scopes`] ([`LogtoConfig::effective_scopes`] are those sent).
+    ///
+    /// ```
+    /// use logto_client::{LogtoConfig, UserScope};
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_scopes([UserScope::Email]);
+    /// assert_eq!(config.scopes(), ["email"]);
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+
+    /// The API resource indicators, as set by [`LogtoConfig::with_resources`]
+    /// ([`LogtoConfig::effective_resources`] are those sent).
+    ///
+    /// ```
+    /// use logto_client::LogtoConfig;
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// assert!(config.resources().is_empty());
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn resources(&self) -> &[ResourceIndicator] {
+        &self.resources
+    }
+
+    /// The default prompt (see [`LogtoConfig::with_prompt`]).
+    ///
+    /// ```
+    /// use logto_client::{LogtoConfig, Prompt};
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// assert_eq!(config.prompt(), [Prompt::Consent]);
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn prompt(&self) -> &[Prompt] {
+        &self.prompt
+    }
+
+    /// Whether the reserved scopes are added (see
+    /// [`LogtoConfig::with_include_reserved_scopes`]).
+    ///
+    /// ```
+    /// use logto_client::LogtoConfig;
+    ///
+    /// assert!(LogtoConfig::new("https://auth.example.com", "my-app-id", None)?.include_reserved_scopes());
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn include_reserved_scopes(&self) -> bool {
+        self.include_reserved_scopes
+    }
+
+    /// The accepted signing algorithms (see [`LogtoConfig::with_allowed_algorithms`]).
+    ///
+    /// ```
+    /// use logto_client::{LogtoConfig, SigningAlgorithm};
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// assert_eq!(config.allowed_algorithms(), SigningAlgorithm::ALL);
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn allowed_algorithms(&self) -> &[SigningAlgorithm] {
+        &self.allowed_algorithms
+    }
+
+    /// The tolerance of the time checks (see [`LogtoConfig::with_clock_skew`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use logto_client::LogtoConfig;
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// assert_eq!(config.clock_skew(), Duration::from_secs(60));
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn clock_skew(&self) -> Duration {
+        self.clock_skew
+    }
+
+    /// The age beyond which an ID token is refused (see
+    /// [`LogtoConfig::with_max_id_token_age`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use logto_client::LogtoConfig;
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// assert_eq!(config.max_id_token_age(), Duration::from_secs(600));
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn max_id_token_age(&self) -> Duration {
+        self.max_id_token_age
+    }
+
+    /// The other audiences an ID token may name (see
+    /// [`LogtoConfig::with_trusted_audiences`]).
+    ///
+    /// ```
+    /// use logto_client::LogtoConfig;
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// assert!(config.trusted_audiences().is_empty());
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn trusted_audiences(&self) -> &[String] {
+        &self.trusted_audiences
+    }
+
+    /// How long before its expiry a cached access token stops being used (see
+    /// [`LogtoConfig::with_access_token_expiry_margin`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use logto_client::LogtoConfig;
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// assert_eq!(config.access_token_expiry_margin(), Duration::from_secs(60));
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn access_token_expiry_margin(&self) -> Duration {
+        self.access_token_expiry_margin
+    }
+
+    /// The JWKS re-fetch cool-down (see [`LogtoConfig::with_jwks_refetch_cooldown`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use logto_client::LogtoConfig;
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// assert_eq!(config.jwks_refetch_cooldown(), Duration::from_secs(30));
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn jwks_refetch_cooldown(&self) -> Duration {
+        self.jwks_refetch_cooldown
+    }
+
+    /// The sign-in session lifetime (see [`LogtoConfig::with_sign_in_session_ttl`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use logto_client::LogtoConfig;
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// assert_eq!(config.sign_in_session_ttl(), Duration::from_secs(3600));
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn sign_in_session_ttl(&self) -> Duration {
+        self.sign_in_session_ttl
+    }
+
+    /// The timeout of each HTTP request to Logto (see [`LogtoConfig::with_http_timeout`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use logto_client::LogtoConfig;
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// assert_eq!(config.http_timeout(), Duration::from_secs(30));
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn http_timeout(&self) -> Duration {
+        self.http_timeout
+    }
+
+    /// The time source (see [`LogtoConfig::with_clock`]).
+    ///
+    /// ```
+    /// use logto_client::{Clock, LogtoConfig};
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// assert!(config.clock().now() > 1_700_000_000);
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
     }
 
     /// The Logto endpoint, without trailing slash.
@@ -412,16 +811,29 @@ impl LogtoConfig {
 
     /// The resources sent at sign-in: the configured ones, plus
     /// `urn:logto:resource:organizations` when the organizations scope is requested.
-    pub fn effective_resources(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
+    ///
+    /// ```
+    /// use logto_client::{LogtoConfig, UserScope};
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_resources(["https://api.example.com"])?
+    ///     .with_scopes([UserScope::Organizations]);
+    /// assert_eq!(
+    ///     config.effective_resources(),
+    ///     ["https://api.example.com", "urn:logto:resource:organizations"]
+    /// );
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn effective_resources(&self) -> Vec<ResourceIndicator> {
+        let mut out: Vec<ResourceIndicator> = Vec::new();
         for r in &self.resources {
-            if !r.is_empty() && !out.contains(r) {
+            if !out.contains(r) {
                 out.push(r.clone());
             }
         }
         let org = ReservedResource::Organization.as_str();
         if self.has_organizations_scope() && !out.iter().any(|r| r == org) {
-            out.push(org.to_owned());
+            out.push(ReservedResource::Organization.into());
         }
         out
     }

@@ -251,14 +251,14 @@ impl Provider {
             .ok_or_else(|| ConfigError::Discovery("no token_endpoint".into()))?;
         let extra = metadata.additional_metadata();
         let mut oidc = oidc::Client::new(
-            oidc::ClientId::new(config.app_id.clone()),
+            oidc::ClientId::new(config.app_id().to_owned()),
             metadata.issuer().clone(),
             oidc::JsonWebKeySet::new(Vec::new()),
         )
         .set_auth_uri(metadata.authorization_endpoint().clone())
         .set_token_uri(token_url)
         .set_auth_type(oidc::AuthType::BasicAuth);
-        if let Some(secret) = &config.app_secret {
+        if let Some(secret) = config.app_secret() {
             oidc = oidc.set_client_secret(oidc::ClientSecret::new(secret.secret().to_owned()));
         }
         Ok(Self {

@@ -168,6 +168,51 @@ pub enum ConfigError {
     /// An option of a call is invalid (e.g. an extra parameter that would override a protocol parameter).
     #[error("invalid option: {0}")]
     InvalidOption(String),
+    /// A string given as an API resource indicator is not an absolute URI
+    /// without a fragment (RFC 8707 §2): refused by
+    /// [`crate::ResourceIndicator::parse`] and so by
+    /// [`crate::LogtoConfig::with_resources`].
+    ///
+    /// ```
+    /// use logto_client::{ConfigError, LogtoConfig};
+    ///
+    /// let err = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_resources(["https://api.example.com", "api.example.com"])
+    ///     .unwrap_err();
+    /// assert!(matches!(
+    ///     &err,
+    ///     ConfigError::InvalidResourceIndicator { resource, .. } if resource == "api.example.com"
+    /// ));
+    /// # Ok::<(), ConfigError>(())
+    /// ```
+    #[error("invalid API resource indicator {resource:?}: {reason}")]
+    InvalidResourceIndicator {
+        /// The resource indicator as given.
+        resource: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// An organization token was asked for with an empty organization id.
+    ///
+    /// ```
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use logto_client::{ConfigError, Error, InMemoryStorage, LogtoClient, LogtoConfig, UserScope};
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_scopes([UserScope::Organizations]);
+    /// let client = LogtoClient::new(config)?;
+    /// let err = client
+    ///     .get_organization_token(&InMemoryStorage::new(), "")
+    ///     .await
+    ///     .unwrap_err();
+    /// assert!(matches!(err, Error::Config(ConfigError::EmptyOrganizationId)));
+    /// # Ok(())
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(run()).map_err(|e| e.to_string())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[error("the organization id is empty")]
+    EmptyOrganizationId,
     /// An organization token was asked for but `urn:logto:scope:organizations` is not configured.
     #[error(
         "the organizations scope (urn:logto:scope:organizations) is not configured: \
@@ -186,11 +231,12 @@ pub enum ConfigError {
     /// use logto_client::{ConfigError, Error, InMemoryStorage, LogtoClient, LogtoConfig};
     ///
     /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
-    ///     .with_resources(["https://api.example.com"]);
+    ///     .with_resources(["https://api.example.com"])?;
     /// let client = LogtoClient::new(config)?;
     /// let storage = InMemoryStorage::new();
+    /// let other = "https://other.example.com".parse()?;
     /// let err = client
-    ///     .get_access_token(&storage, Some("https://other.example.com"))
+    ///     .get_access_token(&storage, Some(&other))
     ///     .await
     ///     .unwrap_err();
     /// assert!(matches!(
@@ -210,7 +256,7 @@ pub enum ConfigError {
     )]
     ResourceNotConfigured {
         /// The resource indicator asked for.
-        resource: String,
+        resource: crate::ResourceIndicator,
     },
     /// The discovery document's `issuer` is not `{endpoint}/oidc` byte for byte.
     #[error(

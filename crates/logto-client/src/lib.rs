@@ -25,6 +25,11 @@
 //!   is checked before any token request. The policy is this crate's; the
 //!   signatures are checked by `jsonwebtoken` (RS256, PS256, ES256, ES384) and
 //!   by the `p521` crate (ES512, which no maintained JOSE crate verifies).
+//! * **Protocol strings are typed**: an API resource is a [`ResourceIndicator`],
+//!   checked once where it is made (an absolute URI without a fragment,
+//!   RFC 8707), and an organization is an [`OrganizationId`], which any string
+//!   converts into (`get_organization_token(&storage, "org-id")`). Both
+//!   serialize as the plain string.
 //! * **Only bearer tokens are used**: a token response whose `token_type` is not
 //!   `Bearer` (in any case) is refused (RFC 6749 §5.1, §7.1).
 //! * **Refresh is single-flight**: under [`Storage::lock_for_refresh`] the client
@@ -35,11 +40,13 @@
 //!
 //! ```no_run
 //! use logto_client::{
-//!     AppSecret, InMemoryStorage, LogtoClient, LogtoConfig, Scope, SignInOptions, UserScope,
+//!     AppSecret, InMemoryStorage, LogtoClient, LogtoConfig, ResourceIndicator, Scope,
+//!     SignInOptions, UserScope,
 //! };
 //!
 //! # async fn run() -> Result<(), logto_client::Error> {
-//! // Once per process.
+//! // Once per process. An API resource indicator is parsed (and checked) once.
+//! let api = ResourceIndicator::parse("https://api.example.com")?;
 //! let config = LogtoConfig::new(
 //!     "https://auth.example.com",
 //!     "my-app-id",
@@ -52,7 +59,7 @@
 //!     UserScope::Roles.into(),
 //!     "read:reports".into(),
 //! ])
-//! .with_resources(["https://api.example.com"]);
+//! .with_resources([&api])?;
 //! let client = LogtoClient::new(config)?;
 //! client.discover().await?; // fail fast on a wrong endpoint or issuer
 //!
@@ -73,7 +80,7 @@
 //! // 3. Use the session.
 //! let claims = client.get_id_token_claims(&storage).await?;
 //! let user = client.fetch_user_info(&storage).await?; // roles, organizations, custom data
-//! let api_token = client.get_access_token(&storage, Some("https://api.example.com")).await?;
+//! let api_token = client.get_access_token(&storage, Some(&api)).await?;
 //! let org_token = client.get_organization_token(&storage, "org-acme").await?;
 //! # let _ = (claims, user, api_token, org_token);
 //!
@@ -105,6 +112,7 @@ mod single_flight;
 mod storage;
 #[cfg(test)]
 mod test_support;
+mod types;
 
 pub use async_trait::async_trait;
 pub use claims::{
@@ -131,3 +139,4 @@ pub use storage::{
     AccessTokenKey, CachedAccessToken, InMemoryStorage, RefreshGuard, SignInSession, Storage,
     TokenSet,
 };
+pub use types::{OrganizationId, ResourceIndicator};

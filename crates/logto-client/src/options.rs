@@ -2,6 +2,7 @@
 
 use crate::claims::IdTokenClaims;
 use crate::config::Prompt;
+use crate::types::OrganizationId;
 
 /// The first screen Logto shows (`first_screen`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +112,7 @@ pub struct SignInOptions {
     /// `direct_sign_in`.
     pub direct_sign_in: Option<DirectSignIn>,
     /// `organization_id`: use that organization's sign-in experience (mints no organization token).
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     /// `ui_locales` (space-separated BCP 47 tags).
     pub ui_locales: Option<String>,
     /// `one_time_token` (magic-link sign-in).
@@ -159,7 +160,14 @@ impl SignInOptions {
         self
     }
     /// Sets `organization_id` (organization sign-in experience).
-    pub fn organization_id(mut self, id: impl Into<String>) -> Self {
+    ///
+    /// ```
+    /// use logto_client::SignInOptions;
+    ///
+    /// let options = SignInOptions::new("https://app.example.com/callback").organization_id("org-acme");
+    /// assert_eq!(options.organization_id.as_ref().map(|id| id.as_str()), Some("org-acme"));
+    /// ```
+    pub fn organization_id(mut self, id: impl Into<OrganizationId>) -> Self {
         self.organization_id = Some(id.into());
         self
     }

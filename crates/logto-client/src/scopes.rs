@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::types::{OrganizationId, ResourceIndicator};
+
 /// The scopes a Logto application asks for to receive user claims.
 ///
 /// `openid`, `offline_access` and `profile` are added by default (see
@@ -98,7 +100,7 @@ impl From<UserScope> for &'static str {
 ///         UserScope::Roles.into(),
 ///         "read:reports".into(),
 ///     ]);
-/// assert_eq!(config.scopes, ["email", "roles", "read:reports"]);
+/// assert_eq!(config.scopes(), ["email", "roles", "read:reports"]);
 /// # Ok::<(), logto_client::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -248,6 +250,20 @@ impl From<ReservedResource> for String {
     }
 }
 
+/// A reserved resource is a valid indicator (a URN), so this cannot fail.
+///
+/// ```
+/// use logto_client::{ReservedResource, ResourceIndicator};
+///
+/// let org = ResourceIndicator::from(ReservedResource::Organization);
+/// assert_eq!(org, "urn:logto:resource:organizations");
+/// ```
+impl From<ReservedResource> for ResourceIndicator {
+    fn from(s: ReservedResource) -> Self {
+        ResourceIndicator::reserved(s.as_str())
+    }
+}
+
 /// The scopes every Logto SDK adds: `openid`, `offline_access`, `profile`.
 pub const DEFAULT_SCOPES: [&str; 3] = ["openid", "offline_access", "profile"];
 
@@ -255,12 +271,30 @@ pub const DEFAULT_SCOPES: [&str; 3] = ["openid", "offline_access", "profile"];
 pub const ORGANIZATION_URN_PREFIX: &str = "urn:logto:organization:";
 
 /// `urn:logto:organization:{organization_id}`: the audience of an organization token.
-pub fn build_organization_urn(organization_id: &str) -> String {
+///
+/// ```
+/// use logto_client::{OrganizationId, build_organization_urn};
+///
+/// let id = OrganizationId::from("org-acme");
+/// assert_eq!(build_organization_urn(&id), "urn:logto:organization:org-acme");
+/// ```
+pub fn build_organization_urn(organization_id: &OrganizationId) -> String {
     format!("{ORGANIZATION_URN_PREFIX}{organization_id}")
 }
 
-/// The organization id of an organization URN, or `None` if `urn` is not one.
-pub fn organization_id_from_urn(urn: &str) -> Option<&str> {
+/// The organization id of an organization URN, or `None` if `urn` is not one
+/// (or names no organization).
+///
+/// ```
+/// use logto_client::organization_id_from_urn;
+///
+/// let id = organization_id_from_urn("urn:logto:organization:org-acme");
+/// assert_eq!(id.as_ref().map(|id| id.as_str()), Some("org-acme"));
+/// assert!(organization_id_from_urn("urn:logto:organization:").is_none());
+/// assert!(organization_id_from_urn("https://api.example.com").is_none());
+/// ```
+pub fn organization_id_from_urn(urn: &str) -> Option<OrganizationId> {
     urn.strip_prefix(ORGANIZATION_URN_PREFIX)
         .filter(|id| !id.is_empty())
+        .map(OrganizationId::from)
 }

@@ -84,6 +84,8 @@ static AT_LOGOUT_IAT: LazyLock<LogtoClient> = LazyLock::new(|| client(LOGOUT_IAT
 static ID_TOKEN: LazyLock<String> = LazyLock::new(|| sample("id_token"));
 static ACCESS_TOKEN: LazyLock<String> = LazyLock::new(|| sample("access_token"));
 static LOGOUT: LazyLock<String> = LazyLock::new(|| LOGOUT_TOKEN.trim().to_owned());
+static API: LazyLock<logto_client::ResourceIndicator> =
+    LazyLock::new(|| logto_client::ResourceIndicator::parse(RESOURCE).unwrap());
 
 /// `token` with another `kid` in its header (its signature no longer matters).
 fn unknown_kid(token: &str) -> String {
@@ -189,7 +191,7 @@ fn the_unmutated_samples_verify() {
             .await
             .unwrap();
         AT_IAT
-            .verify_access_token(&ACCESS_TOKEN, RESOURCE)
+            .verify_access_token(&ACCESS_TOKEN, &API)
             .await
             .unwrap();
         AT_LOGOUT_IAT.verify_logout_token(&LOGOUT).await.unwrap();
@@ -217,7 +219,7 @@ proptest! {
     fn a_mutated_access_token_is_always_refused(edits in prop::collection::vec(edit(), 1..4)) {
         let token = apply(&ACCESS_TOKEN, &edits);
         prop_assume!(token != *ACCESS_TOKEN);
-        let r = RUNTIME.block_on(AT_IAT.verify_access_token(&token, RESOURCE));
+        let r = RUNTIME.block_on(AT_IAT.verify_access_token(&token, &API));
         prop_assert!(r.is_err(), "accepted {token:?}");
     }
 
@@ -237,7 +239,7 @@ proptest! {
         "eyJ[A-Za-z0-9_-]{0,60}\\.eyJ[A-Za-z0-9_-]{0,200}\\.[A-Za-z0-9_-]{0,130}",
     ]) {
         prop_assert!(RUNTIME.block_on(AT_IAT.verify_id_token(&s, None)).is_err());
-        prop_assert!(RUNTIME.block_on(AT_IAT.verify_access_token(&s, RESOURCE)).is_err());
+        prop_assert!(RUNTIME.block_on(AT_IAT.verify_access_token(&s, &API)).is_err());
         prop_assert!(RUNTIME.block_on(AT_LOGOUT_IAT.verify_logout_token(&s)).is_err());
     }
 }
@@ -472,7 +474,7 @@ fn smoke_access_token_validation() {
                 && *token != *ORG
         } else {
             RUNTIME
-                .block_on(AT_IAT.verify_access_token(token, RESOURCE))
+                .block_on(AT_IAT.verify_access_token(token, &API))
                 .is_ok()
                 && *token != *ACCESS_TOKEN
         };

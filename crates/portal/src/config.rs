@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use logto_actix::postgres::{CryptoError, TokenCipher};
-use logto_client::SigningAlgorithm;
+use logto_client::{ResourceIndicator, SigningAlgorithm};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
@@ -44,7 +44,7 @@ pub struct Settings {
     /// `LOGTO_SCOPES`: extra scopes on top of the defaults.
     pub scopes: Vec<String>,
     /// `LOGTO_RESOURCES`: API resource indicators requested at sign-in.
-    pub resources: Vec<String>,
+    pub resources: Vec<ResourceIndicator>,
     /// `PORTAL_BASE_URL`: the public URL, without a trailing slash.
     pub base_url: Url,
     /// `PORTAL_BIND`, default `127.0.0.1:8080`.
@@ -55,7 +55,7 @@ pub struct Settings {
     /// that encrypts tokens at rest (its `Debug` is redacted).
     pub token_key: TokenCipher,
     /// `PORTAL_API_RESOURCE`: the indicator of the portal's own API.
-    pub api_resource: Option<String>,
+    pub api_resource: Option<ResourceIndicator>,
     /// `PORTAL_TENANTS_FILE`: TOML seed of tenants, upserted at start-up.
     pub tenants_file: Option<PathBuf>,
     /// `PORTAL_IDLE_TIMEOUT` (seconds, default 1800): sign-out after inactivity.
@@ -242,6 +242,17 @@ impl Settings {
                 .unwrap_or_default()
         };
 
+        let resource = |name: &'static str, value: &str| {
+            ResourceIndicator::parse(value).map_err(|e| problem(name, e.to_string()))
+        };
+        let resources = words("LOGTO_RESOURCES")
+            .iter()
+            .map(|r| resource("LOGTO_RESOURCES", r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let api_resource = get("PORTAL_API_RESOURCE")
+            .map(|v| resource("PORTAL_API_RESOURCE", v.trim()))
+            .transpose()?;
+
         let bind = match get("PORTAL_BIND") {
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
             Some(v) => v.trim().parse().map_err(|e| {
@@ -353,12 +364,12 @@ impl Settings {
             app_id: required("LOGTO_APP_ID")?,
             app_secret: SecretString::from(required("LOGTO_APP_SECRET")?),
             scopes: words("LOGTO_SCOPES"),
-            resources: words("LOGTO_RESOURCES"),
+            resources,
             base_url: url("PORTAL_BASE_URL")?,
             bind,
             session_key: SecretBytes(session_key),
             token_key,
-            api_resource: get("PORTAL_API_RESOURCE").map(|v| v.trim().to_owned()),
+            api_resource,
             tenants_file: get("PORTAL_TENANTS_FILE").map(PathBuf::from),
             idle_timeout,
             absolute_timeout,
@@ -495,6 +506,26 @@ mod tests {
     }
 
     #[test]
+    fn resources_are_parsed_as_indicators_and_kept_as_given() {
+        let s = load(&[
+            (
+                "LOGTO_RESOURCES",
+                Some(" https://api.example.com  urn:example:api "),
+            ),
+            ("PORTAL_API_RESOURCE", Some(" https://api.example.com ")),
+        ])
+        .unwrap();
+        assert_eq!(s.resources, ["https://api.example.com", "urn:example:api"]);
+        assert_eq!(
+            s.api_resource.as_ref().map(|r| r.as_str()),
+            Some("https://api.example.com")
+        );
+        // A bad one names itself.
+        let e = load(&[("PORTAL_API_RESOURCE", Some("api.example.com"))]).unwrap_err();
+        assert!(e.to_string().contains("\"api.example.com\""), "{e}");
+    }
+
+    #[test]
     fn session_revalidation_is_on_by_default_and_zero_disables_it() {
         let s = load(&[]).unwrap();
         assert_eq!(s.session_revalidate, Some(Duration::from_secs(300)));
@@ -525,6 +556,12 @@ mod tests {
             ("LOGTO_SIGNING_ALGORITHMS", Some("none")),
             ("LOGTO_SIGNING_ALGORITHMS", Some("ES384, es256")),
             ("LOGTO_SIGNING_ALGORITHMS", Some(" , ")),
+            (
+                "LOGTO_RESOURCES",
+                Some("https://api.example.com api.example.com"),
+            ),
+            ("LOGTO_RESOURCES", Some("https://api.example.com#reports")),
+            ("PORTAL_API_RESOURCE", Some("/api")),
         ];
         for (name, value) in cases {
             let e = load(&[(name, *value)])

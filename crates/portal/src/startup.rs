@@ -118,11 +118,11 @@ pub fn logto_client(settings: &Settings) -> anyhow::Result<LogtoClient> {
     )
     .context("LOGTO_ENDPOINT")?
     .with_scopes(scopes)
-    .with_resources(resources);
-    let mut config = config;
-    config.clock_skew = settings.clock_skew;
-    config.http_timeout = settings.idp_timeout;
-    config.allowed_algorithms = settings.signing_algorithms.clone();
+    .with_resources(&resources)
+    .context("LOGTO_RESOURCES")?
+    .with_clock_skew(settings.clock_skew)
+    .with_http_timeout(settings.idp_timeout)
+    .with_allowed_algorithms(settings.signing_algorithms.iter().copied());
     Ok(LogtoClient::new(config)?)
 }
 

@@ -532,7 +532,7 @@ fn busy_ticks(cpu_line: &str) -> Option<u64> {
     Some(total - v.get(3)? - v.get(4).copied().unwrap_or(0))
 }
 
-/// `utime + stime + cutime + cstime` of a /proc/<pid>/stat line (fields 14 to
+/// `utime + stime + cutime + cstime` of a `/proc/<pid>/stat` line (fields 14 to
 /// 17, counted after the parenthesised command name, which may hold spaces).
 fn process_ticks(stat: &str) -> Option<u64> {
     let after = stat.get(stat.rfind(')')? + 1..)?;
@@ -542,7 +542,7 @@ fn process_ticks(stat: &str) -> Option<u64> {
     Some(tick(11)? + tick(12)? + tick(13)? + tick(14)?)
 }
 
-/// The `ppid` of a /proc/<pid>/stat line.
+/// The `ppid` of a `/proc/<pid>/stat` line.
 fn parent_pid(stat: &str) -> Option<u32> {
     let after = stat.get(stat.rfind(')')? + 1..)?;
     after.split_whitespace().nth(1)?.parse().ok()

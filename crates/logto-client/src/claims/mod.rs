@@ -9,6 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::scopes::organization_id_from_urn;
+use crate::types::OrganizationId;
 
 #[cfg(test)]
 mod tests;
@@ -138,7 +139,7 @@ pub struct IdTokenClaims {
     pub roles: Option<Vec<String>>,
     /// Organization ids (scope `urn:logto:scope:organizations`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organizations: Option<Vec<String>>,
+    pub organizations: Option<Vec<OrganizationId>>,
     /// `"{organization_id}:{role}"` (scope `urn:logto:scope:organization_roles`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_roles: Option<Vec<String>>,
@@ -210,7 +211,7 @@ pub struct SsoIdentity {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrganizationData {
     /// Organization id.
-    pub id: String,
+    pub id: OrganizationId,
     /// Organization name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -269,7 +270,7 @@ pub struct UserInfo {
     pub roles: Option<Vec<String>>,
     /// Organization ids.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organizations: Option<Vec<String>>,
+    pub organizations: Option<Vec<OrganizationId>>,
     /// Organization details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_data: Option<Vec<OrganizationData>>,
@@ -322,7 +323,7 @@ pub struct AccessTokenClaims {
     pub client_id: Option<String>,
     /// The organization of an organization-scoped API token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     /// Every other claim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -343,7 +344,7 @@ impl AccessTokenClaims {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OrganizationTokenClaims {
     /// The organization, taken from `aud`.
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     /// All claims.
     #[serde(flatten)]
     pub claims: AccessTokenClaims,
@@ -355,8 +356,7 @@ impl OrganizationTokenClaims {
         let organization_id = claims
             .aud
             .iter()
-            .find_map(|a| organization_id_from_urn(a))?
-            .to_owned();
+            .find_map(|a| organization_id_from_urn(a))?;
         Some(Self {
             organization_id,
             claims,

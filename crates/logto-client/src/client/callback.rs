@@ -18,6 +18,7 @@ use crate::options::SignInOutcome;
 use crate::scopes::organization_id_from_urn;
 use crate::secret::{IdToken, RefreshToken};
 use crate::storage::{AccessTokenKey, CachedAccessToken, Storage, TokenSet};
+use crate::types::ResourceIndicator;
 
 /// Parses a callback: an absolute URL, or a path-and-query (`/callback?code=…`)
 /// read on a placeholder origin (then `true`), resolved later against the
@@ -104,7 +105,7 @@ impl LogtoClient {
             .take_sign_in_session(state)
             .await?
             .ok_or(CallbackError::UnknownState)?;
-        let ttl = secs(self.inner.config.sign_in_session_ttl);
+        let ttl = secs(self.inner.config.sign_in_session_ttl());
         if self.now().saturating_sub(session.created_at) > ttl {
             return Err(CallbackError::SessionExpired.into());
         }
@@ -173,7 +174,9 @@ impl LogtoClient {
         let (key, cached) = self.cache_entry_for_exchange(&response);
         storage.clear_access_tokens().await?;
         storage.save_tokens(&tokens).await?;
-        storage.set_access_token(&key, &cached).await?;
+        if let Some(key) = key {
+            storage.set_access_token(&key, &cached).await?;
+        }
         Ok(SignInOutcome {
             claims,
             app_state: session.app_state,
@@ -182,20 +185,25 @@ impl LogtoClient {
     }
 
     /// The code exchange returns the userinfo token, or a JWT for the tenant's default
-    /// resource: cache it under the key it belongs to.
+    /// resource: cache it under the key it belongs to (not at all when its
+    /// audience is neither an organization nor a resource indicator).
     pub(super) fn cache_entry_for_exchange(
         &self,
         response: &LogtoTokenResponse,
-    ) -> (AccessTokenKey, CachedAccessToken) {
+    ) -> (Option<AccessTokenKey>, CachedAccessToken) {
         let cached = self.cached_token(response);
-        let key = jwt::decode_claims::<AccessTokenClaims>(cached.token.secret())
+        let key = match jwt::decode_claims::<AccessTokenClaims>(cached.token.secret())
             .ok()
             .and_then(|c| c.aud.first().cloned())
-            .map(|aud| match organization_id_from_urn(&aud) {
-                Some(org) => AccessTokenKey::organization(org),
-                None => AccessTokenKey::resource(aud),
-            })
-            .unwrap_or_default();
+        {
+            None => Some(AccessTokenKey::userinfo()),
+            Some(aud) => match organization_id_from_urn(&aud) {
+                Some(org) => Some(AccessTokenKey::organization(org)),
+                None => ResourceIndicator::parse(aud)
+                    .ok()
+                    .map(AccessTokenKey::resource),
+            },
+        };
         (key, cached)
     }
 }

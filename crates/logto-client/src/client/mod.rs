@@ -159,7 +159,7 @@ impl LogtoClient {
     pub fn new(config: LogtoConfig) -> Result<Self, Error> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(config.http_timeout)
+            .timeout(config.http_timeout())
             .user_agent(concat!("logto-client-rs/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ConfigError::HttpClient(e.to_string()))?;

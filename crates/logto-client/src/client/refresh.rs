@@ -42,8 +42,13 @@ impl LogtoClient {
         key: &AccessTokenKey,
         force_refresh: bool,
     ) -> Result<AccessToken, Error> {
-        if key.organization_id.is_some() && !self.inner.config.has_organizations_scope() {
-            return Err(ConfigError::MissingOrganizationsScope.into());
+        if let Some(organization_id) = &key.organization_id {
+            if organization_id.is_empty() {
+                return Err(ConfigError::EmptyOrganizationId.into());
+            }
+            if !self.inner.config.has_organizations_scope() {
+                return Err(ConfigError::MissingOrganizationsScope.into());
+            }
         }
         if let Some(resource) = &key.resource
             && !self.inner.config.effective_resources().contains(resource)
@@ -100,10 +105,10 @@ impl LogtoClient {
         let oidc_refresh = oidc::RefreshToken::new(refresh_token.secret().to_owned());
         let mut request = provider.oidc.exchange_refresh_token(&oidc_refresh);
         if let Some(resource) = &key.resource {
-            request = request.add_extra_param("resource", resource.clone());
+            request = request.add_extra_param("resource", resource.as_str().to_owned());
         }
         if let Some(org) = &key.organization_id {
-            request = request.add_extra_param("organization_id", org.clone());
+            request = request.add_extra_param("organization_id", org.as_str().to_owned());
         }
         let answer = request
             .request_async(&self.inner.http)

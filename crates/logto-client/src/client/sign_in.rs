@@ -72,7 +72,11 @@ impl LogtoClient {
                 request = request.add_scope(oidc::Scope::new(scope));
             }
         }
-        for prompt in options.prompt.as_ref().unwrap_or(&config.prompt) {
+        for prompt in options
+            .prompt
+            .as_ref()
+            .map_or(config.prompt(), Vec::as_slice)
+        {
             request = request.add_prompt(match prompt {
                 Prompt::Consent => CoreAuthPrompt::Consent,
                 Prompt::Login => CoreAuthPrompt::Login,
@@ -80,7 +84,7 @@ impl LogtoClient {
             });
         }
         for resource in config.effective_resources() {
-            request = request.add_extra_param("resource", resource);
+            request = request.add_extra_param("resource", resource.into_string());
         }
         if let Some(first_screen) = options.first_screen {
             request = request.add_extra_param("first_screen", first_screen.as_str());
@@ -98,7 +102,7 @@ impl LogtoClient {
             request = request.add_extra_param("direct_sign_in", direct.to_param());
         }
         if let Some(org) = &options.organization_id {
-            request = request.add_extra_param("organization_id", org.clone());
+            request = request.add_extra_param("organization_id", org.as_str().to_owned());
         }
         if let Some(locales) = &options.ui_locales {
             request = request.add_extra_param("ui_locales", locales.clone());

@@ -47,7 +47,7 @@ impl LogtoClient {
             ("token_type_hint", "refresh_token"),
         ];
         let mut request = self.inner.http.post(url);
-        match &config.app_secret {
+        match config.app_secret() {
             Some(secret) => {
                 // RFC 6749 §2.3.1: form-urlencode id and secret before Basic.
                 let enc = |s: &str| {
@@ -55,7 +55,7 @@ impl LogtoClient {
                 };
                 let credentials = base64::engine::general_purpose::STANDARD.encode(format!(
                     "{}:{}",
-                    enc(&config.app_id),
+                    enc(config.app_id()),
                     enc(secret.secret())
                 ));
                 request = request.header(
@@ -63,7 +63,7 @@ impl LogtoClient {
                     format!("Basic {credentials}"),
                 );
             }
-            None => form.push(("client_id", config.app_id.as_str())),
+            None => form.push(("client_id", config.app_id())),
         }
         let endpoint = Endpoint::Revocation;
         let response = request
@@ -94,7 +94,7 @@ impl LogtoClient {
             .ok_or_else(|| ConfigError::Discovery("no end_session_endpoint".into()))?;
         {
             let mut q = url.query_pairs_mut();
-            q.append_pair("client_id", &self.inner.config.app_id);
+            q.append_pair("client_id", self.inner.config.app_id());
             if let Some(hint) = id_token_hint {
                 q.append_pair("id_token_hint", hint);
             }

@@ -20,6 +20,11 @@ use crate::secret::{AccessToken, IdToken, RefreshToken};
 use crate::storage::InMemoryStorage;
 use crate::storage::{AccessTokenKey, CachedAccessToken, Storage, TokenSet};
 use crate::test_support::*;
+use crate::types::ResourceIndicator;
+
+fn res(resource: &str) -> ResourceIndicator {
+    ResourceIndicator::parse(resource).unwrap()
+}
 
 fn sample_config(now: i64) -> LogtoConfig {
     LogtoConfig::new(
@@ -71,7 +76,7 @@ async fn the_client_verifies_the_real_tokens_at_their_iat() {
     ));
     let at = sample_str("code_exchange", "access_token");
     let c = client
-        .verify_access_token(&at, "https://api.demo.test")
+        .verify_access_token(&at, &res("https://api.demo.test"))
         .await
         .unwrap();
     assert_eq!(c.scope, "read:things");
@@ -137,7 +142,8 @@ async fn sign_in_url_carries_everything() {
             "profile",
             UserScope::Organizations.as_str(),
         ])
-        .with_resources(["https://api.demo.test"]);
+        .with_resources(["https://api.demo.test"])
+        .unwrap();
     let client = sample_client(config);
     let storage = InMemoryStorage::new();
     let options = SignInOptions::new("http://127.0.0.1:8765/callback")
@@ -475,14 +481,43 @@ fn real_token_responses_parse_and_expiry_comes_from_exp() {
     let response: LogtoTokenResponse =
         serde_json::from_value(tokens["code_exchange"].clone()).unwrap();
     let (key, cached) = client.cache_entry_for_exchange(&response);
-    assert_eq!(key, AccessTokenKey::resource("https://api.demo.test"));
+    assert_eq!(
+        key,
+        Some(AccessTokenKey::resource(res("https://api.demo.test")))
+    );
     assert_eq!(cached.scope, "read:things");
     let response: LogtoTokenResponse =
         serde_json::from_value(tokens["refresh_plain"].clone()).unwrap();
     assert_eq!(
         client.cache_entry_for_exchange(&response).0,
-        AccessTokenKey::userinfo()
+        Some(AccessTokenKey::userinfo())
     );
+    // An organization audience is cached as the organization's token; an
+    // audience that is no resource indicator is not cached at all (never
+    // under the userinfo key, which it is not).
+    let part = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    for (aud, expected) in [
+        (
+            "urn:logto:organization:org-1",
+            Some(AccessTokenKey::organization("org-1")),
+        ),
+        ("not a resource", None),
+    ] {
+        let mut answer = tokens["refresh_plain"].clone();
+        answer["access_token"] = json!(format!(
+            "{}.{}.sig",
+            part(json!({"alg": "ES384", "typ": "at+jwt"})),
+            part(
+                json!({"iss": "i", "sub": "s", "aud": aud, "exp": SAMPLE_IAT + 3600, "iat": SAMPLE_IAT})
+            )
+        ));
+        let response: LogtoTokenResponse = serde_json::from_value(answer).unwrap();
+        assert_eq!(
+            client.cache_entry_for_exchange(&response).0,
+            expected,
+            "{aud}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -490,12 +525,15 @@ async fn cached_tokens_are_served_until_the_margin_and_org_tokens_need_the_scope
     let clock = Arc::new(FixedClock::new(SAMPLE_IAT));
     let config = sample_config(0)
         .with_clock(clock.clone())
-        .with_resources(["https://a", "https://api.demo.test"]);
+        .with_resources(["https://a", "https://api.demo.test"])
+        .unwrap();
     let client = sample_client(config);
     let storage = InMemoryStorage::new();
     // Not signed in.
     assert!(matches!(
-        client.get_access_token(&storage, Some("https://a")).await,
+        client
+            .get_access_token(&storage, Some(&res("https://a")))
+            .await,
         Err(Error::NotAuthenticated)
     ));
     assert!(!client.is_authenticated(&storage).await.unwrap());
@@ -525,7 +563,7 @@ async fn cached_tokens_are_served_until_the_margin_and_org_tokens_need_the_scope
             .as_deref(),
         Some("alice@example.test")
     );
-    let key = AccessTokenKey::resource("https://api.demo.test");
+    let key = AccessTokenKey::resource(res("https://api.demo.test"));
     let cached = CachedAccessToken {
         token: AccessToken::new(sample_str("code_exchange", "access_token")),
         expires_at: SAMPLE_IAT + 3600,
@@ -534,7 +572,7 @@ async fn cached_tokens_are_served_until_the_margin_and_org_tokens_need_the_scope
     };
     storage.set_access_token(&key, &cached).await.unwrap();
     let claims = client
-        .get_access_token_claims(&storage, "https://api.demo.test")
+        .get_access_token_claims(&storage, &res("https://api.demo.test"))
         .await
         .unwrap();
     assert_eq!(claims.scope, "read:things");
@@ -543,7 +581,7 @@ async fn cached_tokens_are_served_until_the_margin_and_org_tokens_need_the_scope
     clock.set(SAMPLE_IAT + 3600 - 60);
     assert!(matches!(
         client
-            .get_access_token(&storage, Some("https://api.demo.test"))
+            .get_access_token(&storage, Some(&res("https://api.demo.test")))
             .await,
         Err(Error::NotAuthenticated)
     ));
@@ -641,7 +679,8 @@ async fn short_lived_tokens_are_used_for_half_their_lifetime() {
     let clock = Arc::new(FixedClock::new(SAMPLE_IAT));
     let config = sample_config(0)
         .with_clock(clock.clone())
-        .with_resources(["https://api.demo.test"]);
+        .with_resources(["https://api.demo.test"])
+        .unwrap();
     let client = sample_client(config);
     let storage = InMemoryStorage::new();
     // No refresh token: a token the client finds stale ends in NotAuthenticated.
@@ -652,8 +691,8 @@ async fn short_lived_tokens_are_used_for_half_their_lifetime() {
         })
         .await
         .unwrap();
-    let resource = "https://api.demo.test";
-    let key = AccessTokenKey::resource(resource);
+    let resource = &res("https://api.demo.test");
+    let key = AccessTokenKey::resource(resource.clone());
     // (lifetime, last second the cached token is used): the margin is 60 s,
     // at most half the lifetime.
     for (lifetime, used_until) in [
@@ -689,10 +728,11 @@ async fn short_lived_tokens_are_used_for_half_their_lifetime() {
         );
     }
     // A smaller configured margin stays as it is.
-    let mut config = sample_config(0)
+    let config = sample_config(0)
         .with_clock(clock.clone())
-        .with_resources([resource]);
-    config.access_token_expiry_margin = std::time::Duration::from_secs(5);
+        .with_resources([resource])
+        .unwrap()
+        .with_access_token_expiry_margin(std::time::Duration::from_secs(5));
     let client = sample_client(config);
     let cached = CachedAccessToken {
         token: AccessToken::new("token-30"),
@@ -795,8 +835,9 @@ async fn sign_in_options_without_a_test_so_far() {
     assert_eq!(param(&q, "prompt"), ["consent"]);
 
     // Without the reserved scopes: `openid` (always) and the configured ones only.
-    let mut config = sample_config(SAMPLE_IAT).with_scopes([UserScope::Email.as_str()]);
-    config.include_reserved_scopes = false;
+    let config = sample_config(SAMPLE_IAT)
+        .with_scopes([UserScope::Email.as_str()])
+        .with_include_reserved_scopes(false);
     let bare = sample_client(config);
     let url = bare
         .sign_in(&storage, SignInOptions::new(redirect))
@@ -838,7 +879,7 @@ async fn sign_out_clears_the_storage_when_revocation_fails() {
         })
         .await
         .unwrap();
-    let key = AccessTokenKey::resource("https://api.demo.test");
+    let key = AccessTokenKey::resource(res("https://api.demo.test"));
     let cached = CachedAccessToken {
         token: AccessToken::new("at"),
         expires_at: SAMPLE_IAT + 3600,
@@ -867,7 +908,7 @@ async fn clear_all_tokens_drops_every_token_and_keeps_pending_sign_ins() {
         .unwrap();
     let keys = [
         AccessTokenKey::userinfo(),
-        AccessTokenKey::resource("https://api.demo.test"),
+        AccessTokenKey::resource(res("https://api.demo.test")),
         AccessTokenKey::organization("org-1"),
     ];
     for key in &keys {
@@ -915,7 +956,8 @@ async fn clear_all_tokens_drops_every_token_and_keeps_pending_sign_ins() {
 async fn a_resource_not_configured_is_refused_before_any_network_call() {
     let config = sample_config(SAMPLE_IAT)
         .with_scopes([UserScope::Organizations])
-        .with_resources(["https://api.demo.test"]);
+        .with_resources(["https://api.demo.test"])
+        .unwrap();
     let client = sample_client(config);
     // Signed in with a refresh token: a refresh would be attempted (and fail
     // with a transport error, the token endpoint being unreachable).
@@ -931,30 +973,50 @@ async fn a_resource_not_configured_is_refused_before_any_network_call() {
     };
     refused(
         client
-            .get_access_token(&storage, Some("https://other.demo.test"))
+            .get_access_token(&storage, Some(&res("https://other.demo.test")))
             .await,
     );
     refused(
         client
-            .get_organization_scoped_access_token(&storage, "https://other.demo.test", "org-1")
+            .get_organization_scoped_access_token(
+                &storage,
+                &res("https://other.demo.test"),
+                "org-1",
+            )
             .await,
     );
     refused(
         client
             .refresh_access_token(
                 &storage,
-                &AccessTokenKey::resource("https://other.demo.test"),
+                &AccessTokenKey::resource(res("https://other.demo.test")),
             )
             .await,
     );
     assert!(matches!(
         client
-            .get_access_token_claims(&storage, "https://other.demo.test")
+            .get_access_token_claims(&storage, &res("https://other.demo.test"))
             .await,
         Err(Error::Config(ConfigError::ResourceNotConfigured { .. }))
     ));
+    // An empty organization id is refused too, never taken for "no
+    // organization" (which would answer the userinfo token).
+    for r in [
+        client.get_organization_token(&storage, "").await,
+        client
+            .get_organization_scoped_access_token(&storage, &res("https://api.demo.test"), "")
+            .await,
+        client
+            .refresh_access_token(&storage, &AccessTokenKey::organization(""))
+            .await,
+    ] {
+        assert!(
+            matches!(r, Err(Error::Config(ConfigError::EmptyOrganizationId))),
+            "{r:?}"
+        );
+    }
     // Even a cached token for it is not served: the configuration is wrong.
-    let key = AccessTokenKey::resource("https://other.demo.test");
+    let key = AccessTokenKey::resource(res("https://other.demo.test"));
     let cached = CachedAccessToken {
         token: AccessToken::new("cached"),
         expires_at: SAMPLE_IAT + 3600,
@@ -964,7 +1026,7 @@ async fn a_resource_not_configured_is_refused_before_any_network_call() {
     storage.set_access_token(&key, &cached).await.unwrap();
     refused(
         client
-            .get_access_token(&storage, Some("https://other.demo.test"))
+            .get_access_token(&storage, Some(&res("https://other.demo.test")))
             .await,
     );
     assert_eq!(
@@ -977,12 +1039,12 @@ async fn a_resource_not_configured_is_refused_before_any_network_call() {
     // the userinfo token and an organization token (the scope is configured).
     for r in [
         client
-            .get_access_token(&storage, Some("https://api.demo.test"))
+            .get_access_token(&storage, Some(&res("https://api.demo.test")))
             .await,
         client.get_access_token(&storage, None).await,
         client.get_organization_token(&storage, "org-1").await,
         client
-            .get_organization_scoped_access_token(&storage, "https://api.demo.test", "org-1")
+            .get_organization_scoped_access_token(&storage, &res("https://api.demo.test"), "org-1")
             .await,
     ] {
         assert!(matches!(r, Err(Error::Transport(_))), "{r:?}");

@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::jwt;
 use crate::secret::{AccessToken, IdToken};
 use crate::storage::{AccessTokenKey, CachedAccessToken, Storage};
+use crate::types::{OrganizationId, ResourceIndicator};
 
 impl LogtoClient {
     /// Whether `storage` holds a signed-in user (an ID token), as the SDKs define it.
@@ -43,33 +44,77 @@ impl LogtoClient {
     ///
     /// A resource not configured with [`LogtoConfig::with_resources`](crate::LogtoConfig::with_resources) is refused
     /// before any network call with [`ConfigError::ResourceNotConfigured`](crate::ConfigError::ResourceNotConfigured).
+    /// Parse the indicator once, where the configuration is made, and pass it
+    /// by reference (or take it from [`LogtoConfig::resources`](crate::LogtoConfig::resources)).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use logto_client::{InMemoryStorage, LogtoClient, LogtoConfig, ResourceIndicator};
+    ///
+    /// let api = ResourceIndicator::parse("https://api.example.com")?;
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_resources([&api])?;
+    /// let client = LogtoClient::new(config)?;
+    /// let storage = InMemoryStorage::new(); // a signed-in user's
+    /// let token = client.get_access_token(&storage, Some(&api)).await?;
+    /// println!("Authorization: Bearer {}", token.secret());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn get_access_token<S: Storage + ?Sized>(
         &self,
         storage: &S,
-        resource: Option<&str>,
+        resource: Option<&ResourceIndicator>,
     ) -> Result<AccessToken, Error> {
-        let key = AccessTokenKey::new(resource.map(str::to_owned), None);
+        let key = AccessTokenKey::new(resource.cloned(), None);
         self.get_token(storage, &key, false).await
     }
 
     /// The claims of [`LogtoClient::get_access_token`]'s JWT (decoded, not re-verified:
     /// it comes straight from the token endpoint).
+    ///
+    /// ```no_run
+    /// # async fn run(
+    /// #     client: logto_client::LogtoClient,
+    /// #     storage: logto_client::InMemoryStorage,
+    /// # ) -> Result<(), Box<dyn std::error::Error>> {
+    /// let api = "https://api.example.com".parse()?;
+    /// let claims = client.get_access_token_claims(&storage, &api).await?;
+    /// println!("granted: {}", claims.scope);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn get_access_token_claims<S: Storage + ?Sized>(
         &self,
         storage: &S,
-        resource: &str,
+        resource: &ResourceIndicator,
     ) -> Result<AccessTokenClaims, Error> {
         let token = self.get_access_token(storage, Some(resource)).await?;
         Ok(jwt::decode_claims(token.secret())?)
     }
 
-    /// An organization token (`aud = urn:logto:organization:{organization_id}`).
+    /// An organization token (`aud = urn:logto:organization:{organization_id}`),
+    /// as the Python SDK's `get_organization_token("org-id")`: any string, or
+    /// an [`OrganizationId`], converts.
+    ///
     /// Refuses early with [`ConfigError::MissingOrganizationsScope`](crate::ConfigError::MissingOrganizationsScope) when the
-    /// organizations scope is not configured.
+    /// organizations scope is not configured, and with
+    /// [`ConfigError::EmptyOrganizationId`](crate::ConfigError::EmptyOrganizationId) for an empty id.
+    ///
+    /// ```no_run
+    /// # async fn run(
+    /// #     client: logto_client::LogtoClient,
+    /// #     storage: logto_client::InMemoryStorage,
+    /// # ) -> Result<(), logto_client::Error> {
+    /// let token = client.get_organization_token(&storage, "org-acme").await?;
+    /// # let _ = token;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn get_organization_token<S: Storage + ?Sized>(
         &self,
         storage: &S,
-        organization_id: &str,
+        organization_id: impl Into<OrganizationId>,
     ) -> Result<AccessToken, Error> {
         self.get_token(
             storage,
@@ -80,10 +125,22 @@ impl LogtoClient {
     }
 
     /// The claims of [`LogtoClient::get_organization_token`]'s JWT.
+    ///
+    /// ```no_run
+    /// # async fn run(
+    /// #     client: logto_client::LogtoClient,
+    /// #     storage: logto_client::InMemoryStorage,
+    /// # ) -> Result<(), logto_client::Error> {
+    /// let claims = client.get_organization_token_claims(&storage, "org-acme").await?;
+    /// assert_eq!(claims.organization_id, "org-acme");
+    /// println!("may invite: {}", claims.has_scope("invite:members"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn get_organization_token_claims<S: Storage + ?Sized>(
         &self,
         storage: &S,
-        organization_id: &str,
+        organization_id: impl Into<OrganizationId>,
     ) -> Result<OrganizationTokenClaims, Error> {
         let token = self
             .get_organization_token(storage, organization_id)
@@ -95,29 +152,58 @@ impl LogtoClient {
     /// its scopes are limited to the user's roles in that organization.
     ///
     /// Refused before any network call with [`ConfigError::MissingOrganizationsScope`](crate::ConfigError::MissingOrganizationsScope)
-    /// when the organizations scope is not configured, and with
+    /// when the organizations scope is not configured, with
+    /// [`ConfigError::EmptyOrganizationId`](crate::ConfigError::EmptyOrganizationId) for an empty id, and with
     /// [`ConfigError::ResourceNotConfigured`](crate::ConfigError::ResourceNotConfigured) when `resource` was not configured
     /// with [`LogtoConfig::with_resources`](crate::LogtoConfig::with_resources).
+    ///
+    /// ```no_run
+    /// # async fn run(
+    /// #     client: logto_client::LogtoClient,
+    /// #     storage: logto_client::InMemoryStorage,
+    /// # ) -> Result<(), Box<dyn std::error::Error>> {
+    /// let api = "https://api.example.com".parse()?;
+    /// let token = client
+    ///     .get_organization_scoped_access_token(&storage, &api, "org-acme")
+    ///     .await?;
+    /// # let _ = token;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn get_organization_scoped_access_token<S: Storage + ?Sized>(
         &self,
         storage: &S,
-        resource: &str,
-        organization_id: &str,
+        resource: &ResourceIndicator,
+        organization_id: impl Into<OrganizationId>,
     ) -> Result<AccessToken, Error> {
         self.get_token(
             storage,
-            &AccessTokenKey::organization_resource(resource, organization_id),
+            &AccessTokenKey::organization_resource(resource.clone(), organization_id),
             false,
         )
         .await
     }
 
     /// The claims of [`LogtoClient::get_organization_scoped_access_token`]'s JWT.
+    ///
+    /// ```no_run
+    /// # async fn run(
+    /// #     client: logto_client::LogtoClient,
+    /// #     storage: logto_client::InMemoryStorage,
+    /// # ) -> Result<(), Box<dyn std::error::Error>> {
+    /// let api = "https://api.example.com".parse()?;
+    /// let claims = client
+    ///     .get_organization_scoped_access_token_claims(&storage, &api, "org-acme")
+    ///     .await?;
+    /// assert_eq!(claims.organization_id.as_ref().map(|id| id.as_str()), Some("org-acme"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn get_organization_scoped_access_token_claims<S: Storage + ?Sized>(
         &self,
         storage: &S,
-        resource: &str,
-        organization_id: &str,
+        resource: &ResourceIndicator,
+        organization_id: impl Into<OrganizationId>,
     ) -> Result<AccessTokenClaims, Error> {
         let token = self
             .get_organization_scoped_access_token(storage, resource, organization_id)

@@ -10,6 +10,7 @@ use crate::discovery::Provider;
 use crate::error::{Error, ValidationError};
 use crate::jwt::{self, Expect, Jws};
 use crate::scopes::build_organization_urn;
+use crate::types::{OrganizationId, ResourceIndicator};
 
 /// How an ID token's audiences other than this client are checked (see
 /// `LogtoClient::verify_id_token_with`).
@@ -27,7 +28,7 @@ impl LogtoClient {
         provider: &Provider,
         jws: &Jws,
     ) -> Result<SigningAlgorithm, Error> {
-        let allowed = &self.inner.config.allowed_algorithms;
+        let allowed = self.inner.config.allowed_algorithms();
         if SigningAlgorithm::from_alg(&jws.alg)
             .filter(|a| allowed.contains(a))
             .is_none()
@@ -35,7 +36,7 @@ impl LogtoClient {
             return Err(ValidationError::AlgorithmNotAllowed(jws.alg.clone()).into());
         }
         let http = &self.inner.http;
-        let cooldown = self.inner.config.jwks_refetch_cooldown;
+        let cooldown = self.inner.config.jwks_refetch_cooldown();
         let keys = self.inner.jwks.get(provider, http, cooldown).await?;
         match keys.verify(jws, allowed) {
             Err(ValidationError::UnknownKeyId(kid)) => {
@@ -75,12 +76,12 @@ impl LogtoClient {
         let alg = self.verify_signature(provider, &jws).await?;
         let config = &self.inner.config;
         let expect = Expect {
-            max_age: Some(secs(config.max_id_token_age)),
+            max_age: Some(secs(config.max_id_token_age())),
             trusted_audiences: match audiences {
-                Audiences::Trusted => Some(&config.trusted_audiences),
+                Audiences::Trusted => Some(config.trusted_audiences()),
                 Audiences::AsOriginal => None,
             },
-            ..self.expect(provider, &config.app_id)
+            ..self.expect(provider, config.app_id())
         };
         jwt::check_id_token(&jws, alg, &expect, nonce, access_token)?;
         Ok(serde_json::from_value(Value::Object(jws.claims))
@@ -109,7 +110,28 @@ impl LogtoClient {
     /// A signature that verified is remembered while the JWKS stays the same, so
     /// a token presented again costs a hash instead of a signature verification;
     /// everything else is checked on every call.
+    ///
+    /// ```no_run
+    /// # async fn run(client: logto_client::LogtoClient, bearer: &str) -> Result<(), Box<dyn std::error::Error>> {
+    /// use logto_client::ResourceIndicator;
+    ///
+    /// let api = ResourceIndicator::parse("https://api.example.com")?; // once, at start-up
+    /// let claims = client.verify_access_token(bearer, &api).await?;
+    /// if !claims.has_scope("read:reports") {
+    ///     // answer 403
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn verify_access_token(
+        &self,
+        token: &str,
+        resource: &ResourceIndicator,
+    ) -> Result<AccessTokenClaims, Error> {
+        self.verify_access_token_for(token, resource.as_str()).await
+    }
+
+    async fn verify_access_token_for(
         &self,
         token: &str,
         expected_audience: &str,
@@ -123,14 +145,27 @@ impl LogtoClient {
     }
 
     /// Verifies an organization token for `organization_id`
-    /// (`aud = urn:logto:organization:{organization_id}`).
+    /// (`aud = urn:logto:organization:{organization_id}`), as
+    /// [`LogtoClient::verify_access_token`] does; any string converts into the id.
+    ///
+    /// ```no_run
+    /// # async fn run(client: logto_client::LogtoClient, bearer: &str) -> Result<(), logto_client::Error> {
+    /// let claims = client.verify_organization_token(bearer, "org-acme").await?;
+    /// assert_eq!(claims.organization_id, "org-acme");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn verify_organization_token(
         &self,
         token: &str,
-        organization_id: &str,
+        organization_id: impl Into<OrganizationId>,
     ) -> Result<OrganizationTokenClaims, Error> {
+        let organization_id = organization_id.into();
+        if organization_id.is_empty() {
+            return Err(ValidationError::AudienceMismatch.into());
+        }
         let claims = self
-            .verify_access_token(token, &build_organization_urn(organization_id))
+            .verify_access_token_for(token, &build_organization_urn(&organization_id))
             .await?;
         let claims = OrganizationTokenClaims::from_access_token_claims(claims)
             .ok_or(ValidationError::AudienceMismatch)?;
@@ -149,7 +184,7 @@ impl LogtoClient {
         let provider = self.provider().await?;
         let jws = jwt::decode(token)?;
         self.verify_signature(&provider, &jws).await?;
-        jwt::check_logout_token(&jws, &self.expect(&provider, &self.inner.config.app_id))?;
+        jwt::check_logout_token(&jws, &self.expect(&provider, self.inner.config.app_id()))?;
         Ok(serde_json::from_value(Value::Object(jws.claims))
             .map_err(|e| ValidationError::Malformed(format!("claims: {e}")))?)
     }

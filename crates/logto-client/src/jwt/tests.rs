@@ -56,7 +56,7 @@ fn real_es384_id_tokens_verify_with_the_real_nonce_at_their_iat() {
         assert_eq!(claims.aud, vec![SAMPLE_APP_ID.to_owned()]);
         assert_eq!(
             claims.organizations.as_deref(),
-            Some(&["7la3n15yewuv".to_owned()][..])
+            Some(&[crate::OrganizationId::from("7la3n15yewuv")][..])
         );
         assert_eq!(
             claims.organization_role_pairs(),
@@ -158,7 +158,10 @@ fn real_access_and_organization_tokens_verify_and_decode() {
     keys.verify(&jws, ALL).unwrap();
     check_access_token(&jws, &expect_at(SAMPLE_IAT, "https://api.demo.test")).unwrap();
     let claims: AccessTokenClaims = decode_claims(&scoped).unwrap();
-    assert_eq!(claims.organization_id.as_deref(), Some("7la3n15yewuv"));
+    assert_eq!(
+        claims.organization_id.as_ref().map(|id| id.as_str()),
+        Some("7la3n15yewuv")
+    );
     assert_eq!(claims.aud, vec!["https://api.demo.test".to_owned()]);
 
     // The opaque userinfo token is not a JWT.

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::StorageError;
 use crate::scopes::build_organization_urn;
 use crate::secret::{AccessToken, CodeVerifier, IdToken, RefreshToken};
+use crate::types::{OrganizationId, ResourceIndicator};
 
 #[cfg(test)]
 mod tests;
@@ -62,40 +63,104 @@ pub struct TokenSet {
 
 /// Which access token: for an API resource, an organization, both, or neither
 /// (the opaque token for the userinfo endpoint).
+///
+/// ```
+/// use logto_client::{AccessTokenKey, ResourceIndicator};
+///
+/// let api = ResourceIndicator::parse("https://api.example.com")?;
+/// assert_eq!(AccessTokenKey::userinfo().cache_key(), "@");
+/// assert_eq!(AccessTokenKey::resource(api.clone()).cache_key(), "@https://api.example.com");
+/// assert_eq!(AccessTokenKey::organization("org1").cache_key(), "@#org1");
+/// assert_eq!(
+///     AccessTokenKey::organization_resource(api, "org1").cache_key(),
+///     "@https://api.example.com#org1"
+/// );
+/// # Ok::<(), logto_client::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct AccessTokenKey {
     /// The API resource indicator, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource: Option<String>,
+    pub resource: Option<ResourceIndicator>,
     /// The organization id, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
 }
 
 impl AccessTokenKey {
     /// The userinfo (no resource) token.
+    ///
+    /// ```
+    /// use logto_client::AccessTokenKey;
+    ///
+    /// let key = AccessTokenKey::userinfo();
+    /// assert!(key.resource.is_none() && key.organization_id.is_none());
+    /// ```
     pub fn userinfo() -> Self {
         Self::default()
     }
     /// A token for an API resource.
-    pub fn resource(resource: impl Into<String>) -> Self {
-        Self::new(Some(resource.into()), None)
+    ///
+    /// ```
+    /// use logto_client::{AccessTokenKey, ResourceIndicator};
+    ///
+    /// let key = AccessTokenKey::resource(ResourceIndicator::parse("https://api.example.com")?);
+    /// assert_eq!(key.audience().as_deref(), Some("https://api.example.com"));
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
+    pub fn resource(resource: ResourceIndicator) -> Self {
+        Self {
+            resource: Some(resource),
+            organization_id: None,
+        }
     }
     /// An organization token.
-    pub fn organization(organization_id: impl Into<String>) -> Self {
-        Self::new(None, Some(organization_id.into()))
+    ///
+    /// ```
+    /// use logto_client::AccessTokenKey;
+    ///
+    /// let key = AccessTokenKey::organization("org-acme");
+    /// assert_eq!(key.audience().as_deref(), Some("urn:logto:organization:org-acme"));
+    /// ```
+    pub fn organization(organization_id: impl Into<OrganizationId>) -> Self {
+        Self {
+            resource: None,
+            organization_id: Some(organization_id.into()),
+        }
     }
     /// An organization-scoped API resource token.
+    ///
+    /// ```
+    /// use logto_client::{AccessTokenKey, ResourceIndicator};
+    ///
+    /// let api = ResourceIndicator::parse("https://api.example.com")?;
+    /// let key = AccessTokenKey::organization_resource(api, "org-acme");
+    /// assert_eq!(key.audience().as_deref(), Some("https://api.example.com"));
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
     pub fn organization_resource(
-        resource: impl Into<String>,
-        organization_id: impl Into<String>,
+        resource: ResourceIndicator,
+        organization_id: impl Into<OrganizationId>,
     ) -> Self {
-        Self::new(Some(resource.into()), Some(organization_id.into()))
-    }
-    /// A key; empty strings count as absent.
-    pub fn new(resource: Option<String>, organization_id: Option<String>) -> Self {
         Self {
-            resource: resource.filter(|s| !s.is_empty()),
+            resource: Some(resource),
+            organization_id: Some(organization_id.into()),
+        }
+    }
+    /// A key; an empty organization id counts as absent.
+    ///
+    /// ```
+    /// use logto_client::{AccessTokenKey, OrganizationId};
+    ///
+    /// let key = AccessTokenKey::new(None, Some(OrganizationId::from("")));
+    /// assert_eq!(key, AccessTokenKey::userinfo());
+    /// ```
+    pub fn new(
+        resource: Option<ResourceIndicator>,
+        organization_id: Option<OrganizationId>,
+    ) -> Self {
+        Self {
+            resource,
             organization_id: organization_id.filter(|s| !s.is_empty()),
         }
     }
@@ -103,23 +168,39 @@ impl AccessTokenKey {
     /// The stable string form, used as the cache key. It follows the SDK convention
     /// `@{resource}` plus `#{organization_id}`: `"@"` (userinfo),
     /// `"@https://api.example.com"`, `"@#org1"`, `"@https://api.example.com#org1"`.
+    ///
+    /// ```
+    /// use logto_client::AccessTokenKey;
+    ///
+    /// assert_eq!(AccessTokenKey::organization("org1").cache_key(), "@#org1");
+    /// ```
     pub fn cache_key(&self) -> String {
         let mut s = String::from("@");
         if let Some(r) = &self.resource {
-            s.push_str(r);
+            s.push_str(r.as_str());
         }
         if let Some(o) = &self.organization_id {
             s.push('#');
-            s.push_str(o);
+            s.push_str(o.as_str());
         }
         s
     }
 
     /// The `aud` the token carries: the resource, else `urn:logto:organization:{id}`,
     /// else `None` (the opaque userinfo token).
+    ///
+    /// ```
+    /// use logto_client::AccessTokenKey;
+    ///
+    /// assert_eq!(AccessTokenKey::userinfo().audience(), None);
+    /// assert_eq!(
+    ///     AccessTokenKey::organization("org1").audience().as_deref(),
+    ///     Some("urn:logto:organization:org1")
+    /// );
+    /// ```
     pub fn audience(&self) -> Option<String> {
         match (&self.resource, &self.organization_id) {
-            (Some(r), _) => Some(r.clone()),
+            (Some(r), _) => Some(r.as_str().to_owned()),
             (None, Some(o)) => Some(build_organization_urn(o)),
             (None, None) => None,
         }

@@ -94,16 +94,17 @@ async fn refresh_lock_is_exclusive_and_commit_is_atomic() {
     );
 }
 
+fn api() -> ResourceIndicator {
+    ResourceIndicator::parse("https://api").unwrap()
+}
+
 #[test]
 fn access_token_keys_have_stable_forms() {
     assert_eq!(AccessTokenKey::userinfo().cache_key(), "@");
-    assert_eq!(
-        AccessTokenKey::resource("https://api").cache_key(),
-        "@https://api"
-    );
+    assert_eq!(AccessTokenKey::resource(api()).cache_key(), "@https://api");
     assert_eq!(AccessTokenKey::organization("o1").cache_key(), "@#o1");
     assert_eq!(
-        AccessTokenKey::organization_resource("https://api", "o1").cache_key(),
+        AccessTokenKey::organization_resource(api(), "o1").cache_key(),
         "@https://api#o1"
     );
     assert_eq!(
@@ -111,15 +112,28 @@ fn access_token_keys_have_stable_forms() {
         Some("urn:logto:organization:o1")
     );
     assert_eq!(
-        AccessTokenKey::organization_resource("https://api", "o1")
+        AccessTokenKey::organization_resource(api(), "o1")
             .audience()
             .as_deref(),
         Some("https://api")
     );
     assert_eq!(
-        AccessTokenKey::new(Some(String::new()), None),
+        AccessTokenKey::new(None, Some(OrganizationId::from(""))),
         AccessTokenKey::userinfo()
     );
+}
+
+#[test]
+fn access_token_keys_serialize_as_plain_strings() {
+    let key = AccessTokenKey::organization_resource(api(), "o1");
+    let json = serde_json::to_value(&key).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({ "resource": "https://api", "organization_id": "o1" })
+    );
+    assert_eq!(serde_json::from_value::<AccessTokenKey>(json).unwrap(), key);
+    let userinfo = serde_json::to_string(&AccessTokenKey::userinfo()).unwrap();
+    assert_eq!(userinfo, "{}");
 }
 
 #[test]

@@ -132,7 +132,7 @@ async fn token_endpoint_failure_on_refresh_keeps_tokens() {
     let (storage, _) = env.sign_in("alice").await;
     let before = storage.load_tokens().await.unwrap().unwrap();
     env.idp.fail_next(logto_dev::Endpoint::Token, 500);
-    let r = env.client.get_access_token(&storage, Some(API)).await;
+    let r = env.client.get_access_token(&storage, Some(&res(API))).await;
     assert!(
         matches!(&r, Err(Error::Oidc(e)) if e.error == "server_error")
             || matches!(r, Err(Error::Transport(_))),
@@ -145,7 +145,7 @@ async fn token_endpoint_failure_on_refresh_keeps_tokens() {
     );
     // After recovery the next call works without signing in again.
     env.client
-        .get_access_token(&storage, Some(API))
+        .get_access_token(&storage, Some(&res(API)))
         .await
         .unwrap();
 }
@@ -348,9 +348,14 @@ async fn unknown_kid_stays_unknown_after_one_jwks_refetch() {
     for i in 0..50 {
         let t = fake.sign(
             &format!("flood-{i}"),
-            &json!({"iss": fake.issuer(), "aud": "x", "exp": now() + 60, "iat": now(), "sub": "s"}),
+            &json!({"iss": fake.issuer(), "aud": "https://x.test", "exp": now() + 60, "iat": now(), "sub": "s"}),
         );
-        assert!(client.verify_access_token(&t, "x").await.is_err());
+        assert!(
+            client
+                .verify_access_token(&t, &res("https://x.test"))
+                .await
+                .is_err()
+        );
     }
     assert_eq!(fake.hits("/oidc/jwks"), 2);
     // A good token still signs in.
@@ -424,7 +429,7 @@ async fn a_refreshed_id_token_for_another_user_is_not_stored() {
     other["sub"] = json!("user-2");
     fake.push_token(fake.token_response(&fake.sign(&fake.kid, &other)));
     let r = client
-        .get_access_token(&storage, Some("https://api.fake.test"))
+        .get_access_token(&storage, Some(&res("https://api.fake.test")))
         .await;
     assert!(
         matches!(
@@ -449,7 +454,7 @@ async fn a_refreshed_id_token_for_another_user_is_not_stored() {
     let original_nonce = outcome.claims.nonce.unwrap();
     fake.push_token(fake.token_response(&fake.sign(&fake.kid, &fake.id_claims(&original_nonce))));
     client
-        .get_access_token(&storage, Some("https://api.fake.test"))
+        .get_access_token(&storage, Some(&res("https://api.fake.test")))
         .await
         .unwrap();
     let stored = storage.load_tokens().await.unwrap().unwrap();

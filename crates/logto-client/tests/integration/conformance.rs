@@ -117,7 +117,9 @@ async fn token_answers_of_another_type_than_bearer_are_refused() {
         "mac-token",
         "mac",
     ));
-    let r = client.get_access_token(&storage, Some(FAKE_API)).await;
+    let r = client
+        .get_access_token(&storage, Some(&res(FAKE_API)))
+        .await;
     assert!(
         matches!(&r, Err(Error::Validation(ValidationError::UnsupportedTokenType(t))) if t == "mac"),
         "{r:?}"
@@ -129,7 +131,7 @@ async fn token_answers_of_another_type_than_bearer_are_refused() {
         before.refresh_token.unwrap().secret(),
     )
     .await;
-    let key = AccessTokenKey::resource(FAKE_API);
+    let key = AccessTokenKey::resource(res(FAKE_API));
     assert!(storage.get_access_token(&key).await.unwrap().is_none());
     assert_eq!(client.stats().refreshes_failed, 1);
     // A bearer answer next time works.
@@ -139,7 +141,7 @@ async fn token_answers_of_another_type_than_bearer_are_refused() {
         "BEARER",
     ));
     let t = client
-        .get_access_token(&storage, Some(FAKE_API))
+        .get_access_token(&storage, Some(&res(FAKE_API)))
         .await
         .unwrap();
     assert_eq!(t.secret(), "bearer-token");
@@ -184,23 +186,26 @@ async fn fractional_numeric_dates_are_accepted_everywhere() {
     let refreshed_id = fake.sign(&fake.kid, &id_claims);
     fake.push_token(token_answer(&refreshed_id, &access, "Bearer"));
     let token = client
-        .get_access_token(&storage, Some(FAKE_API))
+        .get_access_token(&storage, Some(&res(FAKE_API)))
         .await
         .unwrap();
     assert_eq!(token.secret(), access);
     let cached = storage
-        .get_access_token(&AccessTokenKey::resource(FAKE_API))
+        .get_access_token(&AccessTokenKey::resource(res(FAKE_API)))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(cached.expires_at, exp, "the JWT's exp, rounded down");
     let c = client
-        .get_access_token_claims(&storage, FAKE_API)
+        .get_access_token_claims(&storage, &res(FAKE_API))
         .await
         .unwrap();
     assert_eq!((c.exp, c.iat), (exp, iat));
     assert_tokens(&storage, &refreshed_id, "rotated-rt").await;
-    let c = client.verify_access_token(&access, FAKE_API).await.unwrap();
+    let c = client
+        .verify_access_token(&access, &res(FAKE_API))
+        .await
+        .unwrap();
     assert_eq!((c.exp, c.iat), (exp, iat));
 
     // An organization token.
@@ -250,7 +255,7 @@ async fn fractional_numeric_dates_are_accepted_everywhere() {
 async fn id_tokens_issued_too_long_ago_are_refused() {
     let fake = FakeIdp::start().await;
     let client = fake.client();
-    assert_eq!(client.config().max_id_token_age, Duration::from_secs(600));
+    assert_eq!(client.config().max_id_token_age(), Duration::from_secs(600));
     let week = 7 * 24 * 3600;
     for (age, accepted) in [(week, false), (700, false), (540, true), (0, true)] {
         let storage = InMemoryStorage::new();
@@ -272,13 +277,13 @@ async fn id_tokens_issued_too_long_ago_are_refused() {
     }
 
     // Configurable: with an hour, 30 minutes pass and a week still does not.
-    let mut config = LogtoConfig::new(
+    let config = LogtoConfig::new(
         &fake.endpoint,
         "fake-app",
         Some(AppSecret::new("fake-secret")),
     )
-    .unwrap();
-    config.max_id_token_age = Duration::from_secs(3600);
+    .unwrap()
+    .with_max_id_token_age(Duration::from_secs(3600));
     let lenient = LogtoClient::new(config).unwrap();
     for (age, accepted) in [(1800, true), (week, false)] {
         let storage = InMemoryStorage::new();
@@ -297,7 +302,9 @@ async fn id_tokens_issued_too_long_ago_are_refused() {
     let mut old = fake.id_claims(outcome.claims.nonce.as_deref().unwrap());
     old["iat"] = json!(now() - week);
     fake.push_token(fake.token_response(&fake.sign(&fake.kid, &old)));
-    let r = client.get_access_token(&storage, Some(FAKE_API)).await;
+    let r = client
+        .get_access_token(&storage, Some(&res(FAKE_API)))
+        .await;
     match r {
         Err(e @ Error::Validation(ValidationError::RefreshedIdTokenInvalid(_))) => {
             assert!(e.requires_sign_in());
@@ -349,7 +356,9 @@ async fn refreshed_id_tokens_keep_the_original_nonce_and_auth_time() {
         tweak(&mut claims);
         let refreshed_id = fake.sign(&fake.kid, &claims);
         fake.push_token(fake.token_response(&refreshed_id));
-        let r = client.get_access_token(&storage, Some(FAKE_API)).await;
+        let r = client
+            .get_access_token(&storage, Some(&res(FAKE_API)))
+            .await;
         match refused {
             Some(claim) => {
                 assert!(
@@ -385,7 +394,7 @@ async fn a_refresh_never_switches_the_user() {
     let refreshes = env.idp.counters().refresh_token_grants;
     let r = env
         .client
-        .refresh_access_token(&storage, &AccessTokenKey::resource(API))
+        .refresh_access_token(&storage, &AccessTokenKey::resource(res(API)))
         .await;
     assert!(
         matches!(
@@ -402,7 +411,7 @@ async fn a_refresh_never_switches_the_user() {
     ));
     assert!(
         storage
-            .get_access_token(&AccessTokenKey::resource(API))
+            .get_access_token(&AccessTokenKey::resource(res(API)))
             .await
             .unwrap()
             .is_none()
@@ -411,7 +420,7 @@ async fn a_refresh_never_switches_the_user() {
     let (storage, outcome) = env.sign_in("alice").await;
     assert_eq!(outcome.claims.sub, alice);
     env.client
-        .refresh_access_token(&storage, &AccessTokenKey::resource(API))
+        .refresh_access_token(&storage, &AccessTokenKey::resource(res(API)))
         .await
         .unwrap();
     assert_eq!(
@@ -447,6 +456,7 @@ async fn short_lived_access_tokens_are_reused_for_half_their_lifetime() {
     .unwrap()
     .with_scopes(full_scopes())
     .with_resources([API])
+    .unwrap()
     .with_clock(clock.clone());
     let client = LogtoClient::new(config).unwrap();
     let storage = InMemoryStorage::new();
@@ -463,9 +473,12 @@ async fn short_lived_access_tokens_are_reused_for_half_their_lifetime() {
         .unwrap();
 
     let grants = || idp.counters().refresh_token_grants;
-    let first = client.get_access_token(&storage, Some(API)).await.unwrap();
+    let first = client
+        .get_access_token(&storage, Some(&res(API)))
+        .await
+        .unwrap();
     let cached = storage
-        .get_access_token(&AccessTokenKey::resource(API))
+        .get_access_token(&AccessTokenKey::resource(res(API)))
         .await
         .unwrap()
         .unwrap();
@@ -475,17 +488,26 @@ async fn short_lived_access_tokens_are_reused_for_half_their_lifetime() {
     // Well inside the first half: the cached token, no refresh.
     for offset in [0, 5, 10] {
         clock.set(start + offset);
-        let t = client.get_access_token(&storage, Some(API)).await.unwrap();
+        let t = client
+            .get_access_token(&storage, Some(&res(API)))
+            .await
+            .unwrap();
         assert_eq!(t.secret(), first.secret(), "at +{offset} s");
     }
     assert_eq!(grants(), refreshed_at_start, "no refresh before half-life");
     // Past half of it: one refresh, and its token is then used in turn.
     clock.set(start + 20);
-    let second = client.get_access_token(&storage, Some(API)).await.unwrap();
+    let second = client
+        .get_access_token(&storage, Some(&res(API)))
+        .await
+        .unwrap();
     assert_ne!(second.secret(), first.secret());
     assert_eq!(grants(), refreshed_at_start + 1);
     for _ in 0..5 {
-        let t = client.get_access_token(&storage, Some(API)).await.unwrap();
+        let t = client
+            .get_access_token(&storage, Some(&res(API)))
+            .await
+            .unwrap();
         assert_eq!(t.secret(), second.secret());
     }
     assert_eq!(
@@ -503,7 +525,7 @@ async fn sign_out_clears_the_storage_when_the_revocation_fails() {
     let env = spawn().await;
     let (storage, _) = env.sign_in("alice").await;
     env.client
-        .get_access_token(&storage, Some(API))
+        .get_access_token(&storage, Some(&res(API)))
         .await
         .unwrap();
     env.idp.fail_next(logto_dev::Endpoint::Revocation, 500);
@@ -517,7 +539,7 @@ async fn sign_out_clears_the_storage_when_the_revocation_fails() {
     assert!(!env.client.is_authenticated(&storage).await.unwrap());
     assert!(
         storage
-            .get_access_token(&AccessTokenKey::resource(API))
+            .get_access_token(&AccessTokenKey::resource(res(API)))
             .await
             .unwrap()
             .is_none()
@@ -531,14 +553,14 @@ async fn clear_all_tokens_forgets_locally_and_revokes_nothing() {
     let env = spawn().await;
     let (storage, _) = env.sign_in("alice").await;
     env.client
-        .get_access_token(&storage, Some(API))
+        .get_access_token(&storage, Some(&res(API)))
         .await
         .unwrap();
     let tokens = storage.load_tokens().await.unwrap().unwrap();
     env.client.clear_all_tokens(&storage).await.unwrap();
     assert!(!env.client.is_authenticated(&storage).await.unwrap());
     assert!(matches!(
-        env.client.get_access_token(&storage, Some(API)).await,
+        env.client.get_access_token(&storage, Some(&res(API))).await,
         Err(Error::NotAuthenticated)
     ));
     assert_eq!(env.idp.counters().revocations, 0);
@@ -552,7 +574,7 @@ async fn clear_all_tokens_forgets_locally_and_revokes_nothing() {
         .await
         .unwrap();
     env.client
-        .refresh_access_token(&elsewhere, &AccessTokenKey::resource(API))
+        .refresh_access_token(&elsewhere, &AccessTokenKey::resource(res(API)))
         .await
         .unwrap();
 }
@@ -588,14 +610,15 @@ async fn id_tokens_for_untrusted_audiences_are_refused() {
         assert!(!client.is_authenticated(&storage).await.unwrap());
     }
 
-    let mut config = LogtoConfig::new(
+    let config = LogtoConfig::new(
         &fake.endpoint,
         "fake-app",
         Some(AppSecret::new("fake-secret")),
     )
     .unwrap()
-    .with_resources([FAKE_API]);
-    config.trusted_audiences = vec!["another-app".to_owned()];
+    .with_resources([FAKE_API])
+    .unwrap()
+    .with_trusted_audiences(["another-app"]);
     let trusting = LogtoClient::new(config).unwrap();
     for azp in [true, false] {
         let (storage, outcome) = signed_in(&fake, &trusting, widened(azp)).await;
@@ -604,7 +627,7 @@ async fn id_tokens_for_untrusted_audiences_are_refused() {
         widened(azp)(&mut c);
         fake.push_token(fake.token_response(&fake.sign(&fake.kid, &c)));
         trusting
-            .get_access_token(&storage, Some(FAKE_API))
+            .get_access_token(&storage, Some(&res(FAKE_API)))
             .await
             .unwrap();
     }

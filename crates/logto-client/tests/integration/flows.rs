@@ -19,12 +19,7 @@ async fn sign_in_verifies_stores_and_returns_app_state() {
     let claims = env.client.get_id_token_claims(&storage).await.unwrap();
     assert_eq!(claims.sub, outcome.claims.sub);
     assert_eq!(claims.username.as_deref(), Some("alice"));
-    assert!(
-        claims
-            .organizations
-            .unwrap()
-            .contains(&"org-acme".to_owned())
-    );
+    assert!(claims.organizations.unwrap().contains(&"org-acme".into()));
     assert!(
         claims
             .organization_roles
@@ -63,7 +58,7 @@ async fn user_info_has_everything_and_fills_what_the_id_token_lacks() {
         info.organizations
             .as_ref()
             .unwrap()
-            .contains(&"org-acme".to_owned())
+            .contains(&"org-acme".into())
     );
     assert!(
         info.organization_data
@@ -97,7 +92,10 @@ async fn api_organization_and_organization_scoped_tokens() {
         .refresh_token
         .unwrap()
         .into_secret();
-    let api = c.get_access_token_claims(&storage, API).await.unwrap();
+    let api = c
+        .get_access_token_claims(&storage, &res(API))
+        .await
+        .unwrap();
     assert_eq!(api.aud, vec![API.to_owned()]);
     assert_eq!(api.sub, outcome.claims.sub);
     assert!(api.has_scope("write:reports"));
@@ -112,16 +110,16 @@ async fn api_organization_and_organization_scoped_tokens() {
     assert_ne!(rt_before, rt_after, "the rotated refresh token is stored");
 
     // Served from the cache: no new grant.
-    let t1 = c.get_access_token(&storage, Some(API)).await.unwrap();
-    let t2 = c.get_access_token(&storage, Some(API)).await.unwrap();
+    let t1 = c.get_access_token(&storage, Some(&res(API))).await.unwrap();
+    let t2 = c.get_access_token(&storage, Some(&res(API))).await.unwrap();
     assert_eq!(t1.secret(), t2.secret());
     assert_eq!(env.idp.counters().refresh_token_grants, before + 1);
 
     // The resource server side verifies it with the shared JWKS.
-    let verified = c.verify_access_token(t1.secret(), API).await.unwrap();
+    let verified = c.verify_access_token(t1.secret(), &res(API)).await.unwrap();
     assert_eq!(verified.sub, outcome.claims.sub);
     assert!(matches!(
-        c.verify_access_token(t1.secret(), "https://other.test")
+        c.verify_access_token(t1.secret(), &res("https://other.test"))
             .await,
         Err(Error::Validation(
             logto_client::ValidationError::AudienceMismatch
@@ -147,10 +145,13 @@ async fn api_organization_and_organization_scoped_tokens() {
     );
 
     let scoped = c
-        .get_organization_scoped_access_token_claims(&storage, API, "org-acme")
+        .get_organization_scoped_access_token_claims(&storage, &res(API), "org-acme")
         .await
         .unwrap();
-    assert_eq!(scoped.organization_id.as_deref(), Some("org-acme"));
+    assert_eq!(
+        scoped.organization_id,
+        Some(logto_client::OrganizationId::from("org-acme"))
+    );
     assert_eq!(scoped.aud, vec![API.to_owned()]);
 
     // Not a member: a typed access_denied, and the session is intact.
@@ -160,12 +161,12 @@ async fn api_organization_and_organization_scoped_tokens() {
         "{r:?}"
     );
     assert!(c.is_authenticated(&storage).await.unwrap());
-    assert!(c.get_access_token(&storage, Some(API)).await.is_ok());
+    assert!(c.get_access_token(&storage, Some(&res(API))).await.is_ok());
 
     // Force refresh of one audience makes one more grant and a new token.
     let grants = env.idp.counters().refresh_token_grants;
     let fresh = c
-        .refresh_access_token(&storage, &AccessTokenKey::resource(API))
+        .refresh_access_token(&storage, &AccessTokenKey::resource(res(API)))
         .await
         .unwrap();
     assert_ne!(fresh.secret(), t1.secret());
@@ -174,7 +175,7 @@ async fn api_organization_and_organization_scoped_tokens() {
     c.clear_access_tokens(&storage).await.unwrap();
     assert!(
         storage
-            .get_access_token(&AccessTokenKey::resource(API))
+            .get_access_token(&AccessTokenKey::resource(res(API)))
             .await
             .unwrap()
             .is_none()
@@ -196,7 +197,7 @@ async fn concurrent_refreshes_are_single_flight() {
         tasks.push(tokio::spawn(async move {
             if i % 2 == 0 {
                 client
-                    .get_access_token(&storage, Some(API))
+                    .get_access_token(&storage, Some(&res(API)))
                     .await
                     .map(|t| t.into_secret())
             } else {
@@ -251,7 +252,7 @@ async fn sign_out_revokes_clears_and_builds_the_end_session_url() {
     // which clears it.
     let stale = InMemoryStorage::new();
     stale.save_tokens(&old).await.unwrap();
-    let r = env.client.get_access_token(&stale, Some(API)).await;
+    let r = env.client.get_access_token(&stale, Some(&res(API))).await;
     assert!(matches!(&r, Err(e) if e.requires_sign_in()), "{r:?}");
     assert!(!env.client.is_authenticated(&stale).await.unwrap());
 }
@@ -261,7 +262,7 @@ async fn revoked_grant_means_sign_in_again() {
     let env = spawn().await;
     let (storage, outcome) = env.sign_in("carol").await;
     env.idp.revoke_grants_of(&outcome.claims.sub);
-    let r = env.client.get_access_token(&storage, Some(API)).await;
+    let r = env.client.get_access_token(&storage, Some(&res(API))).await;
     assert!(
         matches!(&r, Err(Error::Oidc(e)) if e.is_invalid_grant()),
         "{r:?}"
@@ -270,7 +271,7 @@ async fn revoked_grant_means_sign_in_again() {
     // No storm: the next call does not reach the IdP.
     let grants = env.idp.counters().invalid_grants;
     assert!(matches!(
-        env.client.get_access_token(&storage, Some(API)).await,
+        env.client.get_access_token(&storage, Some(&res(API))).await,
         Err(Error::NotAuthenticated)
     ));
     assert_eq!(env.idp.counters().invalid_grants, grants);
@@ -285,12 +286,12 @@ async fn key_rotation_refetches_the_jwks_once() {
     // The refresh answer carries an ID token signed by the new key.
     let token = env
         .client
-        .get_access_token(&storage, Some(API))
+        .get_access_token(&storage, Some(&res(API)))
         .await
         .unwrap();
     assert_eq!(env.client.jwks_fetch_count(), 2);
     env.client
-        .verify_access_token(token.secret(), API)
+        .verify_access_token(token.secret(), &res(API))
         .await
         .unwrap();
     assert_eq!(env.client.jwks_fetch_count(), 2);
@@ -307,7 +308,7 @@ async fn a_jwks_outage_during_a_refresh_keeps_the_user_signed_in() {
     env.idp.fail_next(logto_dev::Endpoint::Jwks, 503);
     let token = env
         .client
-        .get_access_token(&storage, Some(API))
+        .get_access_token(&storage, Some(&res(API)))
         .await
         .unwrap();
     assert!(!token.secret().is_empty());
@@ -342,11 +343,11 @@ async fn rs256_tenants_work_too() {
     let (storage, _) = env.sign_in("alice").await;
     let t = env
         .client
-        .get_access_token(&storage, Some(API))
+        .get_access_token(&storage, Some(&res(API)))
         .await
         .unwrap();
     env.client
-        .verify_access_token(t.secret(), API)
+        .verify_access_token(t.secret(), &res(API))
         .await
         .unwrap();
 }

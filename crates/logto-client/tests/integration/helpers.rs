@@ -17,6 +17,11 @@ pub const APP_SECRET: &str = "portal-demo-secret";
 pub const API: &str = "https://api.portal.test";
 /// The API resource the fake IdP's clients are configured with.
 pub const FAKE_API: &str = "https://api.fake.test";
+/// A resource indicator of the tests (they are all valid).
+pub fn res(resource: &str) -> logto_client::ResourceIndicator {
+    logto_client::ResourceIndicator::parse(resource).unwrap()
+}
+
 pub const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
 pub struct Env {
@@ -56,7 +61,8 @@ pub async fn spawn_with(settings: logto_dev::Settings, scopes: Vec<&str>) -> Env
     )
     .unwrap()
     .with_scopes(scopes)
-    .with_resources([API]);
+    .with_resources([API])
+    .unwrap();
     let client = LogtoClient::new(config).unwrap();
     Env { idp, client }
 }
@@ -263,7 +269,8 @@ impl FakeIdp {
             Some(AppSecret::new("fake-secret")),
         )
         .unwrap()
-        .with_resources([FAKE_API]);
+        .with_resources([FAKE_API])
+        .unwrap();
         LogtoClient::new(config).unwrap()
     }
 

@@ -96,7 +96,7 @@ async fn callback_with(
 async fn a_flood_of_callbacks_with_unknown_kids_fetches_the_jwks_twice_and_signs_nobody_in() {
     let fake = FakeIdp::start().await;
     let client = fake.client();
-    assert!(client.config().jwks_refetch_cooldown <= Duration::from_secs(60));
+    assert!(client.config().jwks_refetch_cooldown() <= Duration::from_secs(60));
     let storage = InMemoryStorage::new();
     seed_previous_tokens(&storage).await;
     let flood = if std::env::var("XTASK_LONG").as_deref() == Ok("1") {
@@ -136,13 +136,13 @@ async fn a_flood_of_callbacks_with_unknown_kids_fetches_the_jwks_twice_and_signs
 async fn the_cooldown_bounds_jwks_fetches_over_time_and_rotation_still_works() {
     let idp = logto_dev::serve_demo().await.unwrap();
     let cooldown = Duration::from_millis(250);
-    let mut config = LogtoConfig::new(
+    let config = LogtoConfig::new(
         idp.endpoint().as_str(),
         APP_ID,
         Some(AppSecret::new(APP_SECRET)),
     )
-    .unwrap();
-    config.jwks_refetch_cooldown = cooldown;
+    .unwrap()
+    .with_jwks_refetch_cooldown(cooldown);
     let client = LogtoClient::new(config).unwrap();
     let claims = || {
         let t = now();
@@ -271,16 +271,16 @@ async fn hmac_and_none_id_tokens_are_refused_although_discovery_lists_them() {
     }
     // Discovery did not widen the configured list.
     assert_eq!(
-        client.config().allowed_algorithms,
-        logto_client::SigningAlgorithm::ALL.to_vec()
+        client.config().allowed_algorithms(),
+        logto_client::SigningAlgorithm::ALL
     );
     assert_eq!(fake.hits("/oidc/me"), 0);
 
     // Pinned narrower in the configuration, an algorithm the key could verify is
     // refused too: the configuration decides, nothing else.
-    let mut config =
-        LogtoConfig::new(&fake.endpoint, FAKE_APP, Some(AppSecret::new(FAKE_SECRET))).unwrap();
-    config.allowed_algorithms = vec![logto_client::SigningAlgorithm::RS256];
+    let config = LogtoConfig::new(&fake.endpoint, FAKE_APP, Some(AppSecret::new(FAKE_SECRET)))
+        .unwrap()
+        .with_allowed_algorithms([logto_client::SigningAlgorithm::RS256]);
     let pinned = LogtoClient::new(config).unwrap();
     let (r, _) = callback_with(&fake, &pinned, &storage, |nonce| {
         fake.token_response(&fake.sign(&fake.kid, &fake.id_claims(nonce)))
@@ -473,7 +473,7 @@ async fn refreshed_id_tokens_that_change_iss_sub_aud_or_azp_are_refused() {
             ValidationError::RefreshedIdTokenInvalid(Box::new(ValidationError::Expired)),
         ),
     ];
-    let key = AccessTokenKey::resource(FAKE_API);
+    let key = AccessTokenKey::resource(res(FAKE_API));
     for (name, tweak, expected) in cases {
         let storage = InMemoryStorage::new();
         let (r, nonce) = callback_with(&fake, &client, &storage, |nonce| {
@@ -490,7 +490,9 @@ async fn refreshed_id_tokens_that_change_iss_sub_aud_or_azp_are_refused() {
                 "scope": "openid", "token_type": "Bearer"}),
         ));
         let token_calls = fake.hits("/oidc/token");
-        let r = client.get_access_token(&storage, Some(FAKE_API)).await;
+        let r = client
+            .get_access_token(&storage, Some(&res(FAKE_API)))
+            .await;
         match &r {
             Err(e @ Error::Validation(v)) => {
                 assert_eq!(*v, expected, "{name}");
@@ -507,7 +509,9 @@ async fn refreshed_id_tokens_that_change_iss_sub_aud_or_azp_are_refused() {
             "{name}: the refreshed access token is not stored"
         );
         // No retry, no further refresh: the next call ends locally.
-        let r = client.get_access_token(&storage, Some(FAKE_API)).await;
+        let r = client
+            .get_access_token(&storage, Some(&res(FAKE_API)))
+            .await;
         assert!(matches!(r, Err(Error::NotAuthenticated)), "{name}: {r:?}");
         assert_eq!(fake.hits("/oidc/token"), token_calls + 1, "{name}");
     }
@@ -532,7 +536,7 @@ async fn refreshed_id_tokens_that_change_iss_sub_aud_or_azp_are_refused() {
                 "scope": "openid", "token_type": "Bearer"}),
         ));
         let t = client
-            .get_access_token(&storage, Some(FAKE_API))
+            .get_access_token(&storage, Some(&res(FAKE_API)))
             .await
             .unwrap();
         assert_eq!(t.secret(), "refreshed-at");
@@ -664,12 +668,12 @@ async fn debug_output_never_shows_a_secret() {
     let (storage, outcome) = env.sign_in("alice").await;
     let api = env
         .client
-        .get_access_token(&storage, Some(API))
+        .get_access_token(&storage, Some(&res(API)))
         .await
         .unwrap();
     let tokens = storage.load_tokens().await.unwrap().unwrap();
     let cached = storage
-        .get_access_token(&AccessTokenKey::resource(API))
+        .get_access_token(&AccessTokenKey::resource(res(API)))
         .await
         .unwrap()
         .unwrap();

@@ -141,7 +141,7 @@ pub(crate) async fn limit_sign_ins(
     Ok(ServiceResponse::new(req, res).map_into_right_body())
 }
 
-/// The [`DbBreaker`] as a middleware, around what needs PostgreSQL (the
+/// The [`DbBreaker`](crate::infra::breaker::DbBreaker) as a middleware, around what needs PostgreSQL (the
 /// routes with a session, the back-channel receiver): a session-store
 /// failure or a handler's `DatabaseUnavailable` trips it, and while it is
 /// open, requests fail at once with [`BreakerOpen`] (rendered by

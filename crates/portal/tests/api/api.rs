@@ -67,7 +67,7 @@ async fn whoami_accepts_only_an_organization_token_for_that_organization(pool: P
 
     // The API resource token is not an organization token.
     let api = client
-        .get_access_token(&storage, Some(API_RESOURCE))
+        .get_access_token(&storage, Some(&API_RESOURCE.parse().unwrap()))
         .await
         .unwrap();
     let res = app
@@ -121,7 +121,7 @@ async fn the_api_resource_route_checks_the_scope(pool: PgPool) {
     let app = spawn_app(pool).await;
     let (client, storage) = tokens_for(&app, "bob").await;
     let token = client
-        .get_access_token(&storage, Some(API_RESOURCE))
+        .get_access_token(&storage, Some(&API_RESOURCE.parse().unwrap()))
         .await
         .unwrap();
     let res = app.get_with_bearer("/api/reports", token.secret()).await;
@@ -129,7 +129,7 @@ async fn the_api_resource_route_checks_the_scope(pool: PgPool) {
     // carol has no role granting read:reports.
     let (client, storage) = tokens_for(&app, "carol").await;
     let token = client
-        .get_access_token(&storage, Some(API_RESOURCE))
+        .get_access_token(&storage, Some(&API_RESOURCE.parse().unwrap()))
         .await
         .unwrap();
     let res = app.get_with_bearer("/api/reports", token.secret()).await;

@@ -336,7 +336,8 @@ pub async fn tokens_for(
         "read:members",
         "read:reports",
     ])
-    .with_resources([API_RESOURCE]);
+    .with_resources([API_RESOURCE])
+    .unwrap();
     let client = logto_client::LogtoClient::new(config).unwrap();
     let storage = logto_client::InMemoryStorage::new();
     let url = client

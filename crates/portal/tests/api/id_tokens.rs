@@ -210,7 +210,7 @@ async fn forged_id_tokens_at_the_callback_are_rejected(pool: PgPool) {
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn a_flood_of_unknown_kids_costs_at_most_one_jwks_fetch(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let cooldown = app.state.client.config().jwks_refetch_cooldown;
+    let cooldown = app.state.client.config().jwks_refetch_cooldown();
     assert!(cooldown > Duration::ZERO && cooldown <= Duration::from_secs(60));
     app.sign_in_as("alice").await;
     assert_eq!(app.idp.counters().jwks_hits, 1);

@@ -477,7 +477,7 @@ async fn tokens_round_trip_and_are_never_stored_in_clear(pool: PgPool) {
     );
 
     let org = AccessTokenKey::organization("org-1");
-    let api = AccessTokenKey::organization_resource("https://api.test", "org-1");
+    let api = AccessTokenKey::organization_resource("https://api.test".parse().unwrap(), "org-1");
     s.set_access_token(&org, &access("access-token-SECRET-org"))
         .await
         .unwrap();
@@ -566,7 +566,7 @@ async fn tokens_round_trip_and_are_never_stored_in_clear(pool: PgPool) {
 async fn ciphertexts_swapped_between_rows_do_not_open(pool: PgPool) {
     let a = login(&pool, "alice", None).await;
     let b = login(&pool, "bob", None).await;
-    let key = AccessTokenKey::resource("https://api.test");
+    let key = AccessTokenKey::resource("https://api.test".parse().unwrap());
     storage(&pool, &binding(), a)
         .set_access_token(&key, &access("at-alice"))
         .await
@@ -799,7 +799,7 @@ async fn an_expired_sign_in_is_not_returned(pool: PgPool) {
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn concurrent_refreshes_of_one_login_serialize(pool: PgPool) {
     let id = login(&pool, "alice", None).await;
-    let key = AccessTokenKey::resource("https://api.test");
+    let key = AccessTokenKey::resource("https://api.test".parse().unwrap());
     let first = storage(&pool, &binding(), id);
     let mut guard = first.lock_for_refresh().await.unwrap();
     let before = guard.load_tokens().await.unwrap().unwrap();
@@ -834,7 +834,7 @@ async fn concurrent_refreshes_of_one_login_serialize(pool: PgPool) {
     guard
         .commit(
             &rotated,
-            &AccessTokenKey::resource("https://api.test"),
+            &AccessTokenKey::resource("https://api.test".parse().unwrap()),
             &access("at-fresh"),
         )
         .await

@@ -2,7 +2,9 @@
 //! claims, user info, API resource and organization tokens, sign-out; then
 //! the portal's bearer API with those real tokens.
 
-use logto_client::{AppSecret, InMemoryStorage, LogtoClient, LogtoConfig, SignInOptions};
+use logto_client::{
+    AppSecret, InMemoryStorage, LogtoClient, LogtoConfig, ResourceIndicator, SignInOptions,
+};
 use reqwest::StatusCode;
 use sqlx::PgPool;
 
@@ -12,7 +14,11 @@ use crate::support::browser;
 /// A client for `portal`'s application, signed in as `username` through
 /// Logto's sign-in (the client handles the callback itself).
 async fn signed_in_client(portal: &RealPortal, username: &str) -> (LogtoClient, InMemoryStorage) {
-    let resource = portal.provisioned["api_resource"].as_str().unwrap();
+    let resource: ResourceIndicator = portal.provisioned["api_resource"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let config = LogtoConfig::new(
         crate::support::endpoint().as_str(),
         &portal.app_id,
@@ -28,7 +34,8 @@ async fn signed_in_client(portal: &RealPortal, username: &str) -> (LogtoClient, 
         "invite:members",
         "read:reports",
     ])
-    .with_resources([resource]);
+    .with_resources([&resource])
+    .unwrap();
     let client = LogtoClient::new(config).unwrap();
     let storage = InMemoryStorage::new();
     let url = client
@@ -71,16 +78,24 @@ async fn the_client_alone_signs_in_and_gets_claims_user_info_and_tokens(pool: Pg
     assert_eq!(info.custom_data.as_ref().unwrap()["plan"], "enterprise");
     let acme = portal.organization("org-acme");
     assert!(
-        info.organizations.as_ref().unwrap().contains(&acme),
+        info.organizations
+            .as_ref()
+            .unwrap()
+            .iter()
+            .any(|o| *o == acme),
         "{info:?}"
     );
 
-    let resource = portal.provisioned["api_resource"].as_str().unwrap();
+    let resource: ResourceIndicator = portal.provisioned["api_resource"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let api = client
-        .get_access_token_claims(&storage, resource)
+        .get_access_token_claims(&storage, &resource)
         .await
         .unwrap();
-    assert_eq!(api.aud, [resource.to_owned()]);
+    assert_eq!(api.aud, [resource.as_str()]);
     let mut scopes: Vec<&str> = api.scopes().collect();
     scopes.sort_unstable();
     assert_eq!(scopes, ["read:reports"], "asked for read:reports only");
@@ -133,9 +148,13 @@ async fn the_bearer_api_takes_real_tokens_and_refuses_the_wrong_ones(pool: PgPoo
         .get_organization_token(&storage, &acme)
         .await
         .unwrap();
-    let resource = portal.provisioned["api_resource"].as_str().unwrap();
+    let resource: ResourceIndicator = portal.provisioned["api_resource"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let api_token = client
-        .get_access_token(&storage, Some(resource))
+        .get_access_token(&storage, Some(&resource))
         .await
         .unwrap();
     let http = reqwest::Client::new();

@@ -95,7 +95,7 @@ pub async fn org_whoami(
 ) -> Result<HttpResponse, AppError> {
     let claims = state
         .client
-        .verify_organization_token(token.as_str(), &organization_id)
+        .verify_organization_token(token.as_str(), organization_id.into_inner())
         .await
         .map_err(token_error)?;
     Ok(HttpResponse::Ok()
@@ -117,7 +117,7 @@ pub async fn reports(
     token: Result<BearerToken, AppError>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let Some(resource) = state.settings.api_resource.as_deref() else {
+    let Some(resource) = state.settings.api_resource.as_ref() else {
         return Err(AppError::NotFound("no API resource is configured".into()));
     };
     let token = token?;

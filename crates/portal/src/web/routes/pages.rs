@@ -3,6 +3,8 @@
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
+use logto_client::OrganizationId;
+
 use crate::state::AppState;
 use crate::storage::tenants;
 use crate::web::auth::{Authenticated, AuthenticatedWithUserInfo, MaybeAuthenticated};
@@ -12,7 +14,7 @@ use crate::web::views::{insert_claims_table, render_page};
 /// An organization the user belongs to, with their roles there.
 #[derive(Serialize)]
 pub(crate) struct OrgView {
-    id: String,
+    id: OrganizationId,
     name: Option<String>,
     roles: Vec<String>,
     tenant_slug: Option<String>,
@@ -23,7 +25,14 @@ pub(crate) struct OrgView {
 pub(crate) async fn organizations_of(
     state: &AppState,
     auth: &Authenticated,
-) -> Result<(Vec<String>, Vec<String>, Vec<(String, String)>), AppError> {
+) -> Result<
+    (
+        Vec<OrganizationId>,
+        Vec<String>,
+        Vec<(OrganizationId, String)>,
+    ),
+    AppError,
+> {
     let c = auth.claims();
     if let (Some(orgs), Some(roles)) = (&c.organizations, &c.organization_roles) {
         return Ok((orgs.clone(), roles.clone(), Vec::new()));

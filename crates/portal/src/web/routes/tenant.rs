@@ -42,7 +42,7 @@ pub async fn home(
         return Ok(redirect(&format!("/t/{}/sign-in", tenant.slug)));
     };
     let (orgs, roles, _) = organizations_of(&state, &auth).await?;
-    if !orgs.contains(&tenant.organization_id) {
+    if !orgs.iter().any(|o| *o == tenant.organization_id) {
         return Err(refused(
             &tenant,
             format!("You are not a member of {}", tenant.display_name),
