@@ -32,7 +32,7 @@
 //! matters. The idle-timeout bookkeeping is written behind, in batches
 //! ([`LocalCache::touch_login`], [`spawn_touches`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -126,8 +126,8 @@ struct Inner {
     tokens: LruCache<Uuid, Sealed>,
     sessions: LruCache<KeyHash, CachedSession>,
     logins: LruCache<Uuid, CachedLogin>,
-    /// Logins used since the last batch of `last_seen_at` writes.
-    touches: HashSet<Uuid>,
+    /// Logins used since the last batch of `last_seen_at` writes, and when.
+    touches: HashMap<Uuid, Instant>,
     /// The listener's backend (`pg_backend_pid()`), while it is heard.
     listener_pid: Option<i32>,
 }
@@ -156,7 +156,7 @@ impl LocalCache {
                 tokens: LruCache::new(logins.max(1)),
                 sessions: LruCache::new(logins.max(1)),
                 logins: LruCache::new(logins.max(1)),
-                touches: HashSet::new(),
+                touches: HashMap::new(),
                 listener_pid: None,
             }),
         }
@@ -339,11 +339,12 @@ impl LocalCache {
         if let Some(login) = inner.logins.get_mut(&id) {
             login.last_seen = login.last_seen.max(at);
         }
-        inner.touches.insert(id);
+        let last = inner.touches.entry(id).or_insert(at);
+        *last = (*last).max(at);
     }
 
-    /// The logins touched since the last call.
-    pub fn take_touches(&self) -> Vec<Uuid> {
+    /// The logins touched since the last call, and when.
+    pub fn take_touches(&self) -> Vec<(Uuid, Instant)> {
         self.inner().touches.drain().collect()
     }
 
@@ -461,6 +462,10 @@ async fn listen(
     // A lost connection must end this function at once (and the copy with
     // it), not be replaced behind its back while notifications are lost.
     listener.eager_reconnect(false);
+    // Asked before listening: the connection's last statement stays a LISTEN.
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut listener)
+        .await?;
     listener
         .listen_all([
             TENANTS_CHANNEL,
@@ -469,9 +474,6 @@ async fn listen(
             LOGINS_CHANNEL,
             HELLO_CHANNEL,
         ])
-        .await?;
-    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-        .fetch_one(&mut listener)
         .await?;
     // Hear a notification of our own before trusting the channel.
     if !hear_ourselves(&mut listener, reads, None).await? {
@@ -542,9 +544,11 @@ fn parse_key_hash(hex: &str) -> Option<KeyHash> {
 pub const TOUCH_EVERY: Duration = Duration::from_secs(1);
 
 /// Writes the touches of [`LocalCache::touch_login`] every [`TOUCH_EVERY`],
-/// in one `UPDATE`, through `pool`, until it is closed. A login that ended
-/// meanwhile (signed out, timed out) stays ended: the statement checks the
-/// same conditions as a request's own touch.
+/// in one `UPDATE`, through `pool`, until it is closed. Each login gets the
+/// time of its touch (its age at the write, taken from the database's
+/// `now()`), not the time of the write: batching never stretches the idle
+/// timeout. A login that ended meanwhile (signed out, timed out) stays
+/// ended: the statement checks the same conditions as a request's own touch.
 pub fn spawn_touches(
     pool: PgPool,
     cache: Arc<LocalCache>,
@@ -555,18 +559,26 @@ pub fn spawn_touches(
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while !pool.is_closed() {
             every.tick().await;
-            let ids = cache.take_touches();
-            if ids.is_empty() {
+            let touches = cache.take_touches();
+            if touches.is_empty() {
                 continue;
             }
+            let now = Instant::now();
+            let (ids, ages): (Vec<Uuid>, Vec<f64>) = touches
+                .into_iter()
+                .map(|(id, at)| (id, now.saturating_duration_since(at).as_secs_f64()))
+                .unzip();
             let written = sqlx::query(
-                "UPDATE logins SET last_seen_at = now() \
-                 WHERE id = ANY($1) \
-                   AND expires_at > now() \
-                   AND last_seen_at + make_interval(secs => $2) > now()",
+                "UPDATE logins l \
+                 SET last_seen_at = greatest(l.last_seen_at, now() - make_interval(secs => t.age)) \
+                 FROM unnest($1::uuid[], $3::float8[]) AS t(id, age) \
+                 WHERE l.id = t.id \
+                   AND l.expires_at > now() \
+                   AND l.last_seen_at + make_interval(secs => $2) > now()",
             )
             .bind(&ids)
             .bind(crate::storage::logins::interval_secs(idle_timeout))
+            .bind(&ages)
             .execute(&pool)
             .await;
             if let Err(e) = written {
