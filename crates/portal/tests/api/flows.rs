@@ -314,8 +314,7 @@ async fn backchannel_logout_ends_the_users_sessions(pool: PgPool) {
 async fn a_deleted_or_tampered_session_is_signed_out_cleanly(pool: PgPool) {
     let app = spawn_app(pool).await;
     app.sign_in_as("alice").await;
-    sqlx::query("DELETE FROM sessions")
-        .execute(&app.pool)
+    app.change_behind_its_back(sqlx::query("DELETE FROM sessions").execute(&app.pool))
         .await
         .unwrap();
     assert_eq!(app.get("/protected").await.status().as_u16(), 302);

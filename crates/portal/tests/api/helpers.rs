@@ -42,6 +42,27 @@ pub struct TestApp {
     pub state: web::Data<AppState>,
 }
 
+impl TestApp {
+    /// Runs `change`, a statement behind the portal's back (as another
+    /// instance or an operator would), and waits until this portal has
+    /// heard of it: its copy of sessions, logins and tokens is then as
+    /// current as the table. `change` must touch at least one row (an
+    /// empty statement announces nothing). While the portal hears nothing,
+    /// it reads PostgreSQL and there is nothing to wait for.
+    pub async fn change_behind_its_back<F: std::future::Future>(&self, change: F) -> F::Output {
+        let cache = &self.state.local_cache;
+        let before = cache.epoch();
+        let out = change.await;
+        crate::support::eventually(
+            "the portal to hear the change",
+            std::time::Duration::from_secs(30),
+            || async { (cache.epoch() != before || !cache.is_hearing()).then_some(()) },
+        )
+        .await;
+        out
+    }
+}
+
 /// Options for [`spawn_app_with`].
 #[derive(Default)]
 pub struct Options {

@@ -809,7 +809,8 @@ async fn a_session_deleted_at_the_idp_ends_the_login_at_its_next_check(pool: PgP
     assert_redirect_to(&res, "/sign-in?return_to=%2Fprotected");
 
     // The other browser is checked too, and stays signed in.
-    backdate_checks(&app.pool, 60).await;
+    app.change_behind_its_back(backdate_checks(&app.pool, 60))
+        .await;
     let res = other.get(app.url("/protected")).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 200);
     assert_eq!(app.logins().await, 1);
@@ -829,7 +830,8 @@ async fn zero_disables_the_recheck_and_the_default_does_it(pool: PgPool) {
     .await;
     app.sign_in_as("bob").await;
     app.idp.revoke_grants_of(&app.sub_of("bob"));
-    backdate_checks(&app.pool, 3600).await;
+    app.change_behind_its_back(backdate_checks(&app.pool, 3600))
+        .await;
     let before = app.idp.counters();
     for _ in 0..3 {
         let res = app
