@@ -9,19 +9,24 @@
 -- (a statement touching too many rows for one payload, or a TRUNCATE).
 -- Inserts are not announced: no instance has a copy of a row it never read.
 
+-- Announces `keys` (comma-separated) on `channel`: nothing when there are
+-- none, an empty payload ("any row") when they would not fit in one.
+CREATE FUNCTION portal_notify_keys(channel text, keys text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF keys IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM pg_notify(channel, CASE WHEN length(keys) > 7000 THEN '' ELSE keys END);
+END $$;
+
 -- Sessions updated or deleted: the hex SHA-256 of their keys.
 CREATE FUNCTION portal_sessions_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     payload text;
 BEGIN
     SELECT string_agg(DISTINCT encode(key_hash, 'hex'), ',') INTO payload FROM old_rows;
-    IF payload IS NULL THEN
-        RETURN NULL;
-    END IF;
-    IF length(payload) > 7000 THEN
-        payload := '';
-    END IF;
-    PERFORM pg_notify('portal_sessions', payload);
+    PERFORM portal_notify_keys('portal_sessions', payload);
     RETURN NULL;
 END $$;
 CREATE TRIGGER sessions_updated
@@ -52,13 +57,7 @@ BEGIN
             OR n.last_seen_at < o.last_seen_at
             OR to_jsonb(n) - 'last_seen_at' IS DISTINCT FROM to_jsonb(o) - 'last_seen_at';
     END IF;
-    IF payload IS NULL THEN
-        RETURN NULL;
-    END IF;
-    IF length(payload) > 7000 THEN
-        payload := '';
-    END IF;
-    PERFORM pg_notify('portal_logins', payload);
+    PERFORM portal_notify_keys('portal_logins', payload);
     RETURN NULL;
 END $$;
 CREATE TRIGGER logins_updated
