@@ -171,6 +171,23 @@ async fn until_acme_answers(app: &TestApp, status: u16, what: &str) {
     .await;
 }
 
+/// Removes the tenant `acme` behind the portal's back (`portal tenants
+/// remove` elsewhere) and waits until its page is gone; returns it, to be
+/// added again.
+async fn remove_acme(app: &TestApp, pool: &PgPool) -> portal::tenant::Tenant {
+    let acme = portal::storage::tenants::find(pool, "acme")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        portal::storage::tenants::remove(pool, "acme")
+            .await
+            .unwrap()
+    );
+    until_acme_answers(app, 404, "the removed tenant to be gone").await;
+    acme
+}
+
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn tenant_pages_follow_tenant_and_token_changes_made_elsewhere(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
@@ -211,16 +228,7 @@ async fn tenant_pages_follow_tenant_and_token_changes_made_elsewhere(pool: PgPoo
 
     // `portal tenants remove` runs elsewhere: the tenant is gone here too,
     // and back once it is added again.
-    let acme = portal::storage::tenants::find(&pool, "acme")
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        portal::storage::tenants::remove(&pool, "acme")
-            .await
-            .unwrap()
-    );
-    until_acme_answers(&app, 404, "the removed tenant to be gone").await;
+    let acme = remove_acme(&app, &pool).await;
     portal::storage::tenants::upsert(&pool, &acme)
         .await
         .unwrap();
@@ -248,16 +256,7 @@ async fn a_lost_listener_leaves_the_copy_unused_until_it_hears_again(pool: PgPoo
     .await
     .unwrap();
     assert_eq!(killed, [true], "one listening connection");
-    let acme = portal::storage::tenants::find(&pool, "acme")
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        portal::storage::tenants::remove(&pool, "acme")
-            .await
-            .unwrap()
-    );
-    until_acme_answers(&app, 404, "the removed tenant to be gone").await;
+    let acme = remove_acme(&app, &pool).await;
     // The listener connects again and reloads; the copy answers again.
     hearing_changes(&app).await;
     assert_eq!(status_of(&app, "/t/acme/").await, 404);
