@@ -24,7 +24,7 @@ use crate::state::{AppState, Parts};
 use crate::storage::caching::CachingSessionStore;
 use crate::storage::session_store::PgSessionStore;
 use crate::storage::tenants;
-use crate::web::auth::{PortalAuth, PortalLogins};
+use crate::web::auth::{PortalAuth, portal_logins};
 use crate::web::{error, middleware, routes};
 
 /// The portal, bound to its port and ready to run.
@@ -232,7 +232,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
     // Checked once here; every worker gets it on its own pool.
     let auth = PortalAuth::with_login_store(
         state.client.clone(),
-        PortalLogins::new(state.get_ref().clone()),
+        portal_logins(state.get_ref().clone()),
         state.settings.base_url.as_str(),
     )
     .map_err(|e| anyhow::anyhow!("configuration: PORTAL_BASE_URL: {e}"))?
@@ -299,7 +299,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                     .route("/", web::get().to(routes::pages::home))
                     // GET /sign-in, GET /callback, POST /sign-out.
                     .configure(
-                        auth.replace_login_store(PortalLogins::new(state.get_ref().clone()))
+                        auth.replace_login_store(portal_logins(state.get_ref().clone()))
                             .routes(),
                     )
                     .route("/protected", web::get().to(routes::pages::protected))

@@ -27,6 +27,7 @@ use logto_client::{LogtoClient, StorageError};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::infra::metrics::Metrics;
 use crate::storage::local_cache::{CachedLogin, LocalCache, SessionState};
 use crate::storage::logins::{LAST_SEEN_RESOLUTION, interval_secs};
 use crate::storage::session_store::{PgSessionStore, key_hash};
@@ -145,15 +146,18 @@ pub struct CachingLogins {
     pool: PgPool,
     idle_timeout: Duration,
     revalidate: Option<Duration>,
+    metrics: Arc<Metrics>,
 }
 
 impl CachingLogins {
-    /// `logins` (on `pool`, with these timeouts), in front of it `cache`.
+    /// `logins` (on `pool`, with these timeouts), in front of it `cache`;
+    /// each sign-in counts an `authorization_code` call in `metrics`.
     pub fn new(
         logins: PgLogins,
         cache: Arc<LocalCache>,
         idle_timeout: Duration,
         revalidate: Option<Duration>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             pool: logins.pool().clone(),
@@ -161,6 +165,7 @@ impl CachingLogins {
             cache,
             idle_timeout,
             revalidate,
+            metrics,
         }
     }
 
@@ -291,6 +296,8 @@ impl LoginStore for CachingLogins {
     }
 
     async fn signed_in(&self, storage: &PgTokenStorage) -> Result<(), StorageError> {
-        self.logins.signed_in(storage).await
+        self.logins.signed_in(storage).await?;
+        self.metrics.token_call("authorization_code", "ok");
+        Ok(())
     }
 }

@@ -1,7 +1,7 @@
-//! The portal on logto-actix: its [`LoginStore`] (logto-actix's
-//! [`PgLogins`], configured from the portal's settings, with the sign-in
-//! metric), and the extractors its pages take, which answer with the
-//! portal's own errors and pages.
+//! The portal on logto-actix: its login store ([`portal_logins`]:
+//! logto-actix's [`PgLogins`] behind the caching layer, configured from the
+//! portal's settings), and the extractors its pages take, which answer
+//! with the portal's own errors and pages.
 //!
 //! The routes (sign-in, callback, sign-out) and the session's keys are
 //! logto-actix's; see `startup` for how they are mounted.
@@ -12,11 +12,9 @@ use std::sync::Arc;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
-use logto_actix::postgres::{LoginRecord, PgLogins, PgTokenStorage};
-use logto_actix::{ErrorKind, LoginStore};
-use logto_client::{LogtoClient, StorageError};
+use logto_actix::ErrorKind;
+use logto_actix::postgres::PgLogins;
 
-use crate::infra::metrics::Metrics;
 use crate::state::AppState;
 use crate::storage::caching::CachingLogins;
 use crate::web::error::{AppError, is_idp_outage};
@@ -25,73 +23,33 @@ use crate::web::views::SignedInNav;
 /// Same-origin `return_to` values: the one rule, from logto-actix.
 pub use logto_actix::safe_return_to;
 
-/// The portal's logins: logto-actix's [`PgLogins`] on the worker's pool,
-/// with the portal's timeouts and re-validation (`PORTAL_IDLE_TIMEOUT`,
-/// `PORTAL_ABSOLUTE_TIMEOUT`, `PORTAL_SESSION_REVALIDATE`), behind the
-/// caching layer ([`CachingLogins`]), and the `authorization_code` metric at
-/// each sign-in.
-pub struct PortalLogins {
-    logins: CachingLogins,
-    metrics: Arc<Metrics>,
-}
+/// The portal's logins: logto-actix's [`PgLogins`] behind the caching
+/// layer ([`CachingLogins`]).
+pub type PortalLogins = CachingLogins;
 
 /// The portal's [`logto_actix::LogtoAuth`].
 pub type PortalAuth = logto_actix::LogtoAuth<PortalLogins>;
 
-impl PortalLogins {
-    /// The logins of `state`'s database (its worker's pool).
-    pub fn new(state: AppState) -> Self {
-        let settings = &state.settings;
-        let mut logins = PgLogins::new(state.pool.clone(), Arc::clone(&state.cipher))
-            .idle_timeout(settings.idle_timeout)
-            .absolute_timeout(settings.absolute_timeout)
-            .access_token_cache(state.local_cache.clone());
-        if let Some(every) = settings.session_revalidate {
-            logins = logins.revalidate_every(every);
-        }
-        Self {
-            logins: CachingLogins::new(
-                logins,
-                Arc::clone(&state.local_cache),
-                settings.idle_timeout,
-                settings.session_revalidate,
-            ),
-            metrics: Arc::clone(&state.metrics),
-        }
+/// The logins of `state`'s database (its worker's pool), with the portal's
+/// timeouts and re-validation (`PORTAL_IDLE_TIMEOUT`,
+/// `PORTAL_ABSOLUTE_TIMEOUT`, `PORTAL_SESSION_REVALIDATE`) and the
+/// `authorization_code` metric at each sign-in.
+pub fn portal_logins(state: AppState) -> PortalLogins {
+    let settings = &state.settings;
+    let mut logins = PgLogins::new(state.pool.clone(), Arc::clone(&state.cipher))
+        .idle_timeout(settings.idle_timeout)
+        .absolute_timeout(settings.absolute_timeout)
+        .access_token_cache(state.local_cache.clone());
+    if let Some(every) = settings.session_revalidate {
+        logins = logins.revalidate_every(every);
     }
-}
-
-#[async_trait::async_trait]
-impl LoginStore for PortalLogins {
-    type Storage = PgTokenStorage;
-    type Login = LoginRecord;
-
-    fn new_login_id(&self) -> String {
-        self.logins.new_login_id()
-    }
-
-    fn storage(&self, browser_id: &str, login_id: &str) -> Result<PgTokenStorage, StorageError> {
-        self.logins.storage(browser_id, login_id)
-    }
-
-    async fn resume(
-        &self,
-        client: &LogtoClient,
-        browser_id: &str,
-        login_id: &str,
-    ) -> Result<Option<(PgTokenStorage, LoginRecord)>, logto_client::Error> {
-        self.logins.resume(client, browser_id, login_id).await
-    }
-
-    async fn end(&self, browser_id: &str, login_id: &str) -> Result<(), StorageError> {
-        self.logins.end(browser_id, login_id).await
-    }
-
-    async fn signed_in(&self, storage: &PgTokenStorage) -> Result<(), StorageError> {
-        self.logins.signed_in(storage).await?;
-        self.metrics.token_call("authorization_code", "ok");
-        Ok(())
-    }
+    CachingLogins::new(
+        logins,
+        Arc::clone(&state.local_cache),
+        settings.idle_timeout,
+        settings.session_revalidate,
+        Arc::clone(&state.metrics),
+    )
 }
 
 impl From<logto_actix::Error> for AppError {
