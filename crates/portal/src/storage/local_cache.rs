@@ -52,11 +52,11 @@ pub const TENANTS_CHANNEL: &str = "portal_tenants";
 /// The channel of access-token changes (the payload is the login's id;
 /// empty: every login's).
 pub const ACCESS_TOKENS_CHANNEL: &str = "portal_access_tokens";
-/// The channel of session changes (the payload is the hex SHA-256 of the
-/// keys, comma separated; empty: every session's).
+/// The channel of session changes (the payload is the hex SHA-256 of a
+/// key, or of several, comma separated; empty: every session's).
 pub const SESSIONS_CHANNEL: &str = "portal_sessions";
 /// The channel of login changes other than a later `last_seen_at` (the
-/// payload is the ids, comma separated; empty: every login's).
+/// payload is an id, or several, comma separated; empty: every login's).
 pub const LOGINS_CHANNEL: &str = "portal_logins";
 /// The channel of the listener's own test notifications (a nonce).
 const HELLO_CHANNEL: &str = "portal_hello";
