@@ -73,7 +73,12 @@ impl Metrics {
     }
 
     /// The exposition text; the gauges and the Logto client's counters are read by the caller.
-    pub fn render(&self, sessions_alive: i64, client: logto_client::ClientStats) -> String {
+    pub fn render(
+        &self,
+        sessions_alive: i64,
+        client: logto_client::ClientStats,
+        notifications_heard: u64,
+    ) -> String {
         let mut out = String::new();
         out.push_str("# HELP portal_http_requests_total HTTP requests by route and status.\n");
         out.push_str("# TYPE portal_http_requests_total counter\n");
@@ -162,6 +167,14 @@ impl Metrics {
         out.push_str("# HELP portal_sessions_alive Signed-in browsers (all instances).\n");
         out.push_str("# TYPE portal_sessions_alive gauge\n");
         let _ = writeln!(out, "portal_sessions_alive {sessions_alive}");
+        out.push_str(
+            "# HELP portal_change_notifications_total Change notifications heard from PostgreSQL.\n",
+        );
+        out.push_str("# TYPE portal_change_notifications_total counter\n");
+        let _ = writeln!(
+            out,
+            "portal_change_notifications_total {notifications_heard}"
+        );
         out
     }
 }
@@ -178,7 +191,7 @@ mod tests {
         m.observe_request("POST", "/protected", 200, 0.003);
         m.observe_request("BREW", "/protected", 405, 0.003);
         m.observe_request("PURGE", "/protected", 405, 0.003);
-        let text = m.render(0, logto_client::ClientStats::default());
+        let text = m.render(0, logto_client::ClientStats::default(), 0);
         for line in [
             "portal_http_requests_total{method=\"GET\",route=\"/protected\",status=\"200\"} 2",
             "portal_http_requests_total{method=\"POST\",route=\"/protected\",status=\"200\"} 1",

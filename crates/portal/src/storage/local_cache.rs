@@ -130,6 +130,8 @@ struct Inner {
     touches: HashMap<Uuid, Instant>,
     /// The listener's backend (`pg_backend_pid()`), while it is heard.
     listener_pid: Option<i32>,
+    /// Change notifications heard since start-up (`/metrics`).
+    heard: u64,
 }
 
 impl std::fmt::Debug for LocalCache {
@@ -158,6 +160,7 @@ impl LocalCache {
                 logins: LruCache::new(logins.max(1)),
                 touches: HashMap::new(),
                 listener_pid: None,
+                heard: 0,
             }),
         }
     }
@@ -227,6 +230,11 @@ impl LocalCache {
             }
             None => inner.tokens.clear(),
         }
+    }
+
+    /// How many change notifications were heard since start-up.
+    pub fn notifications_heard(&self) -> u64 {
+        self.inner().heard
     }
 
     /// Whether changes are heard: only then does the copy answer anything.
@@ -513,6 +521,8 @@ async fn apply(cache: &LocalCache, reads: &PgPool, n: &PgNotification) -> anyhow
         LOGINS_CHANNEL => cache.logins_changed(parse_list(n.payload(), |s| s.parse().ok())),
         _ => {}
     }
+    // Counted once applied: whoever reads the count sees the change made.
+    cache.inner().heard += 1;
     Ok(())
 }
 

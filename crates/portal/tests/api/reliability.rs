@@ -979,8 +979,10 @@ async fn one_recheck_serves_a_burst_across_two_processes(pool: PgPool) {
         format!("{}/protected", other.address),
     ];
 
+    let heard = other.notifications_heard().await;
     app.change_behind_its_back(backdate_checks(&app.pool, 120))
         .await;
+    other.wait_heard_more_than(heard).await;
     let before = app.idp.counters();
     for (url, status, body) in burst(&app.browser, &urls, 200).await {
         assert_eq!(status, 200, "{url}: {body}");
@@ -1000,8 +1002,10 @@ async fn one_recheck_serves_a_burst_across_two_processes(pool: PgPool) {
     assert_eq!(app.idp.counters(), after, "fresh: no call");
 
     app.idp.revoke_grants_of(&app.sub_of("alice"));
+    let heard = other.notifications_heard().await;
     app.change_behind_its_back(backdate_checks(&app.pool, 120))
         .await;
+    other.wait_heard_more_than(heard).await;
     for (url, status, body) in burst(&app.browser, &urls, 200).await {
         match status {
             401 => assert!(body.contains("Please sign in again"), "{url}: {body}"),

@@ -409,6 +409,31 @@ impl ChildPortal {
         me
     }
 
+    /// How many change notifications this portal has heard (`/metrics`).
+    pub async fn notifications_heard(&self) -> u64 {
+        let text = reqwest::get(format!("{}/metrics", self.address))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("portal_change_notifications_total "))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("portal_change_notifications_total in /metrics")
+    }
+
+    /// Waits until this portal has heard more than `before` notifications:
+    /// a change made elsewhere has reached its copy.
+    pub async fn wait_heard_more_than(&self, before: u64) {
+        eventually(
+            "the other portal to hear the change",
+            Duration::from_secs(30),
+            || async { (self.notifications_heard().await > before).then_some(()) },
+        )
+        .await;
+    }
+
     async fn wait_ready(&mut self) {
         let url = format!("{}/readyz", self.address);
         let client = reqwest::Client::new();

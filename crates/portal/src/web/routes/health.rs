@@ -58,5 +58,9 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .unwrap_or(-1);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render(alive, state.client.stats()))
+        .body(state.metrics.render(
+            alive,
+            state.client.stats(),
+            state.local_cache.notifications_heard(),
+        ))
 }
