@@ -34,8 +34,7 @@
 //! again) instead of presenting it.
 //!
 //! The request's login check ([`super::logins::touch_loading_tokens`]) reads
-//! the login's encrypted tokens along with the row (and maybe cached access
-//! tokens read with it, [`super::logins::touch_preloaded`]);
+//! the login's encrypted tokens along with the row;
 //! [`PgTokenStorage::with_loaded`] serves those instead of querying again,
 //! until this storage writes anything (then every read goes to the database).
 //!
@@ -87,8 +86,7 @@ pub const REFRESH_LOCK_TIMEOUT: Duration = Duration::from_secs(15);
 /// [`PgTokenStorage`] fills as it reads organization tokens from the
 /// database, and tells of every change it makes. Whoever implements it keeps
 /// it current with other instances' changes (by `LISTEN`/`NOTIFY`, say) and
-/// serves it back through [`AccessTokenCache::get`] (or
-/// [`super::logins::touch_preloaded`]).
+/// serves it back through [`AccessTokenCache::get`].
 ///
 /// ```
 /// use std::sync::Mutex;
