@@ -87,8 +87,7 @@ pub fn login_aad(id: Uuid, column: &str) -> Vec<u8> {
 /// ```
 pub const LAST_SEEN_RESOLUTION: u32 = 60;
 
-/// The encrypted token columns of a login and its cached access tokens
-/// (`(audience, token)`), read together with the login by
+/// The encrypted token columns of a login, read together with the login by
 /// [`touch_loading_tokens`] so that a request needs no second query for them;
 /// [`super::PgTokenStorage::with_loaded`] serves them.
 ///
@@ -107,9 +106,6 @@ pub struct SealedLoginTokens {
     pub id_token: Vec<u8>,
     /// `logins.refresh_token` (ciphertext).
     pub refresh_token: Option<Vec<u8>>,
-    /// Cached access tokens read with the login (`access_tokens` rows:
-    /// `(audience, token ciphertext)`); the storage reads the others itself.
-    pub access_tokens: Vec<(String, Vec<u8>)>,
     /// How long ago the grant behind these tokens was last checked with the
     /// identity provider (`logins.checked_at`, by the database's clock): the
     /// auth gate checks it again past [`super::PgLogins::revalidate_every`].
@@ -228,7 +224,6 @@ pub async fn touch_loading_tokens(
         SealedLoginTokens {
             id_token: row.id_token,
             refresh_token: row.refresh_token,
-            access_tokens: Vec::new(),
             // A clock step back can make it negative: "just checked".
             unchecked_for: Duration::try_from_secs_f64(row.unchecked_secs.max(0.0))
                 .unwrap_or(Duration::MAX),

@@ -241,7 +241,6 @@ impl CachingLogins {
         let tokens = SealedLoginTokens {
             id_token: login.id_token,
             refresh_token: login.refresh_token,
-            access_tokens: Vec::new(),
             unchecked_for: now.saturating_duration_since(login.checked),
         };
         let storage = self.logins.storage_of(browser_id, id).with_loaded(tokens);
