@@ -163,6 +163,44 @@ impl PgLogins {
         self
     }
 
+    /// The idle timeout set with [`Self::idle_timeout`] (30 minutes unless
+    /// set), for wrappers that decide on a login themselves.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use logto_actix::postgres::{PgLogins, TokenCipher};
+    /// let pool = sqlx::PgPool::connect_lazy("postgres://localhost/app")?;
+    /// let logins = PgLogins::new(pool, TokenCipher::from_bytes(&[7; 32])?);
+    /// assert_eq!(logins.get_idle_timeout(), Duration::from_secs(30 * 60));
+    /// let logins = logins.idle_timeout(Duration::from_secs(15 * 60));
+    /// assert_eq!(logins.get_idle_timeout(), Duration::from_secs(15 * 60));
+    /// # Ok(()) }
+    /// ```
+    pub fn get_idle_timeout(&self) -> Duration {
+        self.idle_timeout
+    }
+
+    /// The re-validation interval set with [`Self::revalidate_every`];
+    /// `None`: logins are not re-validated.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use logto_actix::postgres::{PgLogins, TokenCipher};
+    /// let pool = sqlx::PgPool::connect_lazy("postgres://localhost/app")?;
+    /// let logins = PgLogins::new(pool, TokenCipher::from_bytes(&[7; 32])?);
+    /// assert_eq!(logins.get_revalidate_every(), None);
+    /// let logins = logins.revalidate_every(Duration::from_secs(300));
+    /// assert_eq!(logins.get_revalidate_every(), Some(Duration::from_secs(300)));
+    /// # Ok(()) }
+    /// ```
+    pub fn get_revalidate_every(&self) -> Option<Duration> {
+        self.revalidate
+    }
+
     /// The pool the logins are read from.
     ///
     /// ```no_run
