@@ -13,12 +13,38 @@ use crate::secret::AppSecret;
 use crate::types::ResourceIndicator;
 
 /// A source of the current time, as Unix seconds. Tests fix it (see [`FixedClock`]).
+///
+/// ```
+/// use std::sync::Arc;
+/// use logto_client::{Clock, LogtoConfig};
+///
+/// /// Always one second before the year 2030.
+/// #[derive(Debug)]
+/// struct EndOfDecade;
+///
+/// impl Clock for EndOfDecade {
+///     fn now(&self) -> i64 {
+///         1_893_455_999
+///     }
+/// }
+///
+/// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+///     .with_clock(Arc::new(EndOfDecade));
+/// assert_eq!(config.clock().now(), 1_893_455_999);
+/// # Ok::<(), logto_client::ConfigError>(())
+/// ```
 pub trait Clock: Send + Sync + fmt::Debug {
     /// Now, in seconds since the Unix epoch.
     fn now(&self) -> i64;
 }
 
 /// The system clock.
+///
+/// ```
+/// use logto_client::{Clock, SystemClock};
+///
+/// assert!(SystemClock.now() > 1_700_000_000); // after November 2023
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
@@ -32,19 +58,53 @@ impl Clock for SystemClock {
 }
 
 /// A clock that stays where it is set: for tests (e.g. verifying captured tokens at their `iat`).
+///
+/// ```
+/// use std::sync::Arc;
+/// use logto_client::{Clock, FixedClock, LogtoConfig};
+///
+/// let clock = Arc::new(FixedClock::new(1_800_000_000));
+/// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+///     .with_clock(clock.clone());
+/// clock.advance(60);
+/// assert_eq!(config.clock().now(), 1_800_000_060);
+/// # Ok::<(), logto_client::ConfigError>(())
+/// ```
 #[derive(Debug, Default)]
 pub struct FixedClock(AtomicI64);
 
 impl FixedClock {
     /// A clock fixed at `unix_seconds`.
+    ///
+    /// ```
+    /// use logto_client::{Clock, FixedClock};
+    ///
+    /// assert_eq!(FixedClock::new(1_800_000_000).now(), 1_800_000_000);
+    /// ```
     pub fn new(unix_seconds: i64) -> Self {
         Self(AtomicI64::new(unix_seconds))
     }
     /// Moves the clock to `unix_seconds`.
+    ///
+    /// ```
+    /// use logto_client::{Clock, FixedClock};
+    ///
+    /// let clock = FixedClock::new(1_800_000_000);
+    /// clock.set(1_700_000_000); // backwards too
+    /// assert_eq!(clock.now(), 1_700_000_000);
+    /// ```
     pub fn set(&self, unix_seconds: i64) {
         self.0.store(unix_seconds, Ordering::SeqCst);
     }
     /// Moves the clock forward by `seconds`.
+    ///
+    /// ```
+    /// use logto_client::{Clock, FixedClock};
+    ///
+    /// let clock = FixedClock::new(1_800_000_000);
+    /// clock.advance(3600);
+    /// assert_eq!(clock.now(), 1_800_003_600);
+    /// ```
     pub fn advance(&self, seconds: i64) {
         self.0.fetch_add(seconds, Ordering::SeqCst);
     }
@@ -57,6 +117,17 @@ impl Clock for FixedClock {
 }
 
 /// The JWS algorithms Logto signs with. HMAC and `none` are not representable.
+///
+/// ```
+/// use logto_client::{LogtoConfig, SigningAlgorithm};
+///
+/// // Accept Logto's default (ES384) only.
+/// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+///     .with_allowed_algorithms([SigningAlgorithm::ES384]);
+/// assert_eq!(config.allowed_algorithms(), [SigningAlgorithm::ES384]);
+/// assert_eq!(SigningAlgorithm::ES384.to_string(), "ES384");
+/// # Ok::<(), logto_client::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum SigningAlgorithm {
     /// RSASSA-PKCS1-v1_5 with SHA-256.
@@ -73,6 +144,12 @@ pub enum SigningAlgorithm {
 
 impl SigningAlgorithm {
     /// The five algorithms Logto supports.
+    ///
+    /// ```
+    /// use logto_client::SigningAlgorithm;
+    ///
+    /// assert!(SigningAlgorithm::ALL.contains(&SigningAlgorithm::ES512));
+    /// ```
     pub const ALL: [SigningAlgorithm; 5] = [
         SigningAlgorithm::RS256,
         SigningAlgorithm::PS256,
@@ -82,6 +159,12 @@ impl SigningAlgorithm {
     ];
 
     /// The `alg` header value.
+    ///
+    /// ```
+    /// use logto_client::SigningAlgorithm;
+    ///
+    /// assert_eq!(SigningAlgorithm::PS256.as_str(), "PS256");
+    /// ```
     pub const fn as_str(self) -> &'static str {
         match self {
             SigningAlgorithm::RS256 => "RS256",
@@ -93,6 +176,14 @@ impl SigningAlgorithm {
     }
 
     /// Parses an `alg` header value; `None` for anything else (including `none` and `HS*`).
+    ///
+    /// ```
+    /// use logto_client::SigningAlgorithm;
+    ///
+    /// assert_eq!(SigningAlgorithm::from_alg("ES384"), Some(SigningAlgorithm::ES384));
+    /// assert_eq!(SigningAlgorithm::from_alg("HS256"), None);
+    /// assert_eq!(SigningAlgorithm::from_alg("none"), None);
+    /// ```
     pub fn from_alg(alg: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|a| a.as_str() == alg)
     }
@@ -105,6 +196,16 @@ impl fmt::Display for SigningAlgorithm {
 }
 
 /// The `prompt` values Logto understands.
+///
+/// ```
+/// use logto_client::{LogtoConfig, Prompt};
+///
+/// // Always show the sign-in screen, and still get a refresh token.
+/// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+///     .with_prompt([Prompt::Login, Prompt::Consent]);
+/// assert_eq!(config.prompt(), [Prompt::Login, Prompt::Consent]);
+/// # Ok::<(), logto_client::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Prompt {
     /// `consent`: the SDK default. Logto issues a refresh token only when `prompt` includes it.
@@ -117,6 +218,12 @@ pub enum Prompt {
 
 impl Prompt {
     /// The wire value.
+    ///
+    /// ```
+    /// use logto_client::Prompt;
+    ///
+    /// assert_eq!(Prompt::Consent.as_str(), "consent");
+    /// ```
     pub const fn as_str(&self) -> &'static str {
         match self {
             Prompt::Consent => "consent",
@@ -778,22 +885,63 @@ impl LogtoConfig {
     }
 
     /// The Logto endpoint, without trailing slash.
+    ///
+    /// ```
+    /// use logto_client::LogtoConfig;
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com/", "my-app-id", None)?;
+    /// assert_eq!(config.endpoint(), "https://auth.example.com");
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }
 
     /// The issuer the ID tokens must carry: `{endpoint}/oidc`.
+    ///
+    /// ```
+    /// use logto_client::LogtoConfig;
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// assert_eq!(config.issuer(), "https://auth.example.com/oidc");
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
     pub fn issuer(&self) -> String {
         format!("{}/oidc", self.endpoint)
     }
 
     /// The discovery URL: `{endpoint}/oidc/.well-known/openid-configuration`.
+    ///
+    /// ```
+    /// use logto_client::LogtoConfig;
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// assert_eq!(
+    ///     config.discovery_url(),
+    ///     "https://auth.example.com/oidc/.well-known/openid-configuration"
+    /// );
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
     pub fn discovery_url(&self) -> String {
         format!("{}/oidc/.well-known/openid-configuration", self.endpoint)
     }
 
     /// The scopes sent at sign-in: the reserved ones first (when enabled), then the
     /// configured ones, without duplicates. `openid` is always included.
+    ///
+    /// ```
+    /// use logto_client::{LogtoConfig, UserScope};
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_scopes([UserScope::Email.into(), "profile", "read:reports"]);
+    /// assert_eq!(
+    ///     config.effective_scopes(),
+    ///     ["openid", "offline_access", "profile", "email", "read:reports"]
+    /// );
+    /// let bare = config.with_include_reserved_scopes(false);
+    /// assert_eq!(bare.effective_scopes(), ["openid", "email", "profile", "read:reports"]);
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
     pub fn effective_scopes(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         let mut push = |s: &str| {
@@ -839,6 +987,16 @@ impl LogtoConfig {
     }
 
     /// Whether `urn:logto:scope:organizations` is configured.
+    ///
+    /// ```
+    /// use logto_client::{LogtoConfig, UserScope};
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// assert!(!config.has_organizations_scope());
+    /// let config = config.with_scopes([UserScope::Organizations]);
+    /// assert!(config.has_organizations_scope());
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
     pub fn has_organizations_scope(&self) -> bool {
         self.scopes
             .iter()

@@ -11,6 +11,24 @@ use std::fmt;
 /// refuse a forged or stale token ([`Error::Validation`]), retry later
 /// ([`Error::Transport`]), report the storage ([`Error::Storage`]), or send the
 /// user to sign-in ([`Error::NotAuthenticated`]).
+///
+/// ```no_run
+/// # async fn run(
+/// #     client: logto_client::LogtoClient,
+/// #     storage: logto_client::InMemoryStorage,
+/// # ) -> Result<(), logto_client::Error> {
+/// use logto_client::Error;
+///
+/// match client.get_organization_token(&storage, "org-acme").await {
+///     Ok(token) => println!("Authorization: Bearer {}", token.secret()),
+///     Err(e) if e.requires_sign_in() => println!("redirect to sign-in"),
+///     Err(e) if e.is_access_denied() => println!("403: not a member of org-acme"),
+///     Err(Error::Transport(e)) => println!("503: Logto unreachable ({e})"),
+///     Err(e) => return Err(e),
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -43,6 +61,21 @@ pub enum Error {
 
 impl Error {
     /// The OAuth error, when the identity provider answered with one.
+    ///
+    /// ```
+    /// use logto_client::{Endpoint, Error, OidcError};
+    ///
+    /// let err = Error::from(OidcError {
+    ///     endpoint: Endpoint::Token,
+    ///     status: Some(400),
+    ///     error: "invalid_target".into(),
+    ///     error_description: None,
+    ///     logto_code: None,
+    ///     logto_message: None,
+    /// });
+    /// assert!(err.oidc().is_some_and(OidcError::is_invalid_target));
+    /// assert!(Error::NotAuthenticated.oidc().is_none());
+    /// ```
     pub fn oidc(&self) -> Option<&OidcError> {
         match self {
             Error::Oidc(e) => Some(e),
@@ -109,6 +142,15 @@ impl Error {
     /// provider answered `invalid_grant` (the refresh token or the grant is dead), or a
     /// refresh answered with an ID token that was refused (the user's tokens have been
     /// cleared: the refresh result is not trusted, and the refresh token may have rotated).
+    ///
+    /// ```
+    /// use logto_client::{Error, ValidationError};
+    ///
+    /// assert!(Error::NotAuthenticated.requires_sign_in());
+    /// let refused = Error::from(ValidationError::RefreshedIdTokenMismatch("sub"));
+    /// assert!(refused.requires_sign_in());
+    /// assert!(!Error::from(ValidationError::Expired).requires_sign_in());
+    /// ```
     pub fn requires_sign_in(&self) -> bool {
         matches!(
             self,
@@ -122,6 +164,14 @@ impl Error {
 }
 
 /// Problems with the configuration, the options of a call, or discovery.
+///
+/// ```
+/// use logto_client::{ConfigError, LogtoConfig};
+///
+/// let err = LogtoConfig::new("auth.example.com", "my-app-id", None).unwrap_err();
+/// assert!(matches!(err, ConfigError::InvalidEndpoint { .. }));
+/// assert!(err.to_string().contains("auth.example.com"));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -281,6 +331,23 @@ pub enum ConfigError {
 }
 
 /// Why an authorization response (the sign-in callback) was rejected.
+///
+/// ```
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use logto_client::{CallbackError, Error, InMemoryStorage, LogtoClient, LogtoConfig};
+///
+/// let client = LogtoClient::new(LogtoConfig::new("https://auth.example.com", "my-app-id", None)?)?;
+/// // A callback whose sign-in was not started in this storage (or was used).
+/// let err = client
+///     .handle_sign_in_callback(&InMemoryStorage::new(), "/callback?code=abc&state=forged")
+///     .await
+///     .unwrap_err();
+/// assert!(matches!(err, Error::Callback(CallbackError::UnknownState)));
+/// # Ok(())
+/// # }
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(run()).map_err(|e| e.to_string())?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CallbackError {
@@ -312,6 +379,21 @@ pub enum CallbackError {
 }
 
 /// Which endpoint of the identity provider answered.
+///
+/// ```
+/// use logto_client::{Endpoint, OidcError};
+///
+/// let err = OidcError {
+///     endpoint: Endpoint::Token,
+///     status: Some(400),
+///     error: "invalid_grant".into(),
+///     error_description: None,
+///     logto_code: None,
+///     logto_message: None,
+/// };
+/// assert_eq!(err.endpoint.to_string(), "token");
+/// assert_eq!(err.to_string(), "token endpoint answered invalid_grant");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Endpoint {
@@ -345,6 +427,21 @@ impl fmt::Display for Endpoint {
 /// An OAuth 2.0 / OIDC error answered by the identity provider: the `error` and
 /// `error_description` of the body (or the callback query), plus Logto's own
 /// `code`/`message` when present.
+///
+/// ```
+/// use logto_client::{Endpoint, OidcError};
+///
+/// let err = OidcError {
+///     endpoint: Endpoint::Token,
+///     status: None,
+///     error: "invalid_grant".into(),
+///     error_description: Some("grant request is invalid".into()),
+///     logto_code: Some("oidc.invalid_grant".into()),
+///     logto_message: None,
+/// };
+/// assert_eq!(err.to_string(), "token endpoint answered invalid_grant: grant request is invalid");
+/// assert!(err.is_invalid_grant());
+/// ```
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{endpoint} endpoint answered {error}{}", description_suffix(.error_description))]
 pub struct OidcError {
@@ -410,20 +507,73 @@ impl OidcError {
         self.error == "access_denied"
     }
     /// `insufficient_scope`: e.g. the refresh token lacks the organizations scope.
+    ///
+    /// ```
+    /// use logto_client::{Endpoint, OidcError};
+    ///
+    /// let err = |code: &str| OidcError {
+    ///     endpoint: Endpoint::Token,
+    ///     status: Some(400),
+    ///     error: code.to_owned(),
+    ///     error_description: None,
+    ///     logto_code: None,
+    ///     logto_message: None,
+    /// };
+    /// assert!(err("insufficient_scope").is_insufficient_scope());
+    /// assert!(!err("invalid_scope").is_insufficient_scope());
+    /// ```
     pub fn is_insufficient_scope(&self) -> bool {
         self.error == "insufficient_scope"
     }
     /// `invalid_client`: the app id or secret is wrong.
+    ///
+    /// ```
+    /// use logto_client::{Endpoint, OidcError};
+    ///
+    /// let err = |code: &str| OidcError {
+    ///     endpoint: Endpoint::Token,
+    ///     status: Some(400),
+    ///     error: code.to_owned(),
+    ///     error_description: None,
+    ///     logto_code: None,
+    ///     logto_message: None,
+    /// };
+    /// assert!(err("invalid_client").is_invalid_client());
+    /// assert!(!err("invalid_grant").is_invalid_client());
+    /// ```
     pub fn is_invalid_client(&self) -> bool {
         self.error == "invalid_client"
     }
     /// `invalid_target`: the resource indicator is unknown or was not granted.
+    ///
+    /// ```
+    /// use logto_client::{Endpoint, OidcError};
+    ///
+    /// let err = |code: &str| OidcError {
+    ///     endpoint: Endpoint::Token,
+    ///     status: Some(400),
+    ///     error: code.to_owned(),
+    ///     error_description: None,
+    ///     logto_code: None,
+    ///     logto_message: None,
+    /// };
+    /// assert!(err("invalid_target").is_invalid_target());
+    /// assert!(!err("invalid_grant").is_invalid_target());
+    /// ```
     pub fn is_invalid_target(&self) -> bool {
         self.error == "invalid_target"
     }
 }
 
 /// Which check a token failed.
+///
+/// ```
+/// use logto_client::{Error, ValidationError};
+///
+/// let err = Error::from(ValidationError::AlgorithmNotAllowed("HS256".into()));
+/// assert_eq!(err.to_string(), r#"token validation failed: algorithm "HS256" is not allowed"#);
+/// assert!(matches!(err, Error::Validation(ValidationError::AlgorithmNotAllowed(_))));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ValidationError {
@@ -511,6 +661,22 @@ pub enum ValidationError {
 }
 
 /// The identity provider could not be reached or answered something unusable.
+///
+/// ```
+/// use logto_client::{Endpoint, Error, TransportError};
+///
+/// let err = Error::from(TransportError::UnexpectedResponse {
+///     endpoint: Endpoint::Jwks,
+///     url: Some("https://auth.example.com/oidc/jwks".into()),
+///     status: Some(502),
+///     detail: "unexpected status".into(),
+/// });
+/// assert!(!err.requires_sign_in()); // retry later; nobody is signed out
+/// assert_eq!(
+///     err.to_string(),
+///     "unexpected response from the jwks endpoint at https://auth.example.com/oidc/jwks (HTTP 502): unexpected status"
+/// );
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TransportError {
@@ -555,6 +721,16 @@ fn status_suffix(s: &Option<u16>) -> String {
 }
 
 /// An error reported by a [`crate::Storage`] implementation.
+///
+/// ```
+/// use std::error::Error as _;
+/// use logto_client::StorageError;
+///
+/// let io = std::io::Error::other("disk full");
+/// let err = StorageError::with_source("saving the tokens", io);
+/// assert_eq!(err.to_string(), "saving the tokens");
+/// assert_eq!(err.source().map(|s| s.to_string()).as_deref(), Some("disk full"));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct StorageError {
@@ -565,6 +741,15 @@ pub struct StorageError {
 
 impl StorageError {
     /// A storage error with a message.
+    ///
+    /// ```
+    /// use std::error::Error as _;
+    /// use logto_client::StorageError;
+    ///
+    /// let err = StorageError::new("session store unavailable");
+    /// assert_eq!(err.to_string(), "session store unavailable");
+    /// assert!(err.source().is_none());
+    /// ```
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
@@ -572,6 +757,13 @@ impl StorageError {
         }
     }
     /// A storage error wrapping its cause.
+    ///
+    /// ```
+    /// use logto_client::StorageError;
+    ///
+    /// let err = "x".parse::<u32>().map_err(|e| StorageError::with_source("malformed login id", e));
+    /// assert!(err.is_err());
+    /// ```
     pub fn with_source(
         message: impl Into<String>,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,

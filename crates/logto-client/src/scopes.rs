@@ -8,6 +8,15 @@ use crate::types::{OrganizationId, ResourceIndicator};
 ///
 /// `openid`, `offline_access` and `profile` are added by default (see
 /// [`ReservedScope`] and [`crate::LogtoConfig::include_reserved_scopes`]).
+///
+/// ```
+/// use logto_client::{LogtoConfig, UserScope};
+///
+/// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+///     .with_scopes([UserScope::Email, UserScope::Organizations]);
+/// assert_eq!(config.scopes(), ["email", "urn:logto:scope:organizations"]);
+/// # Ok::<(), logto_client::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum UserScope {
@@ -35,6 +44,16 @@ pub enum UserScope {
 
 impl UserScope {
     /// Every user scope.
+    ///
+    /// ```
+    /// use logto_client::{LogtoConfig, UserScope};
+    ///
+    /// // Every claim Logto has (for a debugging page, say).
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+    ///     .with_scopes(UserScope::ALL);
+    /// assert_eq!(config.scopes().len(), UserScope::ALL.len());
+    /// # Ok::<(), logto_client::ConfigError>(())
+    /// ```
     pub const ALL: [UserScope; 10] = [
         UserScope::Profile,
         UserScope::Email,
@@ -49,6 +68,13 @@ impl UserScope {
     ];
 
     /// The scope string sent on the wire.
+    ///
+    /// ```
+    /// use logto_client::UserScope;
+    ///
+    /// assert_eq!(UserScope::CustomData.as_str(), "custom_data");
+    /// assert_eq!(UserScope::OrganizationRoles.as_str(), "urn:logto:scope:organization_roles");
+    /// ```
     pub const fn as_str(self) -> &'static str {
         match self {
             UserScope::Profile => "profile",
@@ -191,6 +217,15 @@ impl From<Scope> for String {
 }
 
 /// Scopes of the protocol itself.
+///
+/// ```
+/// use logto_client::{LogtoConfig, ReservedScope};
+///
+/// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+/// let offline = ReservedScope::OfflineAccess.to_string();
+/// assert!(config.effective_scopes().contains(&offline)); // added by default
+/// # Ok::<(), logto_client::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReservedScope {
     /// `openid`: always sent.
@@ -201,6 +236,12 @@ pub enum ReservedScope {
 
 impl ReservedScope {
     /// The scope string sent on the wire.
+    ///
+    /// ```
+    /// use logto_client::ReservedScope;
+    ///
+    /// assert_eq!(ReservedScope::OpenId.as_str(), "openid");
+    /// ```
     pub const fn as_str(self) -> &'static str {
         match self {
             ReservedScope::OpenId => "openid",
@@ -222,6 +263,15 @@ impl From<ReservedScope> for String {
 }
 
 /// Resource indicators reserved by Logto.
+///
+/// ```
+/// use logto_client::{LogtoConfig, ReservedResource, UserScope};
+///
+/// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?
+///     .with_scopes([UserScope::Organizations]);
+/// assert_eq!(config.effective_resources(), [ReservedResource::Organization.as_str()]);
+/// # Ok::<(), logto_client::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReservedResource {
     /// `urn:logto:resource:organizations`: added to the authorization request with the
@@ -231,6 +281,12 @@ pub enum ReservedResource {
 
 impl ReservedResource {
     /// The resource indicator sent on the wire.
+    ///
+    /// ```
+    /// use logto_client::ReservedResource;
+    ///
+    /// assert_eq!(ReservedResource::Organization.as_str(), "urn:logto:resource:organizations");
+    /// ```
     pub const fn as_str(self) -> &'static str {
         match self {
             ReservedResource::Organization => "urn:logto:resource:organizations",
@@ -265,9 +321,24 @@ impl From<ReservedResource> for ResourceIndicator {
 }
 
 /// The scopes every Logto SDK adds: `openid`, `offline_access`, `profile`.
+///
+/// ```
+/// use logto_client::{DEFAULT_SCOPES, LogtoConfig};
+///
+/// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+/// assert_eq!(config.effective_scopes(), DEFAULT_SCOPES);
+/// # Ok::<(), logto_client::ConfigError>(())
+/// ```
 pub const DEFAULT_SCOPES: [&str; 3] = ["openid", "offline_access", "profile"];
 
 /// The prefix of an organization token's audience: `urn:logto:organization:`.
+///
+/// ```
+/// use logto_client::ORGANIZATION_URN_PREFIX;
+///
+/// let aud = "urn:logto:organization:org-acme";
+/// assert_eq!(aud.strip_prefix(ORGANIZATION_URN_PREFIX), Some("org-acme"));
+/// ```
 pub const ORGANIZATION_URN_PREFIX: &str = "urn:logto:organization:";
 
 /// `urn:logto:organization:{organization_id}`: the audience of an organization token.

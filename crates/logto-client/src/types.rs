@@ -18,14 +18,27 @@ mod tests;
 
 /// Implements the string-like traits shared by both newtypes.
 macro_rules! string_newtype {
-    ($name:ident) => {
+    ($name:ident, $example:literal) => {
         impl $name {
             /// The identifier as sent on the wire.
+            ///
+            /// ```
+            #[doc = concat!("let id = logto_client::", stringify!($name), "::try_from(", stringify!($example), ")?;")]
+            #[doc = concat!("assert_eq!(id.as_str(), ", stringify!($example), ");")]
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
             pub fn as_str(&self) -> &str {
                 &self.0
             }
 
             /// The identifier, owned.
+            ///
+            /// ```
+            #[doc = concat!("let id = logto_client::", stringify!($name), "::try_from(", stringify!($example), ")?;")]
+            /// let owned: String = id.into_string();
+            #[doc = concat!("assert_eq!(owned, ", stringify!($example), ");")]
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
             pub fn into_string(self) -> String {
                 self.0
             }
@@ -117,7 +130,7 @@ macro_rules! string_newtype {
 #[serde(transparent)]
 pub struct OrganizationId(String);
 
-string_newtype!(OrganizationId);
+string_newtype!(OrganizationId, "org-acme");
 
 impl OrganizationId {
     /// An organization id.
@@ -199,7 +212,7 @@ impl From<&OrganizationId> for OrganizationId {
 #[serde(transparent)]
 pub struct ResourceIndicator(#[serde(deserialize_with = "de_resource")] String);
 
-string_newtype!(ResourceIndicator);
+string_newtype!(ResourceIndicator, "https://api.example.com");
 
 fn de_resource<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let s = String::deserialize(d)?;

@@ -42,14 +42,6 @@ pub fn valid_slug(slug: &str) -> bool {
     logto_seed::valid_slug(slug)
 }
 
-/// The slug of a tenant route's path (`/t/{slug}` or `/t/{slug}/…`), if it
-/// is a valid slug.
-pub fn slug_in_path(path: &str) -> Option<&str> {
-    let rest = path.strip_prefix("/t/")?;
-    let slug = rest.split('/').next()?;
-    valid_slug(slug).then_some(slug)
-}
-
 /// The tenant of a seeded organization, stored with `organization_id`
 /// (the seed id under logto-dev, the id Logto assigned under real Logto).
 /// `with_sso` keeps the seed's simulated SSO connector (logto-dev only).
@@ -128,24 +120,6 @@ mod tests {
             &"a".repeat(64),
         ] {
             assert!(!valid_slug(bad), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn tenant_paths() {
-        assert_eq!(slug_in_path("/t/acme/"), Some("acme"));
-        assert_eq!(slug_in_path("/t/acme"), Some("acme"));
-        assert_eq!(slug_in_path("/t/acme/sign-in"), Some("acme"));
-        for other in [
-            "/",
-            "/t/",
-            "/t//",
-            "/t/Acme/",
-            "/protected",
-            "/tx/acme/",
-            "/t/a%20b/",
-        ] {
-            assert_eq!(slug_in_path(other), None, "{other}");
         }
     }
 

@@ -87,8 +87,7 @@ pub fn login_aad(id: Uuid, column: &str) -> Vec<u8> {
 /// ```
 pub const LAST_SEEN_RESOLUTION: u32 = 60;
 
-/// The encrypted token columns of a login and its cached access tokens
-/// (`(audience, token)`), read together with the login by
+/// The encrypted token columns of a login, read together with the login by
 /// [`touch_loading_tokens`] so that a request needs no second query for them;
 /// [`super::PgTokenStorage::with_loaded`] serves them.
 ///
@@ -107,67 +106,27 @@ pub struct SealedLoginTokens {
     pub id_token: Vec<u8>,
     /// `logins.refresh_token` (ciphertext).
     pub refresh_token: Option<Vec<u8>>,
-    /// Cached access tokens read with the login (`access_tokens` rows:
-    /// `(audience, token ciphertext)`); the storage reads the others itself.
-    pub access_tokens: Vec<(String, Vec<u8>)>,
     /// How long ago the grant behind these tokens was last checked with the
     /// identity provider (`logins.checked_at`, by the database's clock): the
     /// auth gate checks it again past [`super::PgLogins::revalidate_every`].
     pub unchecked_for: Duration,
 }
 
-/// `login_check_columns!()`: the columns of a login check over `logins l` —
-/// the record, its encrypted ID and refresh tokens, whether it is `alive`
-/// and `stale`, and the seconds since its grant was last checked with the
-/// identity provider (binds: `$2` the idle timeout and `$3` the
-/// `last_seen_at` resolution, in seconds; see
-/// [`postgres::logins::interval_secs`](crate::postgres::logins::interval_secs)
-/// and [`LAST_SEEN_RESOLUTION`](crate::postgres::logins::LAST_SEEN_RESOLUTION)).
-/// Rows read with them decode as
-/// [`CheckedLogin`](crate::postgres::logins::CheckedLogin). For reading a
-/// login together with something else (the session, say) and handing it to
-/// [`touch_preloaded`](crate::postgres::logins::touch_preloaded). A macro,
-/// for `concat!`: sqlx takes only literal SQL.
-///
-/// ```
-/// const SESSION_AND_LOGIN: &str = concat!(
-///     "SELECT s.state, ",
-///     logto_actix::login_check_columns!(),
-///     " FROM sessions s LEFT JOIN logins l ON l.id = s.login_id WHERE s.key = $1"
-/// );
-/// assert!(SESSION_AND_LOGIN.contains("AS alive"));
-/// ```
-#[macro_export]
-macro_rules! login_check_columns {
-    () => {
-        "\
-    l.id, l.issuer, l.user_sub, l.logto_sid, l.created_at, l.last_seen_at, l.expires_at, \
-    l.id_token, l.refresh_token, \
-    l.expires_at > now() AND l.last_seen_at + make_interval(secs => $2) > now() AS alive, \
-    l.last_seen_at + make_interval(secs => $3) <= now() AS stale, \
-    extract(epoch FROM now() - l.checked_at)::float8 AS unchecked_secs"
-    };
-}
+/// The login check's read of login `$1`: the record, its encrypted ID and
+/// refresh tokens, whether it is `alive` and `stale`, and the seconds since
+/// its grant was last checked (binds: `$2` the idle timeout and `$3` the
+/// `last_seen_at` resolution, in seconds).
+const SELECT_CHECKED_LOGIN: &str = "SELECT \
+    id, issuer, user_sub, logto_sid, created_at, last_seen_at, expires_at, \
+    id_token, refresh_token, \
+    expires_at > now() AND last_seen_at + make_interval(secs => $2) > now() AS alive, \
+    last_seen_at + make_interval(secs => $3) <= now() AS stale, \
+    extract(epoch FROM now() - checked_at)::float8 AS unchecked_secs \
+    FROM logins WHERE id = $1";
 
-/// A login as [`login_check_columns!()`](crate::login_check_columns) read it:
-/// decode it with `sqlx::FromRow` and hand it to [`touch_preloaded`].
-///
-/// ```no_run
-/// # async fn run(pool: sqlx::PgPool, id: uuid::Uuid) -> Result<(), sqlx::Error> {
-/// use logto_actix::postgres::logins::{CheckedLogin, LAST_SEEN_RESOLUTION, PreloadedLogin, interval_secs, touch_preloaded};
-/// let idle = interval_secs(std::time::Duration::from_secs(1800));
-/// let row: Option<CheckedLogin> = sqlx::query_as(concat!(
-///     "SELECT ", logto_actix::login_check_columns!(), " FROM logins l WHERE l.id = $1"
-/// ))
-/// .bind(id).bind(idle).bind(idle / f64::from(LAST_SEEN_RESOLUTION))
-/// .fetch_optional(&pool)
-/// .await?;
-/// let preloaded = PreloadedLogin { row, access_tokens: Vec::new() };
-/// let login = touch_preloaded(&pool, id, std::time::Duration::from_secs(1800), Some(preloaded)).await?;
-/// # Ok(()) }
-/// ```
+/// A row of [`SELECT_CHECKED_LOGIN`].
 #[derive(Debug, sqlx::FromRow)]
-pub struct CheckedLogin {
+struct CheckedLogin {
     #[sqlx(flatten)]
     record: LoginRecord,
     alive: bool,
@@ -175,24 +134,6 @@ pub struct CheckedLogin {
     id_token: Vec<u8>,
     refresh_token: Option<Vec<u8>>,
     unchecked_secs: f64,
-}
-
-/// What was read about a login before the login check, with something
-/// else (the session, say): handed to [`touch_preloaded`] (or returned by
-/// the hook of [`super::PgLogins::preloaded_by`]) so the check needs no
-/// query of its own.
-///
-/// ```
-/// use logto_actix::postgres::PreloadedLogin;
-/// // The session named a login that does not exist (any more).
-/// let gone = PreloadedLogin { row: None, access_tokens: Vec::new() };
-/// ```
-#[derive(Debug)]
-pub struct PreloadedLogin {
-    /// The login as read (`None`: there is no such login).
-    pub row: Option<CheckedLogin>,
-    /// Cached access tokens read with it: `(audience, token ciphertext)`.
-    pub access_tokens: Vec<(String, Vec<u8>)>,
 }
 
 /// Checks a login and marks it used.
@@ -234,50 +175,15 @@ pub async fn touch_loading_tokens(
     id: Uuid,
     idle_timeout: Duration,
 ) -> Result<Option<(LoginRecord, SealedLoginTokens)>, sqlx::Error> {
-    touch_preloaded(pool, id, idle_timeout, None).await
-}
-
-/// [`touch_loading_tokens`], taking the login from `preloaded` when given
-/// (read with [`login_check_columns!()`](crate::login_check_columns) and the
-/// same binds, earlier in the request): then a live login whose
-/// `last_seen_at` is recent enough costs no query, and the cached access
-/// tokens read with it come back in [`SealedLoginTokens::access_tokens`].
-///
-/// ```no_run
-/// # async fn run(pool: sqlx::PgPool, id: uuid::Uuid) -> Result<(), sqlx::Error> {
-/// use logto_actix::postgres::{PreloadedLogin, logins};
-/// let idle = std::time::Duration::from_secs(1800);
-/// let preloaded = PreloadedLogin { row: None, access_tokens: Vec::new() };
-/// // The row was read, and there is none: no query.
-/// assert!(logins::touch_preloaded(&pool, id, idle, Some(preloaded)).await?.is_none());
-/// # Ok(()) }
-/// ```
-pub async fn touch_preloaded(
-    pool: &PgPool,
-    id: Uuid,
-    idle_timeout: Duration,
-    preloaded: Option<PreloadedLogin>,
-) -> Result<Option<(LoginRecord, SealedLoginTokens)>, sqlx::Error> {
     let idle = interval_secs(idle_timeout);
-    let (row, access_tokens) = match preloaded {
-        Some(PreloadedLogin { row, access_tokens }) => (row, access_tokens),
-        None => {
-            // A plain read: no row lock, no write, so it never waits on a
-            // refresh (which holds an advisory lock, and the row lock only
-            // while committing).
-            let row = sqlx::query_as(concat!(
-                "SELECT ",
-                crate::login_check_columns!(),
-                " FROM logins l WHERE l.id = $1"
-            ))
-            .bind(id)
-            .bind(idle)
-            .bind(idle / f64::from(LAST_SEEN_RESOLUTION))
-            .fetch_optional(pool)
-            .await?;
-            (row, Vec::new())
-        }
-    };
+    // A plain read: no row lock, no write, so it never waits on a refresh
+    // (which holds an advisory lock, and the row lock only while committing).
+    let row: Option<CheckedLogin> = sqlx::query_as(SELECT_CHECKED_LOGIN)
+        .bind(id)
+        .bind(idle)
+        .bind(idle / f64::from(LAST_SEEN_RESOLUTION))
+        .fetch_optional(pool)
+        .await?;
     let Some(mut row) = row else {
         return Ok(None);
     };
@@ -318,7 +224,6 @@ pub async fn touch_preloaded(
         SealedLoginTokens {
             id_token: row.id_token,
             refresh_token: row.refresh_token,
-            access_tokens,
             // A clock step back can make it negative: "just checked".
             unchecked_for: Duration::try_from_secs_f64(row.unchecked_secs.max(0.0))
                 .unwrap_or(Duration::MAX),

@@ -64,7 +64,7 @@ mod storage;
 mod store;
 
 pub use cipher::{CryptoError, KEY_LEN, NONCE_LEN, TAG_LEN, TokenCipher, sha256};
-pub use logins::{LoginRecord, PreloadedLogin, SealedLoginTokens};
+pub use logins::{LoginRecord, SealedLoginTokens};
 pub use storage::{
     AccessTokenCache, PgTokenStorage, REFRESH_LOCK_TIMEOUT, RefreshWaitTimedOut,
     SIGN_IN_ATTEMPT_TTL, refresh_lock_key, refresh_slots,

@@ -34,8 +34,7 @@
 //! again) instead of presenting it.
 //!
 //! The request's login check ([`super::logins::touch_loading_tokens`]) reads
-//! the login's encrypted tokens along with the row (and maybe cached access
-//! tokens read with it, [`super::logins::touch_preloaded`]);
+//! the login's encrypted tokens along with the row;
 //! [`PgTokenStorage::with_loaded`] serves those instead of querying again,
 //! until this storage writes anything (then every read goes to the database).
 //!
@@ -47,7 +46,6 @@
 //! instance) has just made one: it sees that under the same refresh lock, and
 //! takes the token that refresh stored.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -87,8 +85,7 @@ pub const REFRESH_LOCK_TIMEOUT: Duration = Duration::from_secs(15);
 /// [`PgTokenStorage`] fills as it reads organization tokens from the
 /// database, and tells of every change it makes. Whoever implements it keeps
 /// it current with other instances' changes (by `LISTEN`/`NOTIFY`, say) and
-/// serves it back through [`AccessTokenCache::get`] (or
-/// [`super::logins::touch_preloaded`]).
+/// serves it back through [`AccessTokenCache::get`].
 ///
 /// ```
 /// use std::sync::Mutex;
@@ -189,8 +186,6 @@ pub struct PgTokenStorage {
 struct Loaded {
     id_token: Vec<u8>,
     refresh_token: Option<Vec<u8>>,
-    /// By cache key (`access_tokens.audience`); each is served once.
-    access_tokens: HashMap<String, Vec<u8>>,
 }
 
 impl std::fmt::Debug for PgTokenStorage {
@@ -304,9 +299,8 @@ impl PgTokenStorage {
 
     /// Serves the tokens just read with the login row (still encrypted;
     /// opened on use) instead of reading them again: `load_tokens` answers
-    /// from them, and `get_access_token` from a cached token found there
-    /// (once per key; a key not found there is looked up in the database).
-    /// Any write through this storage, or a refresh lock, forgets them.
+    /// from them. Any write through this storage, or a refresh lock,
+    /// forgets them.
     ///
     /// ```no_run
     /// # async fn run(pool: sqlx::PgPool, storage: logto_actix::postgres::PgTokenStorage) -> Result<(), sqlx::Error> {
@@ -322,7 +316,6 @@ impl PgTokenStorage {
         let loaded = Loaded {
             id_token: tokens.id_token,
             refresh_token: tokens.refresh_token,
-            access_tokens: tokens.access_tokens.into_iter().collect(),
         };
         if let Ok(mut slot) = self.loaded.lock() {
             *slot = Some(loaded);
@@ -348,17 +341,6 @@ impl PgTokenStorage {
         let slot = self.loaded.lock().ok()?;
         let l = slot.as_ref()?;
         Some((l.id_token.clone(), l.refresh_token.clone()))
-    }
-
-    /// The loaded ciphertext of the access token cached under `cache_key`,
-    /// handed out once.
-    fn take_loaded_access_token(&self, cache_key: &str) -> Option<Vec<u8>> {
-        self.loaded
-            .lock()
-            .ok()?
-            .as_mut()?
-            .access_tokens
-            .remove(cache_key)
     }
 
     /// The login this storage acts for.
@@ -757,15 +739,6 @@ impl Storage for PgTokenStorage {
                 self.login_id,
                 key,
                 sealed,
-                self.max_access_token_age,
-            ));
-        }
-        if let Some(sealed) = self.take_loaded_access_token(&cache_key) {
-            return Ok(open_access_token(
-                &self.cipher,
-                self.login_id,
-                key,
-                Some(sealed),
                 self.max_access_token_age,
             ));
         }

@@ -9,12 +9,9 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::cipher::TokenCipher;
-use super::logins::{self, LoginRecord, PreloadedLogin};
+use super::logins::{self, LoginRecord};
 use super::storage::{AccessTokenCache, PgTokenStorage};
 use crate::login_store::LoginStore;
-
-/// What [`PgLogins::preloaded_by`] calls.
-type PreloadHook = dyn Fn(Uuid) -> Option<PreloadedLogin> + Send + Sync;
 
 /// Logins in PostgreSQL: a row of `logins` per signed-in browser, its tokens
 /// in [`PgTokenStorage`] (encrypted with a [`TokenCipher`]).
@@ -46,7 +43,6 @@ pub struct PgLogins {
     revalidate: Option<Duration>,
     max_access_token_age: Option<Duration>,
     cache: Option<Arc<dyn AccessTokenCache>>,
-    preload: Option<Arc<PreloadHook>>,
     /// The refresh slots of the pool, shared by every storage it builds.
     refresh_slots: Arc<tokio::sync::Semaphore>,
 }
@@ -83,7 +79,6 @@ impl PgLogins {
             revalidate: None,
             max_access_token_age: None,
             cache: None,
-            preload: None,
         }
     }
 
@@ -168,23 +163,42 @@ impl PgLogins {
         self
     }
 
-    /// The login check of a request asks `hook` first: a login it returns
-    /// (read earlier in the request, with the session, say) costs the check
-    /// no query ([`logins::touch_preloaded`]); `None` means "not read, query
-    /// it".
+    /// The idle timeout set with [`Self::idle_timeout`] (30 minutes unless
+    /// set), for wrappers that decide on a login themselves.
     ///
-    /// ```no_run
-    /// # fn run(logins: logto_actix::postgres::PgLogins) {
-    /// let logins = logins.preloaded_by(|_login_id| None);
-    /// # }
     /// ```
-    #[must_use]
-    pub fn preloaded_by(
-        mut self,
-        hook: impl Fn(Uuid) -> Option<PreloadedLogin> + Send + Sync + 'static,
-    ) -> Self {
-        self.preload = Some(Arc::new(hook));
-        self
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use logto_actix::postgres::{PgLogins, TokenCipher};
+    /// let pool = sqlx::PgPool::connect_lazy("postgres://localhost/app")?;
+    /// let logins = PgLogins::new(pool, TokenCipher::from_bytes(&[7; 32])?);
+    /// assert_eq!(logins.get_idle_timeout(), Duration::from_secs(30 * 60));
+    /// let logins = logins.idle_timeout(Duration::from_secs(15 * 60));
+    /// assert_eq!(logins.get_idle_timeout(), Duration::from_secs(15 * 60));
+    /// # Ok(()) }
+    /// ```
+    pub fn get_idle_timeout(&self) -> Duration {
+        self.idle_timeout
+    }
+
+    /// The re-validation interval set with [`Self::revalidate_every`];
+    /// `None`: logins are not re-validated.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use logto_actix::postgres::{PgLogins, TokenCipher};
+    /// let pool = sqlx::PgPool::connect_lazy("postgres://localhost/app")?;
+    /// let logins = PgLogins::new(pool, TokenCipher::from_bytes(&[7; 32])?);
+    /// assert_eq!(logins.get_revalidate_every(), None);
+    /// let logins = logins.revalidate_every(Duration::from_secs(300));
+    /// assert_eq!(logins.get_revalidate_every(), Some(Duration::from_secs(300)));
+    /// # Ok(()) }
+    /// ```
+    pub fn get_revalidate_every(&self) -> Option<Duration> {
+        self.revalidate
     }
 
     /// The pool the logins are read from.
@@ -287,11 +301,10 @@ impl LoginStore for PgLogins {
         let Ok(login_id) = Uuid::parse_str(login_id) else {
             return Ok(None);
         };
-        let preloaded = self.preload.as_ref().and_then(|hook| hook(login_id));
         // One query reads the login with its (encrypted) tokens: the claims
         // need no second one.
         let Some((login, tokens)) =
-            logins::touch_preloaded(&self.pool, login_id, self.idle_timeout, preloaded)
+            logins::touch_loading_tokens(&self.pool, login_id, self.idle_timeout)
                 .await
                 .map_err(database)?
         else {

@@ -47,6 +47,20 @@ fn de_opt_numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D
 }
 
 /// The OIDC address claim.
+///
+/// ```
+/// use logto_client::Address;
+///
+/// let address: Address = serde_json::from_value(serde_json::json!({
+///     "locality": "Springfield",
+///     "country": "US",
+///     "care_of": "Front desk",
+/// }))?;
+/// assert_eq!(address.locality.as_deref(), Some("Springfield"));
+/// assert!(address.street_address.is_none());
+/// assert_eq!(address.extra["care_of"], "Front desk"); // not modelled: kept
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Address {
     /// Full mailing address.
@@ -73,6 +87,25 @@ pub struct Address {
 }
 
 /// The claims of a Logto ID token.
+///
+/// ```
+/// use logto_client::IdTokenClaims;
+///
+/// let claims: IdTokenClaims = serde_json::from_value(serde_json::json!({
+///     "iss": "https://auth.example.com/oidc",
+///     "sub": "user-1",
+///     "aud": "my-app-id",
+///     "exp": 1_800_003_600,
+///     "iat": 1_800_000_000.5,
+///     "email": "alice@example.com",
+///     "created_at": 1_700_000_000_000_i64,
+/// }))?;
+/// assert_eq!(claims.aud, ["my-app-id"]); // a single audience becomes a list
+/// assert_eq!(claims.iat, 1_800_000_000); // fractions are rounded down
+/// assert_eq!(claims.email.as_deref(), Some("alice@example.com"));
+/// assert_eq!(claims.created_at.map(|ms| ms / 1000), Some(1_700_000_000)); // milliseconds
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IdTokenClaims {
     /// Issuer (`{endpoint}/oidc`).
@@ -159,6 +192,21 @@ pub struct IdTokenClaims {
 
 impl IdTokenClaims {
     /// `organization_roles` split into `(organization_id, role_name)` pairs.
+    ///
+    /// ```
+    /// use logto_client::IdTokenClaims;
+    ///
+    /// let claims: IdTokenClaims = serde_json::from_value(serde_json::json!({
+    ///     "iss": "https://auth.example.com/oidc", "sub": "user-1", "aud": "my-app-id",
+    ///     "exp": 1_800_003_600, "iat": 1_800_000_000,
+    ///     "organization_roles": ["org-acme:admin", "org-globex:member"],
+    /// }))?;
+    /// assert_eq!(
+    ///     claims.organization_role_pairs(),
+    ///     [("org-acme", "admin"), ("org-globex", "member")]
+    /// );
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     pub fn organization_role_pairs(&self) -> Vec<(&str, &str)> {
         split_org_roles(self.organization_roles.as_deref())
     }
@@ -173,6 +221,18 @@ fn split_org_roles(roles: Option<&[String]>) -> Vec<(&str, &str)> {
 }
 
 /// A social identity (`identities` in userinfo), keyed by connector target.
+///
+/// ```
+/// use logto_client::UserInfo;
+///
+/// let info: UserInfo = serde_json::from_value(serde_json::json!({
+///     "sub": "user-1",
+///     "identities": { "github": { "userId": "12345", "details": { "login": "alice" } } },
+/// }))?;
+/// let github = info.identities.as_ref().map(|ids| &ids["github"]);
+/// assert_eq!(github.map(|id| id.user_id.as_str()), Some("12345"));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Identity {
     /// The user id at the provider.
@@ -187,6 +247,18 @@ pub struct Identity {
 }
 
 /// An enterprise SSO identity (`sso_identities` in userinfo).
+///
+/// ```
+/// use logto_client::UserInfo;
+///
+/// let info: UserInfo = serde_json::from_value(serde_json::json!({
+///     "sub": "user-1",
+///     "sso_identities": [{ "issuer": "https://idp.acme.test", "identityId": "alice@acme" }],
+/// }))?;
+/// let sso = info.sso_identities.unwrap_or_default();
+/// assert_eq!(sso[0].identity_id.as_deref(), Some("alice@acme"));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SsoIdentity {
     /// The SSO issuer.
@@ -208,6 +280,19 @@ pub struct SsoIdentity {
 }
 
 /// One entry of `organization_data` (userinfo).
+///
+/// ```
+/// use logto_client::UserInfo;
+///
+/// let info: UserInfo = serde_json::from_value(serde_json::json!({
+///     "sub": "user-1",
+///     "organization_data": [{ "id": "org-acme", "name": "Acme", "description": null }],
+/// }))?;
+/// let orgs = info.organization_data.unwrap_or_default();
+/// assert_eq!(orgs[0].id, "org-acme");
+/// assert_eq!(orgs[0].name.as_deref(), Some("Acme"));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrganizationData {
     /// Organization id.
@@ -225,6 +310,22 @@ pub struct OrganizationData {
 
 /// The userinfo response (`/oidc/me`). It always carries the claims a tenant may
 /// keep out of the ID token (roles, organizations, custom data, identities).
+///
+/// ```
+/// use logto_client::UserInfo;
+///
+/// // What `LogtoClient::fetch_user_info` returns, decoded from `/oidc/me`.
+/// let info: UserInfo = serde_json::from_value(serde_json::json!({
+///     "sub": "user-1",
+///     "roles": ["admin"],
+///     "organizations": ["org-acme"],
+///     "custom_data": { "plan": "enterprise" },
+/// }))?;
+/// let plan = info.custom_data.as_ref().and_then(|data| data["plan"].as_str());
+/// assert_eq!(plan, Some("enterprise"));
+/// assert_eq!(info.roles.unwrap_or_default(), ["admin"]);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserInfo {
     /// The user id (checked against the ID token's).
@@ -290,6 +391,17 @@ pub struct UserInfo {
 
 impl UserInfo {
     /// `organization_roles` split into `(organization_id, role_name)` pairs.
+    ///
+    /// ```
+    /// use logto_client::UserInfo;
+    ///
+    /// let info: UserInfo = serde_json::from_value(serde_json::json!({
+    ///     "sub": "user-1",
+    ///     "organization_roles": ["org-acme:admin"],
+    /// }))?;
+    /// assert_eq!(info.organization_role_pairs(), [("org-acme", "admin")]);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     pub fn organization_role_pairs(&self) -> Vec<(&str, &str)> {
         split_org_roles(self.organization_roles.as_deref())
     }
@@ -297,6 +409,19 @@ impl UserInfo {
 
 /// The claims of a JWT access token (`typ: at+jwt`) for an API resource, including an
 /// organization-scoped one (with `organization_id`).
+///
+/// ```
+/// use logto_client::AccessTokenClaims;
+///
+/// let claims: AccessTokenClaims = serde_json::from_value(serde_json::json!({
+///     "iss": "https://auth.example.com/oidc", "sub": "user-1",
+///     "aud": "https://api.example.com", "exp": 1_800_003_600, "iat": 1_800_000_000,
+///     "scope": "read:reports write:reports",
+/// }))?;
+/// assert_eq!(claims.aud, ["https://api.example.com"]);
+/// assert!(claims.organization_id.is_none()); // not organization-scoped
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccessTokenClaims {
     /// Issuer.
@@ -331,16 +456,55 @@ pub struct AccessTokenClaims {
 
 impl AccessTokenClaims {
     /// The granted permissions.
+    ///
+    /// ```
+    /// use logto_client::AccessTokenClaims;
+    ///
+    /// let claims: AccessTokenClaims = serde_json::from_value(serde_json::json!({
+    ///     "iss": "https://auth.example.com/oidc", "sub": "user-1",
+    ///     "aud": "https://api.example.com", "exp": 1_800_003_600, "iat": 1_800_000_000,
+    ///     "scope": "read:reports write:reports",
+    /// }))?;
+    /// assert_eq!(claims.scopes().collect::<Vec<_>>(), ["read:reports", "write:reports"]);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
         self.scope.split_ascii_whitespace()
     }
     /// Whether `permission` was granted.
+    ///
+    /// ```
+    /// use logto_client::AccessTokenClaims;
+    ///
+    /// let claims: AccessTokenClaims = serde_json::from_value(serde_json::json!({
+    ///     "iss": "https://auth.example.com/oidc", "sub": "user-1",
+    ///     "aud": "https://api.example.com", "exp": 1_800_003_600, "iat": 1_800_000_000,
+    ///     "scope": "read:reports write:reports",
+    /// }))?;
+    /// assert!(claims.has_scope("write:reports"));
+    /// assert!(!claims.has_scope("write")); // whole permissions only
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     pub fn has_scope(&self, permission: &str) -> bool {
         self.scopes().any(|s| s == permission)
     }
 }
 
 /// The claims of an organization token (`aud = urn:logto:organization:{id}`).
+///
+/// ```
+/// use logto_client::{AccessTokenClaims, OrganizationTokenClaims};
+///
+/// let claims: AccessTokenClaims = serde_json::from_value(serde_json::json!({
+///     "iss": "https://auth.example.com/oidc", "sub": "user-1",
+///     "aud": "urn:logto:organization:org-acme", "exp": 1_800_003_600, "iat": 1_800_000_000,
+///     "scope": "read:members invite:members",
+/// }))?;
+/// let org = OrganizationTokenClaims::from_access_token_claims(claims).ok_or("not an organization token")?;
+/// assert_eq!(org.organization_id, "org-acme");
+/// assert_eq!(org.claims.sub, "user-1");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OrganizationTokenClaims {
     /// The organization, taken from `aud`.
@@ -352,6 +516,18 @@ pub struct OrganizationTokenClaims {
 
 impl OrganizationTokenClaims {
     /// Builds them from access-token claims whose `aud` is an organization URN.
+    ///
+    /// ```
+    /// use logto_client::{AccessTokenClaims, OrganizationTokenClaims};
+    ///
+    /// let api: AccessTokenClaims = serde_json::from_value(serde_json::json!({
+    ///     "iss": "https://auth.example.com/oidc", "sub": "user-1",
+    ///     "aud": "https://api.example.com", "exp": 1_800_003_600, "iat": 1_800_000_000,
+    /// }))?;
+    /// // An API resource token names no organization.
+    /// assert!(OrganizationTokenClaims::from_access_token_claims(api).is_none());
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     pub fn from_access_token_claims(claims: AccessTokenClaims) -> Option<Self> {
         let organization_id = claims
             .aud
@@ -398,16 +574,59 @@ impl OrganizationTokenClaims {
             .ok_or_else(|| crate::ValidationError::AudienceMismatch.into())
     }
     /// The granted organization permissions.
+    ///
+    /// ```
+    /// use logto_client::{AccessTokenClaims, OrganizationTokenClaims};
+    ///
+    /// let claims: AccessTokenClaims = serde_json::from_value(serde_json::json!({
+    ///     "iss": "https://auth.example.com/oidc", "sub": "user-1",
+    ///     "aud": "urn:logto:organization:org-acme", "exp": 1_800_003_600, "iat": 1_800_000_000,
+    ///     "scope": "read:members invite:members",
+    /// }))?;
+    /// let org = OrganizationTokenClaims::from_access_token_claims(claims).ok_or("not an organization token")?;
+    /// assert_eq!(org.scopes().collect::<Vec<_>>(), ["read:members", "invite:members"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
         self.claims.scopes()
     }
     /// Whether `permission` was granted.
+    ///
+    /// ```
+    /// use logto_client::{AccessTokenClaims, OrganizationTokenClaims};
+    ///
+    /// let claims: AccessTokenClaims = serde_json::from_value(serde_json::json!({
+    ///     "iss": "https://auth.example.com/oidc", "sub": "user-1",
+    ///     "aud": "urn:logto:organization:org-acme", "exp": 1_800_003_600, "iat": 1_800_000_000,
+    ///     "scope": "read:members invite:members",
+    /// }))?;
+    /// let org = OrganizationTokenClaims::from_access_token_claims(claims).ok_or("not an organization token")?;
+    /// assert!(org.has_scope("invite:members"));
+    /// assert!(!org.has_scope("remove:members"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn has_scope(&self, permission: &str) -> bool {
         self.claims.has_scope(permission)
     }
 }
 
 /// The claims of a back-channel logout token (OIDC Back-Channel Logout 1.0).
+///
+/// ```
+/// use logto_client::{BACKCHANNEL_LOGOUT_EVENT, LogoutTokenClaims};
+///
+/// // What `LogtoClient::verify_logout_token` returns.
+/// let claims: LogoutTokenClaims = serde_json::from_value(serde_json::json!({
+///     "iss": "https://auth.example.com/oidc", "aud": "my-app-id",
+///     "iat": 1_800_000_000, "exp": 1_800_000_120, "jti": "jti-1",
+///     "sid": "logto-session-1",
+///     "events": { BACKCHANNEL_LOGOUT_EVENT: {} },
+/// }))?;
+/// // End only that Logto session's logins; remember `jti` until `exp`.
+/// assert_eq!(claims.sid.as_deref(), Some("logto-session-1"));
+/// assert!(claims.sub.is_none());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogoutTokenClaims {
     /// Issuer.

@@ -44,6 +44,16 @@ struct Inner {
 }
 
 /// Counters of one [`LogtoClient`] since it was built (diagnostics, metrics).
+///
+/// ```
+/// # fn run(client: logto_client::LogtoClient) {
+/// let stats = client.stats();
+/// println!(
+///     "refreshes: {} ok, {} failed, {} coalesced; JWKS fetched {} times",
+///     stats.refreshes_ok, stats.refreshes_failed, stats.refreshes_coalesced, stats.jwks_fetches
+/// );
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ClientStats {
     /// JWKS fetches (the first one and every re-fetch on an unknown `kid`).
@@ -63,6 +73,20 @@ pub struct ClientStats {
 /// call, so one client safely serves any number of users concurrently.
 ///
 /// Cloning is cheap (an `Arc`).
+///
+/// ```
+/// use logto_client::{AppSecret, LogtoClient, LogtoConfig};
+///
+/// let config = LogtoConfig::new(
+///     "https://auth.example.com",
+///     "my-app-id",
+///     Some(AppSecret::new("my-app-secret")),
+/// )?;
+/// let client = LogtoClient::new(config)?;
+/// let shared = client.clone(); // the same caches and HTTP pool
+/// assert_eq!(shared.config().app_id(), "my-app-id");
+/// # Ok::<(), logto_client::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct LogtoClient {
     inner: Arc<Inner>,
@@ -156,6 +180,15 @@ fn redirect_uri_check(uri: &str) -> Result<Url, ConfigError> {
 impl LogtoClient {
     /// Builds a client. Nothing is fetched until the first call that needs discovery
     /// (call [`LogtoClient::discover`] at startup to fail fast).
+    ///
+    /// ```
+    /// use logto_client::{LogtoClient, LogtoConfig};
+    ///
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// let client = LogtoClient::new(config)?; // no request yet
+    /// assert_eq!(client.jwks_fetch_count(), 0);
+    /// # Ok::<(), logto_client::Error>(())
+    /// ```
     pub fn new(config: LogtoConfig) -> Result<Self, Error> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -179,6 +212,27 @@ impl LogtoClient {
 
     /// Builds a client from a discovery document (and optionally a JWKS) already in
     /// hand, e.g. for offline verification or tests. The issuer check applies.
+    ///
+    /// ```
+    /// use logto_client::{LogtoClient, LogtoConfig};
+    ///
+    /// let discovery = r#"{
+    ///     "issuer": "https://auth.example.com/oidc",
+    ///     "authorization_endpoint": "https://auth.example.com/oidc/auth",
+    ///     "token_endpoint": "https://auth.example.com/oidc/token",
+    ///     "jwks_uri": "https://auth.example.com/oidc/jwks",
+    ///     "response_types_supported": ["code"],
+    ///     "subject_types_supported": ["public"],
+    ///     "id_token_signing_alg_values_supported": ["ES384"]
+    /// }"#;
+    /// let config = LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// let client = LogtoClient::with_discovery_document(config.clone(), discovery.as_bytes(), None)?;
+    ///
+    /// // The issuer must be the configured endpoint's.
+    /// let other = LogtoConfig::new("https://other.example.com", "my-app-id", None)?;
+    /// assert!(LogtoClient::with_discovery_document(other, discovery.as_bytes(), None).is_err());
+    /// # Ok::<(), logto_client::Error>(())
+    /// ```
     pub fn with_discovery_document(
         config: LogtoConfig,
         discovery: &[u8],
@@ -199,17 +253,44 @@ impl LogtoClient {
     }
 
     /// The configuration.
+    ///
+    /// ```
+    /// use logto_client::{LogtoClient, LogtoConfig};
+    ///
+    /// let client = LogtoClient::new(LogtoConfig::new("https://auth.example.com", "my-app-id", None)?)?;
+    /// assert_eq!(client.config().issuer(), "https://auth.example.com/oidc");
+    /// # Ok::<(), logto_client::Error>(())
+    /// ```
     pub fn config(&self) -> &LogtoConfig {
         &self.inner.config
     }
 
     /// Fetches (once) and checks the discovery document: its `issuer` must be
     /// `{endpoint}/oidc` byte for byte.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), logto_client::Error> {
+    /// use logto_client::{LogtoClient, LogtoConfig};
+    ///
+    /// let client = LogtoClient::new(LogtoConfig::new("https://auth.example.com", "my-app-id", None)?)?;
+    /// // At start-up: a wrong endpoint or issuer stops the process here.
+    /// client.discover().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn discover(&self) -> Result<(), Error> {
         self.provider().await.map(|_| ())
     }
 
     /// How many times the JWKS was fetched (diagnostics; also in [`LogtoClient::stats`]).
+    ///
+    /// ```
+    /// use logto_client::{LogtoClient, LogtoConfig};
+    ///
+    /// let client = LogtoClient::new(LogtoConfig::new("https://auth.example.com", "my-app-id", None)?)?;
+    /// assert_eq!(client.jwks_fetch_count(), client.stats().jwks_fetches);
+    /// # Ok::<(), logto_client::Error>(())
+    /// ```
     pub fn jwks_fetch_count(&self) -> u64 {
         self.inner.jwks.fetch_count()
     }

@@ -35,6 +35,35 @@ impl LogtoClient {
     /// The URL carries `response_type=code`, PKCE S256, `state` and `nonce` (256 bits
     /// each), the scopes and resources of the configuration, `prompt`, and the
     /// Logto parameters of `options`.
+    ///
+    /// ```
+    /// # const DISCOVERY: &str = r#"{
+    /// #     "issuer": "https://auth.example.com/oidc",
+    /// #     "authorization_endpoint": "https://auth.example.com/oidc/auth",
+    /// #     "token_endpoint": "https://auth.example.com/oidc/token",
+    /// #     "jwks_uri": "https://auth.example.com/oidc/jwks",
+    /// #     "end_session_endpoint": "https://auth.example.com/oidc/session/end",
+    /// #     "response_types_supported": ["code"],
+    /// #     "subject_types_supported": ["public"],
+    /// #     "id_token_signing_alg_values_supported": ["ES384"]
+    /// # }"#;
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let config = logto_client::LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// # let client = logto_client::LogtoClient::with_discovery_document(config, DISCOVERY.as_bytes(), None)?;
+    /// use logto_client::{InMemoryStorage, SignInOptions};
+    ///
+    /// let storage = InMemoryStorage::new();
+    /// let url = client
+    ///     .sign_in(&storage, SignInOptions::new("https://app.example.com/callback"))
+    ///     .await?;
+    /// assert!(url.as_str().starts_with("https://auth.example.com/oidc/auth?"));
+    /// assert!(url.query_pairs().any(|(k, v)| k == "code_challenge_method" && v == "S256"));
+    /// assert_eq!(storage.pending_sign_ins(), 1); // until its callback takes it
+    /// # Ok(())
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(run()).map_err(|e| e.to_string())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn sign_in<S: Storage + ?Sized>(
         &self,
         storage: &S,

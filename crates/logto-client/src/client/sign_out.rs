@@ -13,6 +13,37 @@ impl LogtoClient {
     /// Signs the user out: revokes the refresh token at the revocation endpoint (best
     /// effort: a failure is logged), clears `storage` (always), and returns Logto's
     /// end-session URL with `client_id`, `id_token_hint` and `post_logout_redirect_uri`.
+    ///
+    /// ```
+    /// # const DISCOVERY: &str = r#"{
+    /// #     "issuer": "https://auth.example.com/oidc",
+    /// #     "authorization_endpoint": "https://auth.example.com/oidc/auth",
+    /// #     "token_endpoint": "https://auth.example.com/oidc/token",
+    /// #     "jwks_uri": "https://auth.example.com/oidc/jwks",
+    /// #     "end_session_endpoint": "https://auth.example.com/oidc/session/end",
+    /// #     "response_types_supported": ["code"],
+    /// #     "subject_types_supported": ["public"],
+    /// #     "id_token_signing_alg_values_supported": ["ES384"]
+    /// # }"#;
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let config = logto_client::LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// # let client = logto_client::LogtoClient::with_discovery_document(config, DISCOVERY.as_bytes(), None)?;
+    /// use logto_client::{IdToken, InMemoryStorage, Storage, TokenSet};
+    ///
+    /// let storage = InMemoryStorage::new();
+    /// storage
+    ///     .save_tokens(&TokenSet { id_token: IdToken::new("eyJ...id-token"), refresh_token: None })
+    ///     .await?;
+    /// let url = client.sign_out(&storage, Some("https://app.example.com/")).await?;
+    /// assert!(!client.is_authenticated(&storage).await?);
+    /// // Redirect the browser there to end the session at Logto.
+    /// assert!(url.as_str().starts_with("https://auth.example.com/oidc/session/end?client_id=my-app-id"));
+    /// assert!(url.query_pairs().any(|(k, v)| k == "id_token_hint" && v == "eyJ...id-token"));
+    /// # Ok(())
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(run()).map_err(|e| e.to_string())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn sign_out<S: Storage + ?Sized>(
         &self,
         storage: &S,
@@ -35,6 +66,19 @@ impl LogtoClient {
 
     /// Revokes a refresh token (RFC 7009, `token_type_hint=refresh_token`, HTTP Basic
     /// client authentication).
+    ///
+    /// ```no_run
+    /// # async fn run(client: logto_client::LogtoClient, storage: logto_client::InMemoryStorage)
+    /// # -> Result<(), Box<dyn std::error::Error>> {
+    /// use logto_client::Storage;
+    ///
+    /// // Revoke without ending the local session (`sign_out` does both).
+    /// if let Some(refresh) = storage.load_tokens().await?.and_then(|t| t.refresh_token) {
+    ///     client.revoke_refresh_token(&refresh).await?;
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn revoke_refresh_token(&self, token: &RefreshToken) -> Result<(), Error> {
         let provider = self.provider().await?;
         let url = provider
@@ -81,6 +125,34 @@ impl LogtoClient {
 
     /// Logto's end-session URL: `client_id`, and the given `id_token_hint`,
     /// `post_logout_redirect_uri` and `state`.
+    ///
+    /// ```
+    /// # const DISCOVERY: &str = r#"{
+    /// #     "issuer": "https://auth.example.com/oidc",
+    /// #     "authorization_endpoint": "https://auth.example.com/oidc/auth",
+    /// #     "token_endpoint": "https://auth.example.com/oidc/token",
+    /// #     "jwks_uri": "https://auth.example.com/oidc/jwks",
+    /// #     "end_session_endpoint": "https://auth.example.com/oidc/session/end",
+    /// #     "response_types_supported": ["code"],
+    /// #     "subject_types_supported": ["public"],
+    /// #     "id_token_signing_alg_values_supported": ["ES384"]
+    /// # }"#;
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let config = logto_client::LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// # let client = logto_client::LogtoClient::with_discovery_document(config, DISCOVERY.as_bytes(), None)?;
+    /// let url = client
+    ///     .end_session_url(None, Some("https://app.example.com/"), Some("xyz"))
+    ///     .await?;
+    /// assert_eq!(
+    ///     url.as_str(),
+    ///     "https://auth.example.com/oidc/session/end?client_id=my-app-id\
+    ///      &post_logout_redirect_uri=https%3A%2F%2Fapp.example.com%2F&state=xyz"
+    /// );
+    /// # Ok(())
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(run()).map_err(|e| e.to_string())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn end_session_url(
         &self,
         id_token_hint: Option<&str>,

@@ -14,11 +14,65 @@ use crate::types::{OrganizationId, ResourceIndicator};
 
 impl LogtoClient {
     /// Whether `storage` holds a signed-in user (an ID token), as the SDKs define it.
+    ///
+    /// ```
+    /// # const DISCOVERY: &str = r#"{
+    /// #     "issuer": "https://auth.example.com/oidc",
+    /// #     "authorization_endpoint": "https://auth.example.com/oidc/auth",
+    /// #     "token_endpoint": "https://auth.example.com/oidc/token",
+    /// #     "jwks_uri": "https://auth.example.com/oidc/jwks",
+    /// #     "end_session_endpoint": "https://auth.example.com/oidc/session/end",
+    /// #     "response_types_supported": ["code"],
+    /// #     "subject_types_supported": ["public"],
+    /// #     "id_token_signing_alg_values_supported": ["ES384"]
+    /// # }"#;
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let config = logto_client::LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// # let client = logto_client::LogtoClient::with_discovery_document(config, DISCOVERY.as_bytes(), None)?;
+    /// use logto_client::{IdToken, InMemoryStorage, Storage, TokenSet};
+    ///
+    /// let storage = InMemoryStorage::new();
+    /// assert!(!client.is_authenticated(&storage).await?);
+    /// storage
+    ///     .save_tokens(&TokenSet { id_token: IdToken::new("eyJ..."), refresh_token: None })
+    ///     .await?;
+    /// assert!(client.is_authenticated(&storage).await?);
+    /// # Ok(())
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(run()).map_err(|e| e.to_string())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn is_authenticated<S: Storage + ?Sized>(&self, storage: &S) -> Result<bool, Error> {
         Ok(storage.load_tokens().await?.is_some())
     }
 
     /// The raw ID token.
+    ///
+    /// ```
+    /// # const DISCOVERY: &str = r#"{
+    /// #     "issuer": "https://auth.example.com/oidc",
+    /// #     "authorization_endpoint": "https://auth.example.com/oidc/auth",
+    /// #     "token_endpoint": "https://auth.example.com/oidc/token",
+    /// #     "jwks_uri": "https://auth.example.com/oidc/jwks",
+    /// #     "end_session_endpoint": "https://auth.example.com/oidc/session/end",
+    /// #     "response_types_supported": ["code"],
+    /// #     "subject_types_supported": ["public"],
+    /// #     "id_token_signing_alg_values_supported": ["ES384"]
+    /// # }"#;
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let config = logto_client::LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// # let client = logto_client::LogtoClient::with_discovery_document(config, DISCOVERY.as_bytes(), None)?;
+    /// use logto_client::{Error, InMemoryStorage};
+    ///
+    /// let storage = InMemoryStorage::new();
+    /// let err = client.get_id_token(&storage).await.unwrap_err();
+    /// assert!(matches!(err, Error::NotAuthenticated));
+    /// assert!(err.requires_sign_in());
+    /// # Ok(())
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(run()).map_err(|e| e.to_string())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn get_id_token<S: Storage + ?Sized>(&self, storage: &S) -> Result<IdToken, Error> {
         Ok(storage
             .load_tokens()
@@ -31,6 +85,17 @@ impl LogtoClient {
     ///
     /// A tenant may keep `roles`, `organizations`, `custom_data` out of the ID token:
     /// [`LogtoClient::fetch_user_info`] always has them.
+    ///
+    /// ```no_run
+    /// # async fn run(
+    /// #     client: logto_client::LogtoClient,
+    /// #     storage: logto_client::InMemoryStorage,
+    /// # ) -> Result<(), logto_client::Error> {
+    /// let claims = client.get_id_token_claims(&storage).await?;
+    /// println!("signed in as {} ({:?})", claims.sub, claims.email);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn get_id_token_claims<S: Storage + ?Sized>(
         &self,
         storage: &S,
@@ -213,6 +278,22 @@ impl LogtoClient {
 
     /// Refreshes the token of `key` even if the cached one is still valid (e.g. so new
     /// roles or organization permissions show without signing in again).
+    ///
+    /// ```no_run
+    /// # async fn run(
+    /// #     client: logto_client::LogtoClient,
+    /// #     storage: logto_client::InMemoryStorage,
+    /// # ) -> Result<(), logto_client::Error> {
+    /// use logto_client::AccessTokenKey;
+    ///
+    /// // The user was just given a role in org-acme: show it now.
+    /// let token = client
+    ///     .refresh_access_token(&storage, &AccessTokenKey::organization("org-acme"))
+    ///     .await?;
+    /// # let _ = token;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn refresh_access_token<S: Storage + ?Sized>(
         &self,
         storage: &S,
@@ -222,6 +303,39 @@ impl LogtoClient {
     }
 
     /// Drops the cached token of `key`; the next request for it refreshes.
+    ///
+    /// ```
+    /// # const DISCOVERY: &str = r#"{
+    /// #     "issuer": "https://auth.example.com/oidc",
+    /// #     "authorization_endpoint": "https://auth.example.com/oidc/auth",
+    /// #     "token_endpoint": "https://auth.example.com/oidc/token",
+    /// #     "jwks_uri": "https://auth.example.com/oidc/jwks",
+    /// #     "end_session_endpoint": "https://auth.example.com/oidc/session/end",
+    /// #     "response_types_supported": ["code"],
+    /// #     "subject_types_supported": ["public"],
+    /// #     "id_token_signing_alg_values_supported": ["ES384"]
+    /// # }"#;
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let config = logto_client::LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// # let client = logto_client::LogtoClient::with_discovery_document(config, DISCOVERY.as_bytes(), None)?;
+    /// use logto_client::{AccessToken, AccessTokenKey, CachedAccessToken, InMemoryStorage, Storage};
+    ///
+    /// let storage = InMemoryStorage::new();
+    /// let key = AccessTokenKey::organization("org-acme");
+    /// let cached = CachedAccessToken {
+    ///     token: AccessToken::new("eyJ..."),
+    ///     expires_at: 1_900_000_000,
+    ///     scope: String::new(),
+    ///     obtained_at: 1_800_000_000,
+    /// };
+    /// storage.set_access_token(&key, &cached).await?;
+    /// client.invalidate_access_token(&storage, &key).await?;
+    /// assert!(storage.get_access_token(&key).await?.is_none());
+    /// # Ok(())
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(run()).map_err(|e| e.to_string())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn invalidate_access_token<S: Storage + ?Sized>(
         &self,
         storage: &S,
@@ -231,11 +345,76 @@ impl LogtoClient {
     }
 
     /// Drops every cached access token (the ID and refresh tokens stay).
+    ///
+    /// ```
+    /// # const DISCOVERY: &str = r#"{
+    /// #     "issuer": "https://auth.example.com/oidc",
+    /// #     "authorization_endpoint": "https://auth.example.com/oidc/auth",
+    /// #     "token_endpoint": "https://auth.example.com/oidc/token",
+    /// #     "jwks_uri": "https://auth.example.com/oidc/jwks",
+    /// #     "end_session_endpoint": "https://auth.example.com/oidc/session/end",
+    /// #     "response_types_supported": ["code"],
+    /// #     "subject_types_supported": ["public"],
+    /// #     "id_token_signing_alg_values_supported": ["ES384"]
+    /// # }"#;
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let config = logto_client::LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// # let client = logto_client::LogtoClient::with_discovery_document(config, DISCOVERY.as_bytes(), None)?;
+    /// use logto_client::{AccessToken, AccessTokenKey, CachedAccessToken, IdToken, InMemoryStorage, Storage, TokenSet};
+    ///
+    /// let storage = InMemoryStorage::new();
+    /// storage
+    ///     .save_tokens(&TokenSet { id_token: IdToken::new("eyJ..."), refresh_token: None })
+    ///     .await?;
+    /// let key = AccessTokenKey::organization("org-acme");
+    /// let cached = CachedAccessToken {
+    ///     token: AccessToken::new("eyJ..."),
+    ///     expires_at: 1_900_000_000,
+    ///     scope: String::new(),
+    ///     obtained_at: 1_800_000_000,
+    /// };
+    /// storage.set_access_token(&key, &cached).await?;
+    /// client.clear_access_tokens(&storage).await?;
+    /// assert!(storage.get_access_token(&key).await?.is_none());
+    /// assert!(client.is_authenticated(&storage).await?); // still signed in
+    /// # Ok(())
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(run()).map_err(|e| e.to_string())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn clear_access_tokens<S: Storage + ?Sized>(&self, storage: &S) -> Result<(), Error> {
         Ok(storage.clear_access_tokens().await?)
     }
 
     /// Drops all tokens of the user locally, without revoking anything.
+    ///
+    /// ```
+    /// # const DISCOVERY: &str = r#"{
+    /// #     "issuer": "https://auth.example.com/oidc",
+    /// #     "authorization_endpoint": "https://auth.example.com/oidc/auth",
+    /// #     "token_endpoint": "https://auth.example.com/oidc/token",
+    /// #     "jwks_uri": "https://auth.example.com/oidc/jwks",
+    /// #     "end_session_endpoint": "https://auth.example.com/oidc/session/end",
+    /// #     "response_types_supported": ["code"],
+    /// #     "subject_types_supported": ["public"],
+    /// #     "id_token_signing_alg_values_supported": ["ES384"]
+    /// # }"#;
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let config = logto_client::LogtoConfig::new("https://auth.example.com", "my-app-id", None)?;
+    /// # let client = logto_client::LogtoClient::with_discovery_document(config, DISCOVERY.as_bytes(), None)?;
+    /// use logto_client::{IdToken, InMemoryStorage, Storage, TokenSet};
+    ///
+    /// let storage = InMemoryStorage::new();
+    /// storage
+    ///     .save_tokens(&TokenSet { id_token: IdToken::new("eyJ..."), refresh_token: None })
+    ///     .await?;
+    /// client.clear_all_tokens(&storage).await?;
+    /// assert!(!client.is_authenticated(&storage).await?);
+    /// # Ok(())
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(run()).map_err(|e| e.to_string())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn clear_all_tokens<S: Storage + ?Sized>(&self, storage: &S) -> Result<(), Error> {
         Ok(storage.clear().await?)
     }

@@ -10,6 +10,17 @@ impl LogtoClient {
     /// Fetches the userinfo endpoint (`/oidc/me`) with the userinfo access token
     /// (refreshed if needed). Its `sub` must be the ID token's, else nothing of it is
     /// used: [`ValidationError::UserInfoSubjectMismatch`] (OIDC Core §5.3.2).
+    ///
+    /// ```no_run
+    /// # async fn run(
+    /// #     client: logto_client::LogtoClient,
+    /// #     storage: logto_client::InMemoryStorage,
+    /// # ) -> Result<(), logto_client::Error> {
+    /// let user = client.fetch_user_info(&storage).await?;
+    /// println!("{} has roles {:?}", user.sub, user.roles.unwrap_or_default());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn fetch_user_info<S: Storage + ?Sized>(
         &self,
         storage: &S,

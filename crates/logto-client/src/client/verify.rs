@@ -93,6 +93,15 @@ impl LogtoClient {
     /// [`LogtoConfig::trusted_audiences`](crate::LogtoConfig::trusted_audiences)) and `azp`, `exp`, `iat` (not in the future,
     /// not older than [`LogtoConfig::max_id_token_age`](crate::LogtoConfig::max_id_token_age)), `nbf`, and `nonce` when
     /// `expected_nonce` is given. Time claims may carry a fraction (rounded down).
+    ///
+    /// ```no_run
+    /// # async fn run(client: logto_client::LogtoClient, id_token: &str) -> Result<(), logto_client::Error> {
+    /// // An ID token received some other way (e.g. from a native app).
+    /// let claims = client.verify_id_token(id_token, None).await?;
+    /// println!("{} signed in at {:?}", claims.sub, claims.auth_time);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn verify_id_token(
         &self,
         token: &str,
@@ -180,6 +189,21 @@ impl LogtoClient {
     /// `iat` within the skew, `exp` present and not past, `events` holding the
     /// back-channel logout event as an object, no `nonce`, `sub` or `sid` present, `jti`.
     /// Replay detection on `jti` is the caller's.
+    ///
+    /// ```no_run
+    /// # async fn run(client: logto_client::LogtoClient, form_logout_token: &str) -> Result<(), logto_client::Error> {
+    /// // The `logout_token` form field of Logto's back-channel logout POST.
+    /// let claims = client.verify_logout_token(form_logout_token).await?;
+    /// // It names a Logto session, a user, or both.
+    /// if let Some(sid) = &claims.sid {
+    ///     println!("end the logins of Logto session {sid}");
+    /// } else if let Some(sub) = &claims.sub {
+    ///     println!("end every login of user {sub}");
+    /// }
+    /// println!("refuse jti {} again until {}", claims.jti, claims.exp);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn verify_logout_token(&self, token: &str) -> Result<LogoutTokenClaims, Error> {
         let provider = self.provider().await?;
         let jws = jwt::decode(token)?;

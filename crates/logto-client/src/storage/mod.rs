@@ -21,6 +21,29 @@ mod tests;
 
 /// A sign-in in progress, saved by [`crate::LogtoClient::sign_in`] and taken (once)
 /// by [`crate::LogtoClient::handle_sign_in_callback`].
+///
+/// ```
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use logto_client::{CodeVerifier, InMemoryStorage, SignInSession, Storage};
+///
+/// let storage = InMemoryStorage::new();
+/// let session = SignInSession {
+///     state: "state-1".into(),
+///     nonce: "nonce-1".into(),
+///     code_verifier: CodeVerifier::new("verifier"),
+///     redirect_uri: "https://app.example.com/callback".into(),
+///     created_at: 1_800_000_000,
+///     app_state: None,
+/// };
+/// storage.save_sign_in_session(&session).await?;
+/// // Taken once: a replayed callback finds nothing.
+/// assert!(storage.take_sign_in_session("state-1").await?.is_some());
+/// assert!(storage.take_sign_in_session("state-1").await?.is_none());
+/// # Ok(())
+/// # }
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(run()).map_err(|e| e.to_string())?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Serialize, Deserialize)]
 pub struct SignInSession {
     /// The `state` sent (≥ 256 bits, base64url): the key of the session.
@@ -52,6 +75,19 @@ impl fmt::Debug for SignInSession {
 }
 
 /// The tokens of a signed-in user: the (verified) ID token and the refresh token.
+///
+/// ```
+/// use logto_client::{IdToken, RefreshToken, TokenSet};
+///
+/// let tokens = TokenSet {
+///     id_token: IdToken::new("eyJ..."),
+///     refresh_token: Some(RefreshToken::new("rt-1")),
+/// };
+/// // Storable as JSON (the tokens are secrets: encrypt them at rest).
+/// let json = serde_json::to_string(&tokens)?;
+/// assert_eq!(json, r#"{"id_token":"eyJ...","refresh_token":"rt-1"}"#);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TokenSet {
     /// The latest verified ID token.
@@ -208,6 +244,18 @@ impl AccessTokenKey {
 }
 
 /// An access token in the cache.
+///
+/// ```
+/// use logto_client::{AccessToken, CachedAccessToken};
+///
+/// let cached = CachedAccessToken {
+///     token: AccessToken::new("eyJ..."),
+///     expires_at: 1_800_003_600,
+///     scope: "read:reports".into(),
+///     obtained_at: 1_800_000_000,
+/// };
+/// assert_eq!(cached.expires_at - cached.obtained_at, 3600);
+/// ```
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CachedAccessToken {
     /// The token.
@@ -227,6 +275,27 @@ pub struct CachedAccessToken {
 /// implementation's duty through [`Storage::lock_for_refresh`]: the client re-reads
 /// the tokens under the returned guard, refreshes only if still needed, and commits
 /// the rotated refresh token, the new ID token and the new access token together.
+///
+/// ```
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use logto_client::{IdToken, InMemoryStorage, Storage, StorageError, TokenSet};
+///
+/// /// Works with any storage: the in-memory one, logto-actix's PostgreSQL one, …
+/// async fn user_is_signed_in(storage: &(impl Storage + ?Sized)) -> Result<bool, StorageError> {
+///     Ok(storage.load_tokens().await?.is_some())
+/// }
+///
+/// let storage = InMemoryStorage::new();
+/// assert!(!user_is_signed_in(&storage).await?);
+/// storage
+///     .save_tokens(&TokenSet { id_token: IdToken::new("eyJ..."), refresh_token: None })
+///     .await?;
+/// assert!(user_is_signed_in(&storage).await?);
+/// # Ok(())
+/// # }
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(run()).map_err(|e| e.to_string())?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[async_trait]
 pub trait Storage: Send + Sync {
     /// Saves a sign-in transaction, keyed by its `state` (several tabs never overwrite each other).
@@ -273,6 +342,35 @@ pub trait Storage: Send + Sync {
 ///
 /// Dropping it without [`RefreshGuard::commit`] or [`RefreshGuard::clear`] releases
 /// the lock and changes nothing (rollback).
+///
+/// ```
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use logto_client::{
+///     AccessToken, AccessTokenKey, CachedAccessToken, IdToken, InMemoryStorage, RefreshToken,
+///     Storage, TokenSet,
+/// };
+///
+/// let storage = InMemoryStorage::new();
+/// // What the client does around a refresh grant:
+/// let mut guard = storage.lock_for_refresh().await?;
+/// let _current = guard.load_tokens().await?; // re-read under the lock
+/// let refreshed = TokenSet {
+///     id_token: IdToken::new("eyJ...new"),
+///     refresh_token: Some(RefreshToken::new("rt-2")),
+/// };
+/// let token = CachedAccessToken {
+///     token: AccessToken::new("eyJ...at"),
+///     expires_at: 1_800_003_600,
+///     scope: String::new(),
+///     obtained_at: 1_800_000_000,
+/// };
+/// guard.commit(&refreshed, &AccessTokenKey::userinfo(), &token).await?;
+/// assert!(storage.load_tokens().await?.is_some());
+/// # Ok(())
+/// # }
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(run()).map_err(|e| e.to_string())?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[async_trait]
 pub trait RefreshGuard: Send {
     /// The tokens, as they are now (another process may have refreshed meanwhile).
@@ -317,6 +415,14 @@ impl MemoryInner {
 /// An in-memory [`Storage`] for one user: clones share the same state.
 ///
 /// Refresh is single-flight through an async mutex.
+///
+/// ```
+/// use logto_client::InMemoryStorage;
+///
+/// let storage = InMemoryStorage::new(); // one per user (per browser session)
+/// let same_user = storage.clone(); // shares the state
+/// assert_eq!(same_user.pending_sign_ins(), storage.pending_sign_ins());
+/// ```
 #[derive(Clone)]
 pub struct InMemoryStorage {
     inner: Arc<MemoryInner>,
@@ -338,6 +444,12 @@ impl Default for InMemoryStorage {
 
 impl InMemoryStorage {
     /// An empty storage.
+    ///
+    /// ```
+    /// use logto_client::InMemoryStorage;
+    ///
+    /// assert_eq!(InMemoryStorage::new().pending_sign_ins(), 0);
+    /// ```
     pub fn new() -> Self {
         use rand::Rng;
         let id: u128 = rand::thread_rng().r#gen();
@@ -351,6 +463,27 @@ impl InMemoryStorage {
     }
 
     /// How many sign-in sessions are pending.
+    ///
+    /// ```
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use logto_client::{CodeVerifier, InMemoryStorage, SignInSession, Storage};
+    ///
+    /// let storage = InMemoryStorage::new();
+    /// let session = SignInSession {
+    ///     state: "state-1".into(),
+    ///     nonce: "nonce-1".into(),
+    ///     code_verifier: CodeVerifier::new("verifier"),
+    ///     redirect_uri: "https://app.example.com/callback".into(),
+    ///     created_at: 1_800_000_000,
+    ///     app_state: None,
+    /// };
+    /// storage.save_sign_in_session(&session).await?;
+    /// assert_eq!(storage.pending_sign_ins(), 1);
+    /// # Ok(())
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(run()).map_err(|e| e.to_string())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pending_sign_ins(&self) -> usize {
         self.inner.lock().map(|s| s.sessions.len()).unwrap_or(0)
     }

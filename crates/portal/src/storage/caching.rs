@@ -150,21 +150,16 @@ pub struct CachingLogins {
 }
 
 impl CachingLogins {
-    /// `logins` (on `pool`, with these timeouts), in front of it `cache`;
-    /// each sign-in counts an `authorization_code` call in `metrics`.
-    pub fn new(
-        logins: PgLogins,
-        cache: Arc<LocalCache>,
-        idle_timeout: Duration,
-        revalidate: Option<Duration>,
-        metrics: Arc<Metrics>,
-    ) -> Self {
+    /// `logins`, in front of it `cache` (with `logins`' pool, idle timeout
+    /// and re-validation); each sign-in counts an `authorization_code` call
+    /// in `metrics`.
+    pub fn new(logins: PgLogins, cache: Arc<LocalCache>, metrics: Arc<Metrics>) -> Self {
         Self {
             pool: logins.pool().clone(),
+            idle_timeout: logins.get_idle_timeout(),
+            revalidate: logins.get_revalidate_every(),
             logins,
             cache,
-            idle_timeout,
-            revalidate,
             metrics,
         }
     }
@@ -241,7 +236,6 @@ impl CachingLogins {
         let tokens = SealedLoginTokens {
             id_token: login.id_token,
             refresh_token: login.refresh_token,
-            access_tokens: Vec::new(),
             unchecked_for: now.saturating_duration_since(login.checked),
         };
         let storage = self.logins.storage_of(browser_id, id).with_loaded(tokens);

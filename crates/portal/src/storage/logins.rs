@@ -8,9 +8,9 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 
 pub use logto_actix::postgres::logins::{
-    CheckedLogin, IdTokenError, LAST_SEEN_RESOLUTION, LoginRecord, SealedLoginTokens,
-    count_for_sub, delete, delete_by_sid, delete_by_sub, find, id_token, interval_secs,
-    postpone_check, touch, touch_loading_tokens, touch_preloaded,
+    IdTokenError, LAST_SEEN_RESOLUTION, LoginRecord, SealedLoginTokens, count_for_sub, delete,
+    delete_by_sid, delete_by_sub, find, id_token, interval_secs, postpone_check, touch,
+    touch_loading_tokens,
 };
 
 /// Signed-in browsers whose login has not expired (all instances).

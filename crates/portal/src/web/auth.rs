@@ -46,8 +46,6 @@ pub fn portal_logins(state: AppState) -> PortalLogins {
     CachingLogins::new(
         logins,
         Arc::clone(&state.local_cache),
-        settings.idle_timeout,
-        settings.session_revalidate,
         Arc::clone(&state.metrics),
     )
 }

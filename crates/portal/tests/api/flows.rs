@@ -5,6 +5,23 @@ use std::collections::HashMap;
 use crate::helpers::*;
 use sqlx::PgPool;
 
+const CODE_EXCHANGES_OK: &str =
+    "portal_token_endpoint_calls_total{grant=\"authorization_code\",outcome=\"ok\"}";
+
+/// The value of `name` (with its labels) on `/metrics`, 0 when absent. A
+/// client of its own: the browser's cookies stay untouched.
+async fn metric(app: &TestApp, name: &str) -> u64 {
+    let text = reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 #[sqlx::test(migrator = "portal::MIGRATOR")]
 async fn signed_out_pages_redirect_to_sign_in_and_the_api_answers_401(pool: PgPool) {
     let app = spawn_app(pool).await;
@@ -44,12 +61,19 @@ async fn sign_in_shows_claims_and_renews_the_session_id(pool: PgPool) {
     assert!(q["scope"].split(' ').any(|s| s == "openid"));
     // The pre-sign-in session (one an attacker could have planted).
     let planted = app.session_cookie().expect("a session before sign-in");
+    let codes_before = metric(&app, CODE_EXCHANGES_OK).await;
 
     let callback = logto_dev::testing::complete_sign_in(&auth, "alice", "alice-password")
         .await
         .unwrap();
     let res = app.browser.get(callback.as_str()).send().await.unwrap();
     assert_redirect_to(&res, "/protected");
+    // The callback's code exchange is counted once.
+    assert_eq!(
+        metric(&app, CODE_EXCHANGES_OK).await,
+        codes_before + 1,
+        "{CODE_EXCHANGES_OK}"
+    );
     assert_eq!(res.headers()["referrer-policy"], "no-referrer");
     let set_cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
