@@ -83,12 +83,17 @@ pub enum AppType {
     Spa,
     /// Native app: public client (`none`).
     Native,
+    /// Machine-to-machine app: confidential, `client_credentials` only, no redirect URIs.
+    /// logto-dev lets it call the Management API (`/api/*`), as real Logto does once the app
+    /// has the role "Logto Management API access". `portal logto provision` skips it.
+    #[serde(alias = "machine-to-machine")]
+    MachineToMachine,
 }
 
 impl AppType {
     /// Whether clients of this type authenticate with a secret.
     pub fn is_confidential(self) -> bool {
-        matches!(self, AppType::Traditional)
+        matches!(self, AppType::Traditional | AppType::MachineToMachine)
     }
 }
 
@@ -473,10 +478,24 @@ impl Seed {
             } else {
                 app.secret
             };
-            let redirect_uris = required(app.redirect_uris, || f("redirect_uris"))?;
-            if redirect_uris.is_empty() {
-                return Err(invalid(f("redirect_uris"), "must not be empty"));
-            }
+            // A machine-to-machine app never redirects a browser: it has no redirect URIs.
+            let redirect_uris = if app_type == AppType::MachineToMachine {
+                match app.redirect_uris {
+                    Some(uris) if !uris.is_empty() => {
+                        return Err(invalid(
+                            f("redirect_uris"),
+                            "a machine-to-machine application has none",
+                        ));
+                    }
+                    _ => Vec::new(),
+                }
+            } else {
+                let uris = required(app.redirect_uris, || f("redirect_uris"))?;
+                if uris.is_empty() {
+                    return Err(invalid(f("redirect_uris"), "must not be empty"));
+                }
+                uris
+            };
             for (j, uri) in redirect_uris.iter().enumerate() {
                 check_uri(uri, &f(&format!("redirect_uris[{j}]")))?;
             }
@@ -864,6 +883,36 @@ mod tests {
         assert!(seed.application("portal-demo").is_some());
         assert!(seed.organization("org-acme").is_some());
         assert!(seed.organization("org-globex").is_some());
+    }
+
+    #[test]
+    fn the_demo_seed_has_a_machine_to_machine_app() {
+        let seed = Seed::demo();
+        let app = seed.application("portal-m2m").unwrap();
+        assert_eq!(app.app_type, AppType::MachineToMachine);
+        assert!(app.secret.is_some() && app.redirect_uris.is_empty());
+        // Provisioning names the portal's application by the first one.
+        assert_eq!(seed.applications[0].app_type, AppType::Traditional);
+    }
+
+    #[test]
+    fn machine_to_machine_apps_need_a_secret_and_no_redirect_uris() {
+        let app = |extra: &str| {
+            Seed::from_toml_str(&format!(
+                "[[applications]]\nid = \"m\"\ntype = \"machine_to_machine\"\n{extra}"
+            ))
+        };
+        assert!(app("secret = \"s\"\n").is_ok());
+        assert_eq!(
+            app("").unwrap_err().to_string(),
+            "applications[0].secret: missing"
+        );
+        assert_eq!(
+            app("secret = \"s\"\nredirect_uris = [\"http://127.0.0.1:1/cb\"]\n")
+                .unwrap_err()
+                .to_string(),
+            "applications[0].redirect_uris: a machine-to-machine application has none"
+        );
     }
 
     #[test]
