@@ -10,6 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use sha2::{Digest, Sha256};
 
 use crate::claims::OIDC_SCOPES;
+use crate::directory::OneTimeTokenError;
 use crate::error::OAuthError;
 use crate::keys::{b64, random_token};
 use crate::state::{
@@ -139,6 +140,7 @@ struct Extra {
     first_screen: Option<String>,
     direct_sign_in: Option<String>,
     login_hint: Option<String>,
+    one_time_token: Option<String>,
 }
 
 fn extra_params(params: &Params) -> Extra {
@@ -163,6 +165,7 @@ fn extra_params(params: &Params) -> Extra {
             first_screen: None,
             direct_sign_in: None,
             login_hint: None,
+            one_time_token: None,
         };
     }
     let first_screen = first_screen
@@ -172,6 +175,7 @@ fn extra_params(params: &Params) -> Extra {
         first_screen,
         direct_sign_in: first(params, "direct_sign_in").map(str::to_owned),
         login_hint: first(params, "login_hint").map(str::to_owned),
+        one_time_token: first(params, "one_time_token").map(str::to_owned),
     }
 }
 
@@ -379,6 +383,7 @@ fn authorize_inner(
         prompt,
         max_age: first(params, "max_age").and_then(|v| v.parse().ok()),
         login_hint: extra.login_hint,
+        one_time_token: extra.one_time_token,
         first_screen: extra.first_screen,
         direct_sign_in: extra.direct_sign_in,
         response_mode_fragment: first(params, "response_mode") == Some("fragment"),
@@ -403,15 +408,31 @@ fn authorize_inner(
             )),
         };
     }
+    // `one_time_token` with `login_hint` (the email): Logto's sign-in page goes to its
+    // one-time-token page, which signs that person in (or up) without a password.
+    let one_time = request.one_time_token.is_some() && request.login_hint.is_some();
     if let Some((cookie, s)) = &session
         && !wants_login
         && !max_age_exceeded
+        && !one_time
     {
         return Ok(issue_code(state, request, cookie, &s.user_id, None));
     }
 
     let uid = random_token();
     let app_id: String = url::form_urlencoded::byte_serialize(client_id.as_bytes()).collect();
+    if one_time {
+        state.store().interactions.insert(
+            uid.clone(),
+            Interaction {
+                request,
+                expires: Instant::now() + Duration::from_secs(3600),
+            },
+        );
+        return Ok(redirect(&format!(
+            "/one-time-token?app_id={app_id}&interaction={uid}"
+        )));
+    }
     // Only `sso:<connector>` has a page here; any other `direct_sign_in` (a social
     // connector, a malformed value) ends on the first screen, where Logto's sign-in page
     // falls back to as well.
@@ -457,7 +478,7 @@ fn granted_scopes(state: &AppState, request: &AuthRequest, user_id: &str) -> Vec
                     .flat_map(|r| r.permissions.iter().cloned()),
             );
         } else {
-            available.extend(state.seed.resource_scopes(user_id, resource));
+            available.extend(state.directory().seed.resource_scopes(user_id, resource));
         }
     }
     request
@@ -677,15 +698,15 @@ pub(crate) async fn submit(
     let Some(request) = interaction_request(&state, &form.interaction) else {
         return expired_page();
     };
-    let user = state
+    // Users signed up through a one-time token have no username and no password.
+    let user_id = state
+        .directory()
         .seed
         .user_by_username(form.username.trim())
-        .filter(|u| u.password == form.password);
-    match user {
-        Some(user) => {
-            let user_id = user.id.clone();
-            complete_interaction(&state, &req, &form.interaction, &user_id)
-        }
+        .filter(|u| !u.password.is_empty() && u.password == form.password)
+        .map(|u| u.id.clone());
+    match user_id {
+        Some(user_id) => complete_interaction(&state, &req, &form.interaction, &user_id),
         None => sign_in_form(
             &state,
             &form.interaction,
@@ -763,4 +784,74 @@ pub(crate) async fn direct_sso_submit(
     };
     let user_id = connector.user_id.clone();
     complete_interaction(&state, &req, &form.interaction, &user_id)
+}
+
+/// `GET /one-time-token`: Logto's one-time-token page, without the script. It checks the
+/// token against `login_hint` (exact email; not expired, consumed or revoked), consumes it,
+/// signs in the user with that primary email — or signs one up with only that email — adds
+/// them to the token's `jitOrganizationIds`, and redirects to the client like a sign-in.
+/// A token already consumed still signs in a browser whose session is that user's (Logto's
+/// consent guard). On failure it shows Logto's message, as its error page does.
+pub(crate) async fn one_time_token(
+    state: web::Data<Arc<AppState>>,
+    req: HttpRequest,
+    query: web::Query<ScreenQuery>,
+) -> HttpResponse {
+    let Some(uid) = query.interaction.as_deref() else {
+        return expired_page();
+    };
+    let Some(request) = interaction_request(&state, uid) else {
+        return expired_page();
+    };
+    let (Some(token), Some(email)) = (&request.one_time_token, &request.login_hint) else {
+        return expired_page();
+    };
+    let now = crate::state::now_millis();
+    let outcome = {
+        let mut directory = state.directory_mut();
+        directory
+            .consume_one_time_token(token, email, now)
+            .map(|ott| {
+                let user_id = match directory.user_by_email(email) {
+                    Some(u) => u.id.clone(),
+                    None => directory.register_by_email(email, now),
+                };
+                for org in &ott.jit_organization_ids {
+                    directory.add_member(org, &user_id);
+                }
+                user_id
+            })
+    };
+    let user_id = match outcome {
+        Ok(user_id) => user_id,
+        Err(OneTimeTokenError::Consumed) => {
+            // Logto's consent guard lets a consumed token through for the same person.
+            let session_user = session_of(&state, &req).map(|(_, s)| s.user_id);
+            let same = session_user.filter(|id| {
+                state
+                    .directory()
+                    .seed
+                    .user(id)
+                    .and_then(|u| u.email.as_deref())
+                    .is_some_and(|e| e == email)
+            });
+            match same {
+                Some(id) => id,
+                None => return one_time_token_error(OneTimeTokenError::Consumed),
+            }
+        }
+        Err(e) => return one_time_token_error(e),
+    };
+    complete_interaction(&state, &req, uid, &user_id)
+}
+
+fn one_time_token_error(e: OneTimeTokenError) -> HttpResponse {
+    page(
+        400,
+        "Sign in with a one-time token",
+        &format!(
+            "<p class=\"error\" role=\"alert\">{}</p>",
+            html_escape(&e.to_string())
+        ),
+    )
 }

@@ -53,9 +53,11 @@ pub(crate) fn user_claims(
     let extended = target == Target::UserInfo || state.settings.claims_in_id_token;
     let mut c = Map::new();
     c.insert("sub".into(), json!(user.id));
+    // An empty username is none (a user signed up through a one-time token).
+    let username = (!user.username.is_empty()).then(|| user.username.clone());
     if has(scopes, "profile") {
         c.insert("name".into(), opt(&user.name));
-        c.insert("preferred_username".into(), json!(user.username));
+        c.insert("preferred_username".into(), opt(&username));
         c.insert("picture".into(), opt(&user.picture));
         let updated_at = state
             .store()
@@ -64,7 +66,7 @@ pub(crate) fn user_claims(
             .copied()
             .unwrap_or(user.updated_at);
         c.insert("updated_at".into(), json!(updated_at));
-        c.insert("username".into(), json!(user.username));
+        c.insert("username".into(), opt(&username));
         c.insert("created_at".into(), json!(user.created_at));
     }
     if has(scopes, "email") {
@@ -98,24 +100,36 @@ pub(crate) fn user_claims(
     if extended && has(scopes, "roles") {
         c.insert("roles".into(), json!(user.roles));
     }
-    let memberships = seed.memberships(&user.id);
+    // Memberships are live (the Management API changes them): copy them out of the lock.
+    let memberships: Vec<(Value, Vec<String>)> = state
+        .directory()
+        .seed
+        .memberships(&user.id)
+        .into_iter()
+        .map(|(o, roles)| {
+            (
+                json!({ "id": o.id, "name": o.name, "description": o.description }),
+                roles.to_vec(),
+            )
+        })
+        .collect();
     if has(scopes, ORGANIZATIONS_SCOPE) {
         if extended {
-            let ids: Vec<&str> = memberships.iter().map(|(o, _)| o.id.as_str()).collect();
+            let ids: Vec<&Value> = memberships.iter().map(|(o, _)| &o["id"]).collect();
             c.insert("organizations".into(), json!(ids));
         }
         if target == Target::UserInfo {
-            let data: Vec<Value> = memberships
-                .iter()
-                .map(|(o, _)| json!({ "id": o.id, "name": o.name, "description": o.description }))
-                .collect();
+            let data: Vec<Value> = memberships.iter().map(|(o, _)| o.clone()).collect();
             c.insert("organization_data".into(), Value::Array(data));
         }
     }
     if extended && has(scopes, ORGANIZATION_ROLES_SCOPE) {
         let roles: Vec<String> = memberships
             .iter()
-            .flat_map(|(o, roles)| roles.iter().map(move |r| format!("{}:{r}", o.id)))
+            .flat_map(|(o, roles)| {
+                let id = o["id"].as_str().unwrap_or_default().to_owned();
+                roles.iter().map(move |r| format!("{id}:{r}"))
+            })
             .collect();
         c.insert("organization_roles".into(), json!(roles));
     }
@@ -174,6 +188,30 @@ pub(crate) fn jwt_access_token(
         claims.insert("scope".into(), json!(scope));
     }
     claims.insert("client_id".into(), json!(grant.client_id));
+    claims.insert("iss".into(), json!(state.issuer));
+    claims.insert("aud".into(), json!(audience));
+    state.keys().sign(Some("at+jwt"), &Value::Object(claims))
+}
+
+/// Builds and signs a `client_credentials` access token (`typ: at+jwt`): oidc-provider's
+/// claims with `sub` = the client id.
+pub(crate) fn client_credentials_token(
+    state: &AppState,
+    client_id: &str,
+    audience: &str,
+    scope: &str,
+    ttl_secs: i64,
+) -> Result<String, Error> {
+    let iat = now_secs();
+    let mut claims = Map::new();
+    claims.insert("jti".into(), json!(random_token()));
+    claims.insert("sub".into(), json!(client_id));
+    claims.insert("iat".into(), json!(iat));
+    claims.insert("exp".into(), json!(iat + ttl_secs));
+    if !scope.is_empty() {
+        claims.insert("scope".into(), json!(scope));
+    }
+    claims.insert("client_id".into(), json!(client_id));
     claims.insert("iss".into(), json!(state.issuer));
     claims.insert("aud".into(), json!(audience));
     state.keys().sign(Some("at+jwt"), &Value::Object(claims))

@@ -8,8 +8,10 @@
 //! RS256 selectable), `/oidc/auth` with a plain HTML sign-in form, `/oidc/token`
 //! (`authorization_code` with PKCE S256, `refresh_token` with `resource`, `organization_id`
 //! and `scope`), `/oidc/me`, `/oidc/session/end` (a page submitting itself to
-//! `/oidc/session/end/confirm`), `/oidc/token/revocation`, back-channel logout — with
-//! Logto's token shapes, refresh-token policy (the same token back for a Traditional web
+//! `/oidc/session/end/confirm`), `/oidc/token/revocation`, back-channel logout,
+//! `client_credentials` for a machine-to-machine application, and the part of the
+//! Management API (`/api/*`) that organization self-service uses (members, their roles,
+//! invitations, one-time tokens, users) — with Logto's token shapes, refresh-token policy (the same token back for a Traditional web
 //! app, rotation for public clients) and error bodies. A conformance test of the real-Logto
 //! tier (`tests/conformance`, binary `real_logto`) sends the same requests to a real Logto
 //! and to logto-dev and compares the answers; `tests/fixtures/README.md` lists what still
@@ -33,8 +35,10 @@
 mod auth;
 mod backchannel;
 mod claims;
+mod directory;
 mod error;
 mod keys;
+mod management;
 mod oidc;
 mod seed;
 mod server;
@@ -43,6 +47,7 @@ mod state;
 pub mod testing;
 mod token;
 
+pub use directory::InvitationMessage;
 pub use error::Error;
 pub use seed::{
     ApiResource, AppType, Application, Member, Organization, OrganizationRole, Seed, SeedError,

@@ -175,10 +175,10 @@ pub(crate) async fn userinfo(
         .with_scope("openid")
         .response();
     }
-    let Some(user) = state.seed.user(&grant.user_id) else {
+    let Some(user) = state.directory().seed.user(&grant.user_id).cloned() else {
         return invalid_token(&state).response();
     };
-    let claims = claims::user_claims(&state, user, &access.scopes, Target::UserInfo);
+    let claims = claims::user_claims(&state, &user, &access.scopes, Target::UserInfo);
     HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
         .content_type("application/json; charset=utf-8")

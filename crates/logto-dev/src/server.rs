@@ -8,11 +8,12 @@ use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use serde::Deserialize;
 
+use crate::directory::InvitationMessage;
 use crate::error::Error;
 use crate::seed::Seed;
 use crate::settings::Settings;
 use crate::state::{AppState, Counters, Endpoint};
-use crate::{auth, backchannel, oidc, token};
+use crate::{auth, backchannel, management, oidc, token};
 
 /// The warning every start-up prints.
 pub const DEVELOPMENT_ONLY_WARNING: &str = "logto-dev is a DEVELOPMENT AND TEST identity provider. \
@@ -120,6 +121,7 @@ pub async fn serve(seed: Seed, settings: Settings, bind: SocketAddr) -> Result<D
             .route("/identifier-register", web::get().to(auth::screen))
             .route("/single-sign-on", web::get().to(auth::screen))
             .route("/interaction/submit", web::post().to(auth::submit))
+            .route("/one-time-token", web::get().to(auth::one_time_token))
             .route("/direct/sso/{connector}", web::get().to(auth::direct_sso))
             .route(
                 "/direct/sso/{connector}",
@@ -129,7 +131,8 @@ pub async fn serve(seed: Seed, settings: Settings, bind: SocketAddr) -> Result<D
         if admin {
             app = app.service(admin_scope());
         }
-        app.service(web::scope("/oidc").default_service(web::to(oidc::unrecognized)))
+        app.service(management::scope())
+            .service(web::scope("/oidc").default_service(web::to(oidc::unrecognized)))
     })
     .workers(1)
     .disable_signals()
@@ -168,9 +171,40 @@ impl DevIdp {
         self.addr
     }
 
-    /// The seed the instance serves.
+    /// The seed the instance started with. Users and memberships may have changed since
+    /// through the Management API; [`DevIdp::organization_roles_of`] reads the live ones.
     pub fn seed(&self) -> &Seed {
         &self.state.seed
+    }
+
+    /// The live organization role names of a user in an organization (`None` when not a
+    /// member), after whatever the Management API changed.
+    pub fn organization_roles_of(
+        &self,
+        user_id: &str,
+        organization_id: &str,
+    ) -> Option<Vec<String>> {
+        let directory = self.state.directory();
+        let org = directory.seed.organization(organization_id)?;
+        org.members
+            .iter()
+            .find(|m| m.user_id == user_id)
+            .map(|m| m.roles.clone())
+    }
+
+    /// The id of the live user whose primary email is `email` (case-insensitive), e.g. one
+    /// signed up through a one-time token.
+    pub fn user_id_by_email(&self, email: &str) -> Option<String> {
+        self.state
+            .directory()
+            .user_by_email(email)
+            .map(|u| u.id.clone())
+    }
+
+    /// The invitation emails "sent" so far: logto-dev records an invitation's
+    /// `messagePayload` (e.g. `{"link": "…"}`) instead of delivering it.
+    pub fn invitation_messages(&self) -> Vec<InvitationMessage> {
+        self.state.directory().messages.clone()
     }
 
     /// A snapshot of the counters.

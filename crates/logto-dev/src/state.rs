@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::directory::Directory;
 use crate::error::Error;
 use crate::keys::KeySet;
 use crate::seed::Seed;
@@ -96,6 +97,8 @@ pub(crate) struct AuthRequest {
     pub(crate) prompt: Vec<String>,
     pub(crate) max_age: Option<u64>,
     pub(crate) login_hint: Option<String>,
+    /// Logto's `one_time_token` (with `login_hint`, the email it was issued for).
+    pub(crate) one_time_token: Option<String>,
     pub(crate) first_screen: Option<String>,
     pub(crate) direct_sign_in: Option<String>,
     pub(crate) response_mode_fragment: bool,
@@ -175,6 +178,16 @@ pub(crate) struct Store {
     pub(crate) updated_at: HashMap<String, i64>,
     /// End-session requests waiting for their confirmation, keyed by their `xsrf` value.
     pub(crate) logouts: HashMap<String, PendingLogout>,
+    /// Management API access tokens (`client_credentials` JWTs), keyed by the token.
+    pub(crate) management_tokens: HashMap<String, ManagementToken>,
+}
+
+/// A Management API token handed to a machine-to-machine application.
+#[derive(Debug, Clone)]
+pub(crate) struct ManagementToken {
+    pub(crate) client_id: String,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) expires: Instant,
 }
 
 /// An end-session request shown as Logto's self-submitting page, until it is confirmed.
@@ -201,7 +214,11 @@ impl Store {
 
 /// Shared state of one running instance.
 pub(crate) struct AppState {
+    /// The seed as started: applications, API resources, roles, the organization template
+    /// and connectors, which never change. Users and memberships change through the
+    /// Management API: read them from [`AppState::directory`].
     pub(crate) seed: Seed,
+    directory: RwLock<Directory>,
     pub(crate) settings: Settings,
     pub(crate) endpoint: url::Url,
     pub(crate) issuer: String,
@@ -231,6 +248,7 @@ impl AppState {
                 message: e.to_string(),
             })?;
         Ok(AppState {
+            directory: RwLock::new(Directory::new(seed.clone())),
             seed,
             settings,
             endpoint,
@@ -249,6 +267,16 @@ impl AppState {
         // A panic while holding the lock cannot leave the maps inconsistent in a way that
         // matters for a test IdP: keep serving.
         self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The live users, memberships, invitations and one-time tokens. Never hold it while
+    /// taking [`AppState::store`] or the other way round: copy out what is needed.
+    pub(crate) fn directory(&self) -> RwLockReadGuard<'_, Directory> {
+        self.directory.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn directory_mut(&self) -> RwLockWriteGuard<'_, Directory> {
+        self.directory.write().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn keys(&self) -> RwLockReadGuard<'_, KeySet> {

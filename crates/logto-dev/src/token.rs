@@ -12,9 +12,16 @@ use crate::auth::{RESERVED_ORGANIZATION_RESOURCE, apply_fault, pkce_matches};
 use crate::claims::{self, OIDC_SCOPES, ORGANIZATIONS_SCOPE};
 use crate::error::OAuthError;
 use crate::keys::random_token;
-use crate::seed::Application;
+use crate::seed::{AppType, Application};
 use crate::settings::RefreshPolicy;
-use crate::state::{AccessToken, AppState, Endpoint, Grant, RefreshToken, uri_matches};
+use crate::state::{
+    AccessToken, AppState, Endpoint, Grant, ManagementToken, RefreshToken, uri_matches,
+};
+
+/// The Management API's resource indicator in Logto OSS (tenant `default`).
+pub(crate) const MANAGEMENT_API_RESOURCE: &str = "https://default.logto.app/api";
+/// The one permission of the Management API (Logto's `PredefinedScope.All`).
+pub(crate) const MANAGEMENT_API_SCOPE: &str = "all";
 
 pub(crate) type Params = Vec<(String, String)>;
 
@@ -184,9 +191,24 @@ pub(crate) async fn token(
         .and_then(|()| parse_body(&req, &body))
         .and_then(|params| {
             let app = authenticate(&state, &req, &params)?;
-            match param(&params, "grant_type") {
+            let grant_type = param(&params, "grant_type");
+            // A machine-to-machine app has only `client_credentials`; the others lack it.
+            let m2m = app.app_type == AppType::MachineToMachine;
+            if matches!(
+                grant_type,
+                Some("authorization_code" | "refresh_token" | "client_credentials")
+            ) && m2m != (grant_type == Some("client_credentials"))
+            {
+                return Err(OAuthError::new(
+                    400,
+                    "unauthorized_client",
+                    "requested grant type is not allowed for this client",
+                ));
+            }
+            match grant_type {
                 Some("authorization_code") => authorization_code(&state, app, &params),
                 Some("refresh_token") => refresh_token(&state, app, &params),
+                Some("client_credentials") => client_credentials(&state, app, &params),
                 Some(_) => Err(OAuthError::new(
                     400,
                     "unsupported_grant_type",
@@ -239,9 +261,11 @@ fn ttl_secs(d: std::time::Duration) -> i64 {
 fn user_role_scopes(state: &AppState, user_id: &str, indicator: &str) -> Vec<String> {
     let seed = &state.seed;
     let mut out: Vec<String> = Vec::new();
-    let roles = seed
+    let roles = state
+        .directory()
+        .seed
         .user(user_id)
-        .map(|u| u.roles.as_slice())
+        .map(|u| u.roles.clone())
         .unwrap_or_default();
     for role in seed.roles.iter().filter(|r| roles.contains(&r.name)) {
         for s in role.scopes.get(indicator).into_iter().flatten() {
@@ -263,8 +287,10 @@ fn issue(
     requested: &[String],
 ) -> Result<Map<String, Value>, OAuthError> {
     let user = state
+        .directory()
         .seed
         .user(&grant.user_id)
+        .cloned()
         .ok_or_else(OAuthError::invalid_grant)?;
     let server_error = |e: crate::error::Error| OAuthError::new(500, "server_error", e.to_string());
     let check_resource = |indicator: &str| -> Result<i64, OAuthError> {
@@ -290,6 +316,7 @@ fn issue(
             .with_scope(ORGANIZATIONS_SCOPE));
         }
         if state
+            .directory()
             .seed
             .organization_permissions(&grant.user_id, org)
             .is_none()
@@ -326,7 +353,10 @@ fn issue(
             let ttl = check_resource(indicator)?;
             let scope = join(&intersect(
                 requested,
-                &state.seed.resource_scopes(&grant.user_id, indicator),
+                &state
+                    .directory()
+                    .seed
+                    .resource_scopes(&grant.user_id, indicator),
             ));
             let jwt = claims::jwt_access_token(state, grant, indicator, &scope, None, ttl)
                 .map_err(server_error)?;
@@ -343,6 +373,7 @@ fn issue(
                 .any(|r| r == RESERVED_ORGANIZATION_RESOURCE)
             {
                 state
+                    .directory()
                     .seed
                     .organization_permissions(&grant.user_id, org)
                     .unwrap_or_default()
@@ -363,11 +394,12 @@ fn issue(
             check_org(org)?;
             // The user's own roles count too, not only the roles in this organization.
             let mut allowed = user_role_scopes(state, &grant.user_id, indicator);
-            for s in state
+            let org_scopes = state
+                .directory()
                 .seed
                 .organization_resource_scopes(&grant.user_id, org, indicator)
-                .unwrap_or_default()
-            {
+                .unwrap_or_default();
+            for s in org_scopes {
                 if !allowed.contains(&s) {
                     allowed.push(s);
                 }
@@ -384,7 +416,7 @@ fn issue(
     if requested.iter().any(|s| s == "openid") {
         let mut id_grant = grant.clone();
         id_grant.scopes = requested.to_vec();
-        let id_token = claims::id_token(state, &id_grant, user).map_err(server_error)?;
+        let id_token = claims::id_token(state, &id_grant, &user).map_err(server_error)?;
         out.insert("id_token".into(), json!(id_token));
     }
     out.insert("scope".into(), json!(scope));
@@ -593,4 +625,75 @@ fn refresh_token(
     response.insert("refresh_token".into(), json!(returned));
     state.count(|c| c.refresh_token_grants += 1);
     Ok(Value::Object(sorted(response)))
+}
+
+/// `client_credentials` (machine-to-machine apps), as oidc-provider runs it for Logto: one
+/// resource at most; the requested scopes the resource grants the app are kept (for the
+/// Management API, `all`, through the role "Logto Management API access" every seeded M2M
+/// app is taken to have). The access token is a JWT whose `sub` is the client id.
+fn client_credentials(
+    state: &AppState,
+    app: &Application,
+    params: &Params,
+) -> Result<Value, OAuthError> {
+    let resources = params_named(params, "resource");
+    if resources.len() > 1 {
+        return Err(OAuthError::new(
+            400,
+            "invalid_target",
+            "only a single resource indicator value is supported for this grant type",
+        ));
+    }
+    let requested: Vec<String> = param(params, "scope")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let mut out = Map::new();
+    let ttl = ttl_secs(state.settings.access_token_ttl);
+    let scope = match resources.first().copied() {
+        // No resource: an opaque token, good for nothing at `/api`.
+        None => {
+            out.insert("access_token".into(), json!(random_token()));
+            String::new()
+        }
+        Some(indicator) => {
+            let allowed: Vec<String> = if indicator == MANAGEMENT_API_RESOURCE {
+                vec![MANAGEMENT_API_SCOPE.to_owned()]
+            } else if state.seed.resource(indicator).is_some() {
+                // The seed gives machine-to-machine apps no role on its own resources.
+                Vec::new()
+            } else {
+                return Err(OAuthError::invalid_target());
+            };
+            let mut scopes: Vec<String> = Vec::new();
+            for s in intersect(&requested, &allowed) {
+                if !scopes.contains(&s) {
+                    scopes.push(s);
+                }
+            }
+            let scope = join(&scopes);
+            let jwt = claims::client_credentials_token(state, &app.id, indicator, &scope, ttl)
+                .map_err(|e| OAuthError::new(500, "server_error", e.to_string()))?;
+            if indicator == MANAGEMENT_API_RESOURCE {
+                state.store().management_tokens.insert(
+                    jwt.clone(),
+                    ManagementToken {
+                        client_id: app.id.clone(),
+                        scopes,
+                        expires: Instant::now() + state.settings.access_token_ttl,
+                    },
+                );
+            }
+            out.insert("access_token".into(), json!(jwt));
+            scope
+        }
+    };
+    out.insert("expires_in".into(), json!(ttl));
+    out.insert("token_type".into(), json!("Bearer"));
+    // oidc-provider leaves an empty scope out.
+    if !scope.is_empty() {
+        out.insert("scope".into(), json!(scope));
+    }
+    Ok(Value::Object(out))
 }
