@@ -201,6 +201,24 @@ impl DevIdp {
             .map(|u| u.id.clone())
     }
 
+    /// **Test-only hook**: moves an organization invitation's `expiresAt` (epoch
+    /// milliseconds), e.g. into the past to see it `Expired` without waiting. Returns
+    /// whether the invitation exists.
+    pub fn set_invitation_expiry(&self, invitation_id: &str, expires_at_ms: i64) -> bool {
+        let mut directory = self.state.directory_mut();
+        match directory
+            .invitations
+            .iter_mut()
+            .find(|i| i.id == invitation_id)
+        {
+            Some(invitation) => {
+                invitation.expires_at = expires_at_ms;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The invitation emails "sent" so far: logto-dev records an invitation's
     /// `messagePayload` (e.g. `{"link": "…"}`) instead of delivering it.
     pub fn invitation_messages(&self) -> Vec<InvitationMessage> {

@@ -5,6 +5,7 @@ mod errors;
 mod flow;
 mod helpers;
 mod logout;
+mod management;
 mod refresh;
 mod shape;
 mod tokens;
