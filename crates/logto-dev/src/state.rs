@@ -62,6 +62,8 @@ pub struct Counters {
     pub backchannel_logouts_sent: u64,
     /// Back-channel logout deliveries that failed.
     pub backchannel_logout_failures: u64,
+    /// Authorized Management API calls (`/api/*`).
+    pub management_api_calls: u64,
 }
 
 impl Counters {

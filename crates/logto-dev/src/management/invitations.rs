@@ -31,6 +31,37 @@ where
             "/organization-invitations/{id}/status",
             web::put().to(set_status),
         )
+        .route(
+            "/organization-invitations/{id}/message",
+            web::post().to(send_message),
+        )
+}
+
+/// `POST /api/organization-invitations/{id}/message` (a message payload, e.g.
+/// `{"link": …}`): recorded like a payload given at creation (real Logto sends it
+/// through its email connector, or answers 501 `connector.not_found` without one);
+/// 204; 404 when unknown.
+async fn send_message(
+    state: Data,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let payload: Value = json_body(&body)?;
+    let mut directory = state.directory_mut();
+    let inv = directory
+        .invitations
+        .iter()
+        .find(|i| i.id == *path)
+        .ok_or_else(ApiError::not_found)?;
+    let message = InvitationMessage {
+        invitation_id: inv.id.clone(),
+        invitee: inv.invitee.clone(),
+        organization_id: inv.organization_id.clone(),
+        payload,
+    };
+    tracing::info!(invitee = %message.invitee, "invitation email recorded (not sent)");
+    directory.messages.push(message);
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// An invitation as Logto shows it: the status computed (`Expired` once past

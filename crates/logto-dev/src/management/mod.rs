@@ -173,6 +173,7 @@ async fn require_management_token(
         .into());
     }
     tracing::debug!(client_id = %known.client_id, path = %req.path(), "Management API call");
+    state.count(|c| c.management_api_calls += 1);
     next.call(req).await
 }
 
