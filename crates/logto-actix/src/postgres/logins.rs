@@ -400,6 +400,63 @@ pub struct Swept {
     pub access_tokens: u64,
 }
 
+/// Drops every stored token scoped to `organization_id` (its organization
+/// token, and API-resource tokens for it) from every login of user `sub`
+/// at `issuer`, so that their next page fetches new ones: after a change of
+/// their roles or membership. Returns how many.
+///
+/// ```no_run
+/// # async fn run(pool: sqlx::PgPool) -> Result<(), sqlx::Error> {
+/// use logto_actix::postgres::logins::drop_organization_tokens;
+/// let n = drop_organization_tokens(&pool, "https://t.logto.app/oidc", "user-1", "org-acme").await?;
+/// # Ok(()) }
+/// ```
+pub async fn drop_organization_tokens(
+    pool: &PgPool,
+    issuer: &str,
+    sub: &str,
+    organization_id: &str,
+) -> Result<u64, sqlx::Error> {
+    // A cache key ends with `#{organization id}` exactly when the token is
+    // scoped to that organization (resource indicators have no fragment).
+    let key = logto_client::AccessTokenKey::organization(organization_id).cache_key();
+    let suffix = key.trim_start_matches('@');
+    Ok(sqlx::query(
+        "DELETE FROM access_tokens WHERE right(audience, length($3)) = $3 AND login_id IN \
+         (SELECT id FROM logins WHERE issuer = $1 AND user_sub = $2)",
+    )
+    .bind(issuer)
+    .bind(sub)
+    .bind(suffix)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+/// Makes every login of user `sub` at `issuer` due for its check with the
+/// identity provider (see [`crate::postgres::PgLogins::revalidate_every`]):
+/// the next request refreshes their tokens, and with them the ID token's
+/// claims (organizations, roles). Returns their ids.
+///
+/// ```no_run
+/// # async fn run(pool: sqlx::PgPool) -> Result<(), sqlx::Error> {
+/// let ids = logto_actix::postgres::logins::recheck_by_sub(&pool, "https://t.logto.app/oidc", "user-1").await?;
+/// # Ok(()) }
+/// ```
+pub async fn recheck_by_sub(
+    pool: &PgPool,
+    issuer: &str,
+    sub: &str,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE logins SET checked_at = 'epoch' WHERE issuer = $1 AND user_sub = $2 RETURNING id",
+    )
+    .bind(issuer)
+    .bind(sub)
+    .fetch_all(pool)
+    .await
+}
+
 /// Deletes every expired row of the three tables once: sign-in attempts and
 /// access tokens past `expires_at`, and logins past `expires_at` or idle for
 /// longer than `idle_timeout`. Correctness never depends on it (every read
