@@ -5,10 +5,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use super::{
-    Application, ApplicationPatch, ApplicationSecret, ManagementClient, ManagementError,
-    NewApplication, NewOrganization, NewUser, Organization, OrganizationMember, OrganizationPatch,
-    OrganizationRole, OrganizationScope, Resource, ResourcePatch, Role, RoleType, Scope, User,
-    UserPatch, UserSession, types::UserSessions,
+    Application, ApplicationPatch, ApplicationSecret, InvitationStatus, ManagementClient,
+    ManagementError, NewApplication, NewInvitation, NewOrganization, NewUser, Organization,
+    OrganizationInvitation, OrganizationMember, OrganizationPatch, OrganizationRole,
+    OrganizationScope, Resource, ResourcePatch, Role, RoleType, Scope, User, UserPatch,
+    UserSession, types::UserSessions,
 };
 
 /// No request body.
@@ -337,6 +338,91 @@ impl ManagementClient {
         self.call_no_content(Method::PUT, &path, Some(&body)).await
     }
 
+    /// A member's organization permissions, from all of their roles
+    /// (`GET /api/organizations/{id}/users/{userId}/scopes`).
+    pub async fn organization_member_scopes(
+        &self,
+        id: &str,
+        user_id: &str,
+    ) -> Result<Vec<OrganizationScope>, ManagementError> {
+        let path = format!(
+            "api/organizations/{}/users/{}/scopes",
+            seg(id)?,
+            seg(user_id)?
+        );
+        self.call(Method::GET, &path, NO_BODY).await
+    }
+
+    // ---- organization invitations --------------------------------------------------
+
+    /// Creates an invitation (`POST /api/organization-invitations`); with a
+    /// message payload, Logto's email connector sends it.
+    pub async fn create_invitation(
+        &self,
+        invitation: &NewInvitation,
+    ) -> Result<OrganizationInvitation, ManagementError> {
+        self.call(
+            Method::POST,
+            "api/organization-invitations",
+            Some(invitation),
+        )
+        .await
+    }
+
+    /// Has Logto's email connector send an invitation, with `link` as the
+    /// email's link (`POST /api/organization-invitations/{id}/message`).
+    pub async fn send_invitation_message(
+        &self,
+        id: &str,
+        link: &str,
+    ) -> Result<(), ManagementError> {
+        let path = format!("api/organization-invitations/{}/message", seg(id)?);
+        self.call_no_content(Method::POST, &path, Some(&json!({ "link": link })))
+            .await
+    }
+
+    /// Deletes an invitation (`DELETE /api/organization-invitations/{id}`).
+    pub async fn delete_invitation(&self, id: &str) -> Result<(), ManagementError> {
+        let path = format!("api/organization-invitations/{}", seg(id)?);
+        self.call_no_content(Method::DELETE, &path, NO_BODY).await
+    }
+
+    /// One invitation (`GET /api/organization-invitations/{id}`).
+    pub async fn invitation(&self, id: &str) -> Result<OrganizationInvitation, ManagementError> {
+        let path = format!("api/organization-invitations/{}", seg(id)?);
+        self.call(Method::GET, &path, NO_BODY).await
+    }
+
+    /// An organization's invitations
+    /// (`GET /api/organization-invitations?organizationId=…`).
+    pub async fn organization_invitations(
+        &self,
+        organization_id: &str,
+    ) -> Result<Vec<OrganizationInvitation>, ManagementError> {
+        let path = format!(
+            "api/organization-invitations?organizationId={}",
+            seg(organization_id)?
+        );
+        self.call(Method::GET, &path, NO_BODY).await
+    }
+
+    /// Accepts (for `accepted_user_id`) or revokes an invitation
+    /// (`PUT /api/organization-invitations/{id}/status`). Accepting makes the
+    /// user a member with the invitation's roles.
+    pub async fn set_invitation_status(
+        &self,
+        id: &str,
+        status: InvitationStatus,
+        accepted_user_id: Option<&str>,
+    ) -> Result<OrganizationInvitation, ManagementError> {
+        let path = format!("api/organization-invitations/{}/status", seg(id)?);
+        let mut body = json!({ "status": status });
+        if let Some(user) = accepted_user_id {
+            body["acceptedUserId"] = json!(user);
+        }
+        self.call(Method::PUT, &path, Some(&body)).await
+    }
+
     // ---- users -----------------------------------------------------------------------
 
     /// The user with exactly this username, if any (`GET /api/users`, exact search).
@@ -357,6 +443,44 @@ impl ManagementClient {
         Ok(users
             .into_iter()
             .find(|u| u.username.as_deref() == Some(username)))
+    }
+
+    /// The user whose primary email is `email` (compared without case), if any.
+    pub async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, ManagementError> {
+        let users: Vec<User> = self
+            .list_all(
+                "api/users",
+                &[
+                    ("search.primaryEmail", email),
+                    ("mode.primaryEmail", "exact"),
+                    ("isCaseSensitive", "false"),
+                ],
+            )
+            .await?;
+        Ok(users.into_iter().find(|u| {
+            u.primary_email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(email))
+        }))
+    }
+
+    /// A one-time token that signs in (or signs up) the owner of `email`
+    /// once, within `expires_in_secs` (`POST /api/one-time-tokens`); Logto's
+    /// sign-in takes it as the `one_time_token` parameter.
+    pub async fn create_one_time_token(
+        &self,
+        email: &str,
+        expires_in_secs: u64,
+    ) -> Result<SecretString, ManagementError> {
+        #[derive(serde::Deserialize)]
+        struct Created {
+            token: String,
+        }
+        let body = json!({ "email": email, "expiresIn": expires_in_secs });
+        let created: Created = self
+            .call(Method::POST, "api/one-time-tokens", Some(&body))
+            .await?;
+        Ok(SecretString::from(created.token))
     }
 
     /// One user (`GET /api/users/{id}`).

@@ -349,6 +349,12 @@ pub struct OrganizationMember {
     /// The user's username.
     #[serde(default)]
     pub username: Option<String>,
+    /// The user's display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The user's primary email.
+    #[serde(default)]
+    pub primary_email: Option<String>,
     /// Organization roles in this organization.
     #[serde(default)]
     pub organization_roles: Vec<IdName>,
@@ -376,4 +382,63 @@ pub struct UserSessionPayload {
 #[derive(Debug, Deserialize)]
 pub(super) struct UserSessions {
     pub(super) sessions: Vec<UserSession>,
+}
+
+/// Where an organization invitation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InvitationStatus {
+    /// Sent, not yet answered.
+    Pending,
+    /// The invitee joined.
+    Accepted,
+    /// Its time ran out.
+    Expired,
+    /// An admin withdrew it.
+    Revoked,
+}
+
+/// An organization invitation (`/api/organization-invitations`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationInvitation {
+    /// Id (random; the portal's invitation link carries it).
+    pub id: String,
+    /// The user who invited, if known.
+    #[serde(default)]
+    pub inviter_id: Option<String>,
+    /// The invitee's email address.
+    pub invitee: String,
+    /// The user who accepted it.
+    #[serde(default)]
+    pub accepted_user_id: Option<String>,
+    /// The organization.
+    pub organization_id: String,
+    /// Where it stands.
+    pub status: InvitationStatus,
+    /// Created, in milliseconds since the epoch.
+    pub created_at: i64,
+    /// Expires, in milliseconds since the epoch.
+    pub expires_at: i64,
+    /// The organization roles the invitee gets.
+    #[serde(default)]
+    pub organization_roles: Vec<IdName>,
+}
+
+/// A new organization invitation (`POST /api/organization-invitations`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewInvitation {
+    /// The user inviting.
+    pub inviter_id: String,
+    /// The invitee's email address.
+    pub invitee: String,
+    /// The organization.
+    pub organization_id: String,
+    /// Expiry, in milliseconds since the epoch.
+    pub expires_at: i64,
+    /// The organization roles the invitee gets.
+    pub organization_role_ids: Vec<String>,
+    /// What Logto's email connector sends (`{"link": …}`), or `false`: Logto
+    /// sends nothing and the portal shows the link.
+    pub message_payload: serde_json::Value,
 }
