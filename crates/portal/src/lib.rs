@@ -8,10 +8,12 @@
 //! - [`web`]: routes, the `Authenticated` and bearer extractors, the error
 //!   type rendered in one place, the rate limiter and the claims views;
 //! - [`storage`]: PostgreSQL, one module per table (logins, sessions,
-//!   tenants) and the per-instance caches in front of them: the only place
+//!   tenants, the audit trail) and the per-instance caches in front of them: the only place
 //!   with SQL on the portal's database;
 //! - [`tenant`]: the tenant domain (slugs, the tenants file, tenants from
-//!   the Logto seed);
+//!   the Logto seed); [`self_service`]: each organization's admins manage
+//!   its members, invitations and roles (the rules, the Management API
+//!   calls, the audit trail);
 //! - [`infra`]: the database breaker, metrics, the sweeper and telemetry;
 //! - [`management`] (a client of Logto's Management API) and [`provision`]
 //!   (`portal logto provision`: the demo seed into a real Logto).
@@ -21,6 +23,7 @@ pub mod config;
 pub mod infra;
 pub mod management;
 pub mod provision;
+pub mod self_service;
 pub mod startup;
 pub mod state;
 pub mod storage;

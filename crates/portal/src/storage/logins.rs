@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 
 pub use logto_actix::postgres::logins::{
     IdTokenError, LAST_SEEN_RESOLUTION, LoginRecord, SealedLoginTokens, count_for_sub, delete,
-    delete_by_sid, delete_by_sub, find, id_token, interval_secs, postpone_check, touch,
-    touch_loading_tokens,
+    delete_by_sid, delete_by_sub, drop_organization_tokens, find, id_token, interval_secs,
+    postpone_check, recheck_by_sub, touch, touch_loading_tokens,
 };
 
 /// Signed-in browsers whose login has not expired (all instances).

@@ -1,10 +1,12 @@
 //! PostgreSQL persistence: one module per table (the logins and their
 //! tokens, through logto-actix's `postgres` feature; the browser sessions;
-//! the tenants), this instance's copy of them ([`local_cache`]), and the
-//! caching layer serving pages from it ([`caching`]).
+//! the tenants; the audit trail of organization self-service), this
+//! instance's copy of them ([`local_cache`]), and the caching layer serving
+//! pages from it ([`caching`]).
 
 use sqlx::PgPool;
 
+pub mod audit;
 pub mod caching;
 pub mod local_cache;
 pub mod logins;

@@ -67,3 +67,17 @@ pub async fn seed_from_file(pool: &PgPool, path: &std::path::Path) -> anyhow::Re
     }
     Ok(tenants.len())
 }
+
+/// The tenant of a Logto organization, if the portal has one.
+pub async fn find_by_organization(
+    pool: &PgPool,
+    organization_id: &str,
+) -> Result<Option<Tenant>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT slug, display_name, organization_id, sso_connector_id, login_hint
+         FROM tenants WHERE organization_id = $1 ORDER BY slug LIMIT 1",
+    )
+    .bind(organization_id)
+    .fetch_optional(pool)
+    .await
+}
