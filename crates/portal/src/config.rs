@@ -13,6 +13,8 @@ use logto_client::{ResourceIndicator, SigningAlgorithm};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+use crate::management::M2mCredentials;
+
 /// A configuration problem, naming the variable.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {name}: {problem}")]
@@ -94,6 +96,17 @@ pub struct Settings {
     /// provider without a back-channel logout ends the login within about
     /// this long.
     pub session_revalidate: Option<Duration>,
+    /// `LOGTO_M2M_APP_ID` and `LOGTO_M2M_APP_SECRET` (both or neither): the
+    /// machine-to-machine application organization self-service calls
+    /// Logto's Management API as. Without it the members pages answer 503.
+    pub m2m: Option<M2mCredentials>,
+    /// `PORTAL_INVITATION_EMAILS` (`true`/`false`, default `false`): Logto's
+    /// email connector sends invitations; otherwise the portal shows the
+    /// invitation link to the admin who invited.
+    pub invitation_emails: bool,
+    /// `PORTAL_INVITATION_TTL` (seconds, default 7 days): how long an
+    /// invitation can be accepted.
+    pub invitation_ttl: Duration,
 }
 
 /// The default of `PORTAL_SESSION_REVALIDATE`: 5 minutes. A check costs one
@@ -145,6 +158,9 @@ impl std::fmt::Debug for Settings {
             )
             .field("signing_algorithms", &self.signing_algorithms)
             .field("session_revalidate", &self.session_revalidate)
+            .field("m2m", &self.m2m)
+            .field("invitation_emails", &self.invitation_emails)
+            .field("invitation_ttl", &self.invitation_ttl)
             .finish()
     }
 }
@@ -349,6 +365,28 @@ impl Settings {
                 algs
             }
         };
+        let m2m = match (get("LOGTO_M2M_APP_ID"), get("LOGTO_M2M_APP_SECRET")) {
+            (Some(id), Some(secret)) => Some(M2mCredentials::new(id.trim(), secret)),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(problem(
+                    "LOGTO_M2M_APP_SECRET",
+                    "is not set (LOGTO_M2M_APP_ID is)",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(problem(
+                    "LOGTO_M2M_APP_ID",
+                    "is not set (LOGTO_M2M_APP_SECRET is)",
+                ));
+            }
+        };
+        let invitation_emails = match get("PORTAL_INVITATION_EMAILS").as_deref().map(str::trim) {
+            None | Some("false" | "0") => false,
+            Some("true" | "1") => true,
+            Some(_) => return Err(problem("PORTAL_INVITATION_EMAILS", "must be true or false")),
+        };
+        let invitation_ttl = seconds("PORTAL_INVITATION_TTL", 7 * 24 * 60 * 60)?;
         let templates_dir = get("PORTAL_TEMPLATES_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(default_templates_dir);
@@ -381,6 +419,9 @@ impl Settings {
             backchannel_rate_per_minute,
             signing_algorithms,
             session_revalidate,
+            m2m,
+            invitation_emails,
+            invitation_ttl,
         })
     }
 

@@ -20,8 +20,11 @@ use tracing_actix_web::TracingLogger;
 use crate::config::Settings;
 use crate::infra::sweeper;
 use crate::infra::telemetry::QuietRootSpan;
+use crate::management::ManagementClient;
+use crate::self_service::SelfService;
 use crate::state::{AppState, Parts};
 use crate::storage::caching::CachingSessionStore;
+use crate::storage::local_cache::LocalCache;
 use crate::storage::session_store::PgSessionStore;
 use crate::storage::tenants;
 use crate::web::auth::{PortalAuth, portal_logins};
@@ -90,6 +93,34 @@ pub fn pool_options() -> PgPoolOptions {
 pub fn worker_connections(budget: u32, workers: usize) -> u32 {
     let workers = u32::try_from(workers.max(1)).unwrap_or(u32::MAX);
     budget.div_ceil(workers).max(2)
+}
+
+/// Organization self-service, when a machine-to-machine application is
+/// configured: the Management API at the Logto endpoint, with the IdP
+/// timeout.
+fn self_service(
+    settings: &Settings,
+    client: &LogtoClient,
+    cache: &Arc<LocalCache>,
+) -> anyhow::Result<Option<Arc<SelfService>>> {
+    let Some(m2m) = settings.m2m.clone() else {
+        return Ok(None);
+    };
+    let http = reqwest::Client::builder()
+        .connect_timeout(settings.idp_timeout.min(Duration::from_secs(5)))
+        .timeout(settings.idp_timeout)
+        .build()
+        .context("building the Management API's HTTP client")?;
+    let management =
+        ManagementClient::with_http_client(http, settings.logto_endpoint.clone(), m2m)?;
+    Ok(Some(Arc::new(SelfService::new(
+        management,
+        client.config().issuer(),
+        Arc::clone(cache),
+        settings.base_url.as_str(),
+        settings.invitation_ttl,
+        settings.invitation_emails,
+    ))))
 }
 
 /// The Logto client for these settings.
@@ -162,6 +193,8 @@ impl Application {
         let stylesheet =
             std::fs::read_to_string(settings.templates_dir.join("static").join("portal.css"))
                 .unwrap_or_default();
+        let local_cache = Arc::new(LocalCache::default());
+        let self_service = self_service(&settings, &client, &local_cache)?;
         let port = listener.local_addr()?.port();
         sweeper::spawn(pool.clone(), Duration::from_secs(60), settings.idle_timeout);
         let state = web::Data::new(AppState::new(Parts {
@@ -171,6 +204,8 @@ impl Application {
             pool,
             cipher,
             stylesheet,
+            local_cache,
+            self_service,
         }));
         // One connection of its own for the change notifications, beside
         // the budget: it is held for as long as the portal runs.
@@ -290,6 +325,31 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                 web::get().to(routes::api::org_whoami),
             )
             .route("/api/reports", web::get().to(routes::api::reports))
+            .route(
+                "/api/orgs/{organization_id}/members",
+                web::get().to(routes::api::org_members),
+            )
+            .route(
+                "/api/orgs/{organization_id}/members/{user_id}",
+                web::delete().to(routes::api::org_remove_member),
+            )
+            .route(
+                "/api/orgs/{organization_id}/members/{user_id}/roles",
+                web::put().to(routes::api::org_set_roles),
+            )
+            .service(
+                web::resource("/api/orgs/{organization_id}/invitations")
+                    .route(web::get().to(routes::api::org_invitations))
+                    .route(web::post().to(routes::api::org_invite)),
+            )
+            .route(
+                "/api/orgs/{organization_id}/invitations/{id}",
+                web::delete().to(routes::api::org_revoke_invitation),
+            )
+            .route(
+                "/api/orgs/{organization_id}/audit",
+                web::get().to(routes::api::org_audit),
+            )
             .service(
                 web::scope("")
                     .wrap(from_fn(middleware::limit_sign_ins))
@@ -318,6 +378,37 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                     .route("/t/{slug}/", web::get().to(routes::tenant::home))
                     .route("/t/{slug}", web::get().to(routes::tenant::home))
                     .route("/t/{slug}/sign-in", web::get().to(routes::tenant::sign_in))
+                    .route("/t/{slug}/members", web::get().to(routes::members::list))
+                    .route(
+                        "/t/{slug}/members/invite",
+                        web::post().to(routes::members::invite),
+                    )
+                    .route(
+                        "/t/{slug}/members/{user_id}/roles",
+                        web::post().to(routes::members::set_roles),
+                    )
+                    .route(
+                        "/t/{slug}/members/{user_id}/remove",
+                        web::post().to(routes::members::remove),
+                    )
+                    .route(
+                        "/t/{slug}/invitations",
+                        web::get().to(routes::members::invitations),
+                    )
+                    .route(
+                        "/t/{slug}/invitations/{id}/revoke",
+                        web::post().to(routes::members::revoke),
+                    )
+                    .route("/t/{slug}/audit", web::get().to(routes::members::audit))
+                    .route("/invitations/{id}", web::get().to(routes::members::landing))
+                    .route(
+                        "/invitations/{id}/sign-in",
+                        web::get().to(routes::members::sign_in),
+                    )
+                    .route(
+                        "/invitations/{id}/accept",
+                        web::post().to(routes::members::accept),
+                    )
                     .route("/api/me", web::get().to(routes::api::me)),
             )
     })
@@ -334,7 +425,13 @@ mod tests {
 
     #[test]
     fn sign_in_routes_are_recognised_and_nothing_else() {
-        for path in ["/sign-in", "/callback", "/t/acme/sign-in"] {
+        for path in [
+            "/sign-in",
+            "/callback",
+            "/t/acme/sign-in",
+            "/invitations/inv1/sign-in",
+            "/invitations/inv1",
+        ] {
             assert!(is_sign_in(path), "{path}");
         }
         for path in [
@@ -345,6 +442,9 @@ mod tests {
             "/t/a/b/sign-in",
             "/t//sign-in",
             "/x/sign-in",
+            "/invitations/inv1/accept",
+            "/invitations//sign-in",
+            "/invitations/a/b/sign-in",
         ] {
             assert!(!is_sign_in(path), "{path}");
         }

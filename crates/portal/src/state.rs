@@ -10,6 +10,7 @@ use sqlx::PgPool;
 use crate::config::Settings;
 use crate::infra::breaker::DbBreaker;
 use crate::infra::metrics::Metrics;
+use crate::self_service::SelfService;
 use crate::storage::local_cache::LocalCache;
 use crate::web::claims_table::ClaimsTables;
 use crate::web::rate_limit::RateLimiter;
@@ -49,6 +50,9 @@ pub struct AppState {
     pub sign_in_limiter: Arc<RateLimiter>,
     /// Per-IP limit of back-channel logout requests.
     pub backchannel_limiter: Arc<RateLimiter>,
+    /// Organization self-service, when a machine-to-machine application
+    /// is configured (`LOGTO_M2M_APP_ID`).
+    pub self_service: Option<Arc<SelfService>>,
 }
 
 /// The parts of [`AppState`] that are built at start-up.
@@ -65,6 +69,10 @@ pub struct Parts {
     pub cipher: Arc<TokenCipher>,
     /// See [`AppState::stylesheet`].
     pub stylesheet: String,
+    /// See [`AppState::local_cache`].
+    pub local_cache: Arc<LocalCache>,
+    /// See [`AppState::self_service`].
+    pub self_service: Option<Arc<SelfService>>,
 }
 
 impl AppState {
@@ -84,13 +92,14 @@ impl AppState {
             client: parts.client,
             templates: Arc::new(parts.templates),
             claims_tables: Arc::default(),
-            local_cache: Arc::default(),
+            local_cache: parts.local_cache,
             pool: parts.pool,
             worker_pools: Arc::default(),
             db_breaker: DbBreaker::new(),
             cipher: parts.cipher,
             stylesheet: Bytes::from(parts.stylesheet),
             metrics: Arc::default(),
+            self_service: parts.self_service,
         }
     }
 

@@ -49,6 +49,20 @@ pub enum AppError {
     /// No such page or tenant.
     #[error("{0}")]
     NotFound(String),
+    /// The request cannot be carried out as things stand (the last admin).
+    #[error("{0}")]
+    Conflict(String),
+    /// What the link led to is no longer there (a used or expired invitation).
+    #[error("{0}")]
+    Gone(String),
+    /// A feature this deployment has not configured.
+    #[error("{0}")]
+    NotConfigured(String),
+    /// Logto's Management API failed or refused a call.
+    #[error(
+        "Logto's Management API did not complete the change; nothing was changed, please try again"
+    )]
+    ManagementApi(#[source] crate::management::ManagementError),
     /// A bearer token was missing or invalid (API routes).
     #[error("{description}")]
     Bearer {
@@ -158,6 +172,45 @@ impl From<logto_client::Error> for AppError {
     }
 }
 
+/// A Management API failure's status: Logto unreachable, failing or
+/// refusing the portal's credentials is a 503 "try again"; any other
+/// refusal a 502 (the portal asked something Logto would not do).
+fn management_status(e: &crate::management::ManagementError) -> StatusCode {
+    use crate::management::ManagementError as M;
+    match e {
+        M::Unreachable { .. } | M::BadCredentials { .. } | M::TokenRefused { .. } => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        M::Api { status, .. } if *status >= 500 => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_GATEWAY,
+    }
+}
+
+impl From<crate::self_service::SelfServiceError> for AppError {
+    fn from(e: crate::self_service::SelfServiceError) -> Self {
+        use crate::self_service::{Refusal as R, SelfServiceError as E};
+        match e {
+            E::Refused(r) => {
+                let message = r.to_string();
+                match r {
+                    R::MissingPermission(_)
+                    | R::Escalation { .. }
+                    | R::InvitationForSomeoneElse => Self::Forbidden {
+                        message,
+                        tenant: None,
+                    },
+                    R::LastAdmin => Self::Conflict(message),
+                    R::UnknownRole(_) | R::InvalidEmail(_) => Self::BadRequest(message),
+                    R::NotAMember | R::InvitationNotFound => Self::NotFound(message),
+                    R::InvitationClosed(_) => Self::Gone(message),
+                }
+            }
+            E::Management(m) => Self::ManagementApi(m),
+            E::Database(d) => d.into(),
+        }
+    }
+}
+
 /// Whether `e` is the identity provider's outage, a 503 "try again"
 /// whatever the request was: it cannot be reached; it answered with a
 /// failure of its own (`server_error`, `temporarily_unavailable`, a 5xx),
@@ -187,6 +240,10 @@ impl ResponseError for AppError {
             Self::SignInFailed(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Csrf | Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Gone(_) => StatusCode::GONE,
+            Self::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ManagementApi(e) => management_status(e),
             Self::Bearer { status, .. } => *status,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::DatabaseUnavailable(_) | Self::IdpUnavailable(_) => {
@@ -236,6 +293,10 @@ impl AppError {
             Self::Csrf => "csrf",
             Self::Forbidden { .. } => "forbidden",
             Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::Gone(_) => "gone",
+            Self::NotConfigured(_) => "not_configured",
+            Self::ManagementApi(_) => "management_api",
             Self::Bearer { code, .. } => code,
             Self::RateLimited => "rate_limited",
             Self::DatabaseUnavailable(_) | Self::IdpUnavailable(_) => "unavailable",
@@ -325,9 +386,12 @@ pub fn render<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerRespo
             (Some(AppError::SignInFailed(_)), _) => "Sign-in failed",
             (_, 403) => "No access",
             (_, 404) => "Page not found",
+            (_, 409) => "Not possible",
+            (_, 410) => "No longer valid",
             (_, 401) => "Please sign in",
             (_, 503) => "Temporarily unavailable",
             (Some(AppError::IdpAnswerRefused(_)), _) => "Sign-in service error",
+            (Some(AppError::ManagementApi(_)), _) => "Logto did not answer as expected",
             (_, s) if s >= 500 => "Something went wrong",
             _ => "Request refused",
         };

@@ -104,13 +104,19 @@ pub(crate) async fn record_metrics(
 }
 
 /// Whether `path` starts a sign-in or completes one: logto-actix's
-/// `/sign-in` and `/callback`, and a tenant's `/t/{slug}/sign-in`.
+/// `/sign-in` and `/callback`, a tenant's `/t/{slug}/sign-in`, and an
+/// invitation link (`/invitations/{id}` and its `/sign-in`), which anyone
+/// may open and which costs a Management API call.
 pub(crate) fn is_sign_in(path: &str) -> bool {
     matches!(path, "/sign-in" | "/callback")
         || path
             .strip_prefix("/t/")
             .and_then(|rest| rest.strip_suffix("/sign-in"))
             .is_some_and(tenant::valid_slug)
+        || path.strip_prefix("/invitations/").is_some_and(|rest| {
+            let id = rest.strip_suffix("/sign-in").unwrap_or(rest);
+            !id.is_empty() && !id.contains('/')
+        })
 }
 
 /// Every sign-in route ([`is_sign_in`]) is rate limited per client, in

@@ -142,3 +142,229 @@ pub async fn reports(
             "reports": [],
         })))
 }
+
+// ---- organization self-service (`/api/orgs/{organization_id}/…`) ------------------
+
+/// The actor of a bearer organization token for exactly `organization_id`.
+async fn bearer_actor(
+    state: &AppState,
+    token: &BearerToken,
+    organization_id: &str,
+) -> Result<crate::self_service::Actor, AppError> {
+    let claims = state
+        .client
+        .verify_organization_token(token.as_str(), organization_id)
+        .await
+        .map_err(token_error)?;
+    Ok(crate::self_service::Actor {
+        sub: claims.claims.sub.clone(),
+        name: None,
+        permissions: claims.scopes().map(str::to_owned).collect(),
+    })
+}
+
+/// A missing permission is the bearer's `insufficient_scope`; the rest as
+/// on the pages.
+fn api_error(e: crate::self_service::SelfServiceError) -> AppError {
+    use crate::self_service::{Refusal, SelfServiceError};
+    match e {
+        SelfServiceError::Refused(Refusal::MissingPermission(p)) => AppError::Bearer {
+            status: StatusCode::FORBIDDEN,
+            code: "insufficient_scope",
+            description: format!("the `{p}` permission is required"),
+        },
+        other => other.into(),
+    }
+}
+
+fn json_no_store(status: StatusCode, body: serde_json::Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}
+
+fn invitation_json(
+    service: &crate::self_service::SelfService,
+    i: &crate::management::OrganizationInvitation,
+) -> serde_json::Value {
+    serde_json::json!({
+        "id": i.id,
+        "invitee": i.invitee,
+        "status": i.status,
+        "roles": i.organization_roles.iter().map(|r| &r.name).collect::<Vec<_>>(),
+        "expires_at": i.expires_at / 1000,
+        "link": service.invitation_link(&i.id),
+    })
+}
+
+/// `GET /api/orgs/{organization_id}/members` (`read:members`).
+pub async fn org_members(
+    token: BearerToken,
+    state: web::Data<AppState>,
+    organization_id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let service = super::members::service(&state)?;
+    let actor = bearer_actor(&state, &token, &organization_id).await?;
+    let members = service
+        .members(&organization_id, &actor)
+        .await
+        .map_err(api_error)?;
+    let members: Vec<_> = members
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "id": m.id,
+                "name": m.name,
+                "username": m.username,
+                "email": m.primary_email,
+                "roles": m.organization_roles.iter().map(|r| &r.name).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(json_no_store(
+        StatusCode::OK,
+        serde_json::json!({ "members": members }),
+    ))
+}
+
+/// `GET /api/orgs/{organization_id}/invitations` (`invite:members`): the pending ones.
+pub async fn org_invitations(
+    token: BearerToken,
+    state: web::Data<AppState>,
+    organization_id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let service = super::members::service(&state)?;
+    let actor = bearer_actor(&state, &token, &organization_id).await?;
+    let pending = service
+        .invitations(&organization_id, &actor)
+        .await
+        .map_err(api_error)?;
+    let pending: Vec<_> = pending
+        .iter()
+        .map(|i| invitation_json(&service, i))
+        .collect();
+    Ok(json_no_store(
+        StatusCode::OK,
+        serde_json::json!({ "invitations": pending }),
+    ))
+}
+
+/// The body of `POST /api/orgs/{organization_id}/invitations`.
+#[derive(serde::Deserialize)]
+pub struct InviteBody {
+    email: String,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+/// `POST /api/orgs/{organization_id}/invitations` (`invite:members`):
+/// `{"email": …, "roles": […]}`; 201 with the invitation and its link.
+pub async fn org_invite(
+    token: BearerToken,
+    state: web::Data<AppState>,
+    organization_id: web::Path<String>,
+    body: web::Json<InviteBody>,
+) -> Result<HttpResponse, AppError> {
+    let service = super::members::service(&state)?;
+    let actor = bearer_actor(&state, &token, &organization_id).await?;
+    let invited = service
+        .invite(
+            &state.pool,
+            &organization_id,
+            &actor,
+            &body.email,
+            &body.roles,
+        )
+        .await
+        .map_err(api_error)?;
+    Ok(json_no_store(
+        StatusCode::CREATED,
+        invitation_json(&service, &invited.invitation),
+    ))
+}
+
+/// `DELETE /api/orgs/{organization_id}/invitations/{id}` (`invite:members`): revokes it.
+pub async fn org_revoke_invitation(
+    token: BearerToken,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (organization_id, id) = path.into_inner();
+    let service = super::members::service(&state)?;
+    let actor = bearer_actor(&state, &token, &organization_id).await?;
+    service
+        .revoke_invitation(&state.pool, &organization_id, &actor, &id)
+        .await
+        .map_err(api_error)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The body of `PUT /api/orgs/{organization_id}/members/{user_id}/roles`.
+#[derive(serde::Deserialize)]
+pub struct RolesBody {
+    roles: Vec<String>,
+}
+
+/// `PUT /api/orgs/{organization_id}/members/{user_id}/roles` (`manage:members`).
+pub async fn org_set_roles(
+    token: BearerToken,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Json<RolesBody>,
+) -> Result<HttpResponse, AppError> {
+    let (organization_id, user_id) = path.into_inner();
+    let service = super::members::service(&state)?;
+    let actor = bearer_actor(&state, &token, &organization_id).await?;
+    service
+        .set_roles(&state.pool, &organization_id, &actor, &user_id, &body.roles)
+        .await
+        .map_err(api_error)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `DELETE /api/orgs/{organization_id}/members/{user_id}` (`manage:members`).
+pub async fn org_remove_member(
+    token: BearerToken,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (organization_id, user_id) = path.into_inner();
+    let service = super::members::service(&state)?;
+    let actor = bearer_actor(&state, &token, &organization_id).await?;
+    service
+        .remove(&state.pool, &organization_id, &actor, &user_id)
+        .await
+        .map_err(api_error)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `?before=` of the audit trail.
+#[derive(serde::Deserialize)]
+pub struct AuditQuery {
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/orgs/{organization_id}/audit?before=&limit=` (`manage:members`):
+/// newest first, at most 100 a page; `next_before` pages on.
+pub async fn org_audit(
+    token: BearerToken,
+    state: web::Data<AppState>,
+    organization_id: web::Path<String>,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, AppError> {
+    let service = super::members::service(&state)?;
+    let actor = bearer_actor(&state, &token, &organization_id).await?;
+    let limit = query.limit.unwrap_or(50).clamp(1, 100);
+    let events = service
+        .audit_page(&state.pool, &organization_id, &actor, query.before, limit)
+        .await
+        .map_err(api_error)?;
+    let next = (events.len() as i64 == limit)
+        .then(|| events.last().map(|e| e.id))
+        .flatten();
+    Ok(json_no_store(
+        StatusCode::OK,
+        serde_json::json!({ "events": events, "next_before": next }),
+    ))
+}

@@ -4,6 +4,7 @@ pub mod api;
 pub mod assets;
 pub mod backchannel;
 pub mod health;
+pub mod members;
 pub mod pages;
 pub mod tenant;
 

@@ -12,7 +12,7 @@ use crate::web::auth::{MaybeAuthenticated, PortalAuth};
 use crate::web::error::AppError;
 use crate::web::views::{TenantRef, render_page};
 
-async fn tenant_or_404(state: &AppState, slug: &str) -> Result<Tenant, AppError> {
+pub(crate) async fn tenant_or_404(state: &AppState, slug: &str) -> Result<Tenant, AppError> {
     let found = match state.local_cache.tenant(slug) {
         Some(found) => found,
         None => tenants::find(&state.pool, slug).await?,
