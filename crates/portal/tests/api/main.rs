@@ -12,6 +12,7 @@ mod id_tokens;
 mod properties;
 mod reliability;
 mod security;
+mod self_service;
 mod sessions;
 mod storage;
 mod support;

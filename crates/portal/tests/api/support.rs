@@ -292,15 +292,23 @@ pub fn portal_env(idp: &DevIdp, base_url: &str, database_url: &str) -> Vec<(Stri
         .iter()
         .find(|a| a.id == "portal-demo")
         .unwrap();
+    let m2m = idp
+        .seed()
+        .applications
+        .iter()
+        .find(|a| a.id == "portal-m2m")
+        .unwrap();
     let tenants_file = crate::helpers::tenants_file();
     [
         ("DATABASE_URL", database_url.to_owned()),
+        ("LOGTO_M2M_APP_ID", m2m.id.clone()),
+        ("LOGTO_M2M_APP_SECRET", m2m.secret.clone().unwrap_or_default()),
         ("LOGTO_ENDPOINT", idp.endpoint().to_string()),
         ("LOGTO_APP_ID", app.id.clone()),
         ("LOGTO_APP_SECRET", app.secret.clone().unwrap_or_default()),
         (
             "LOGTO_SCOPES",
-            "email custom_data identities roles read:members invite:members manage:billing read:reports write:reports"
+            "email custom_data identities roles read:members invite:members manage:members manage:billing read:reports write:reports"
                 .to_owned(),
         ),
         ("PORTAL_BASE_URL", base_url.to_owned()),
