@@ -1,6 +1,8 @@
 //! Browser end-to-end tests: a real headless Chromium, driven through a
 //! `chromedriver` child process, signs in to an in-process portal against an
-//! in-process logto-dev, visits tenant spaces and signs out.
+//! in-process logto-dev, visits tenant spaces and signs out; and, in two
+//! browsers at once, an admin invites a newcomer who signs up through the
+//! link, joins, and sees the role the admin then gives them.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian: `apt-get
 //! install chromium chromium-driver`; `cargo xtask test` installs them when it
@@ -255,4 +257,207 @@ async fn assert_fits(client: &Client, width: u64) {
         scroll <= inner,
         "the page scrolls sideways: {scroll} px of content in {inner} px"
     );
+}
+
+/// Waits until the text of `css` reads `expected` (trimmed), finding the
+/// element afresh each time: a submitted form may still be replacing the page.
+async fn wait_for_text(client: &Client, css: &str, expected: &str) {
+    let deadline = tokio::time::Instant::now() + PAGE;
+    loop {
+        let text = match client.find(Locator::Css(css)).await {
+            Ok(e) => e.text().await.ok(),
+            Err(_) => None,
+        };
+        if text.as_deref().map(str::trim) == Some(expected) {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let url = client.current_url().await.map(|u| u.to_string());
+            panic!("expected `{css}` to read {expected:?}, it reads {text:?} on {url:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Organization self-service end to end, in two browsers that share no
+/// cookies: Alice (Acme's admin) invites a newcomer through the members
+/// page; the newcomer opens the link, is signed up by the one-time token
+/// without a form, accepts and lands in Acme's space as `member`; Alice
+/// makes them `admin`, and their space shows it on reload, without signing
+/// in again.
+#[sqlx::test(migrator = "portal::MIGRATOR")]
+#[ignore = "needs Chromium: run through cargo xtask test"]
+async fn an_admin_invites_a_newcomer_who_signs_up_accepts_and_is_promoted(pool: PgPool) {
+    const NEWCOMER: &str = "nora@acme.test";
+    let portal = TestPortal::spawn(pool).await;
+    let admin_browser = Browser::start(Window::Desktop).await;
+    let alice = &admin_browser.client;
+
+    // Alice signs in and invites Nora as a member through the form.
+    alice.goto(&portal.url("/")).await.unwrap();
+    sign_in_through_the_form(alice, &portal, "alice").await;
+    alice.goto(&portal.url("/t/acme/members")).await.unwrap();
+    let form = element(alice, "form#invite").await;
+    assert_eq!(page_status(alice).await, 200);
+    let own_row = format!("tr[data-member='{}']", portal.sub_of("alice"));
+    let own = element(alice, &own_row).await.text().await.unwrap();
+    assert!(own.contains("Alice Example"), "her own row: {own}");
+    form.find(Locator::Css("input[name='email']"))
+        .await
+        .unwrap()
+        .send_keys(NEWCOMER)
+        .await
+        .unwrap();
+    form.find(Locator::Css("select[name='role']"))
+        .await
+        .unwrap()
+        .select_by_value("member")
+        .await
+        .unwrap();
+    element(alice, "#send-invitation")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let link = element(alice, "#invitation-link")
+        .await
+        .text()
+        .await
+        .unwrap();
+    wait_for_url(alice, &portal.url("/t/acme/members/invite")).await;
+    assert_eq!(page_status(alice).await, 200);
+    let text = body_text(alice).await;
+    assert!(text.contains(&format!("{NEWCOMER} is invited")), "{text}");
+    assert!(text.contains("Role: member"), "{text}");
+    let link = url::Url::parse(link.trim()).unwrap();
+    assert!(
+        link.as_str().starts_with(&portal.url("/invitations/")),
+        "the invitation link is the portal's: {link}"
+    );
+    assert_eq!(
+        portal.idp.user_id_by_email(NEWCOMER),
+        None,
+        "no account yet"
+    );
+
+    // Nora, in a browser of her own, opens the link signed out.
+    let newcomer_browser = Browser::start(Window::Desktop).await;
+    let nora = &newcomer_browser.client;
+    nora.goto(link.as_str()).await.unwrap();
+    let sign_in = element(nora, "#invitation-sign-in").await;
+    assert_eq!(page_status(nora).await, 200);
+    let text = body_text(nora).await;
+    assert!(text.contains("Join Acme Corp"), "{text}");
+    assert!(text.contains(NEWCOMER), "{text}");
+    assert!(
+        nora.find(Locator::Css("#sign-out")).await.is_err()
+            && nora.find(Locator::Css("#accept-invitation")).await.is_err(),
+        "signed out: no Accept button yet"
+    );
+    // The one-time token signs her up at logto-dev without a form and
+    // sends her straight back to the invitation, signed in.
+    let code_grants = portal.idp.counters().authorization_code_grants;
+    sign_in.click().await.unwrap();
+    let accept = element(nora, "#accept-invitation").await;
+    wait_for_url(nora, link.as_str()).await;
+    element(nora, "#sign-out").await;
+    assert_eq!(
+        portal.idp.counters().authorization_code_grants,
+        code_grants + 1,
+        "one sign-in"
+    );
+    let nora_id = portal
+        .idp
+        .user_id_by_email(NEWCOMER)
+        .expect("signed up with the invited address");
+    assert_eq!(
+        portal.idp.organization_roles_of(&nora_id, "org-acme"),
+        None,
+        "not a member before accepting"
+    );
+    assert!(body_text(nora).await.contains("Join Acme Corp"));
+
+    // She accepts and lands in Acme's space as a member.
+    accept.click().await.unwrap();
+    element(nora, "#tenant-name").await;
+    wait_for_url(nora, &portal.url("/t/acme/")).await;
+    assert_eq!(page_status(nora).await, 200);
+    wait_for_text(nora, "#tenant-name", "Acme Corp").await;
+    wait_for_text(nora, "#tenant-roles", "member").await;
+    let permissions = element(nora, "#tenant-permissions")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        permissions.contains("read:members") && !permissions.contains("manage:members"),
+        "permissions: {permissions}"
+    );
+    assert_eq!(
+        portal.idp.organization_roles_of(&nora_id, "org-acme"),
+        Some(vec!["member".to_owned()])
+    );
+
+    // Alice sees her among the members and makes her admin instead.
+    alice.goto(&portal.url("/t/acme/members")).await.unwrap();
+    let row = format!("tr[data-member='{nora_id}']");
+    let nora_row = element(alice, &row).await;
+    let row_text = nora_row.text().await.unwrap();
+    assert!(row_text.contains(NEWCOMER), "{row_text}");
+    wait_for_text(alice, &format!("{row} .member-roles"), "member").await;
+    let member = nora_row
+        .find(Locator::Css("input[name='role'][value='member']"))
+        .await
+        .unwrap();
+    let admin = nora_row
+        .find(Locator::Css("input[name='role'][value='admin']"))
+        .await
+        .unwrap();
+    assert!(member.is_selected().await.unwrap(), "member is checked");
+    assert!(!admin.is_selected().await.unwrap(), "admin is not checked");
+    member.click().await.unwrap();
+    admin.click().await.unwrap();
+    assert!(!member.is_selected().await.unwrap());
+    assert!(admin.is_selected().await.unwrap());
+    nora_row
+        .find(Locator::Css("button[data-action='set-roles']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // Back on the members page (303), her row says admin.
+    wait_for_text(alice, &format!("{row} .member-roles"), "admin").await;
+    wait_for_url(alice, &portal.url("/t/acme/members")).await;
+    assert_eq!(page_status(alice).await, 200);
+    assert_eq!(
+        portal.idp.organization_roles_of(&nora_id, "org-acme"),
+        Some(vec!["admin".to_owned()])
+    );
+
+    // Nora reloads her space: admin, with the admin's permissions, and no
+    // new sign-in.
+    let code_grants = portal.idp.counters().authorization_code_grants;
+    nora.refresh().await.unwrap();
+    wait_for_text(nora, "#tenant-roles", "admin").await;
+    wait_for_url(nora, &portal.url("/t/acme/")).await;
+    assert_eq!(page_status(nora).await, 200);
+    element(nora, "#sign-out").await;
+    let permissions = element(nora, "#tenant-permissions")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        permissions.contains("manage:members") && permissions.contains("invite:members"),
+        "permissions: {permissions}"
+    );
+    assert_eq!(
+        portal.idp.counters().authorization_code_grants,
+        code_grants,
+        "no new sign-in"
+    );
+
+    newcomer_browser.close().await;
+    admin_browser.close().await;
 }

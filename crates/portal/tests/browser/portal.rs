@@ -1,6 +1,7 @@
 //! The system under test: a portal (in-process, port 0) on its own database,
 //! signing in against its own logto-dev, both on loopback — the same setup as
-//! `tests/api/helpers.rs`, with the demo's tenants.
+//! `tests/api/helpers.rs`, with the demo's tenants and its machine-to-machine
+//! application (organization self-service).
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -37,6 +38,14 @@ impl TestPortal {
             .iter()
             .find(|a| a.id == "portal-demo")
             .unwrap();
+        // The machine-to-machine application organization self-service
+        // calls logto-dev's Management API as.
+        let m2m = idp
+            .seed()
+            .applications
+            .iter()
+            .find(|a| a.id == "portal-m2m")
+            .unwrap();
         let root = workspace_root();
         let env: HashMap<&str, String> = HashMap::from([
             (
@@ -46,10 +55,15 @@ impl TestPortal {
             ("LOGTO_ENDPOINT", idp.endpoint().to_string()),
             ("LOGTO_APP_ID", app.id.clone()),
             ("LOGTO_APP_SECRET", app.secret.clone().unwrap_or_default()),
+            ("LOGTO_M2M_APP_ID", m2m.id.clone()),
+            (
+                "LOGTO_M2M_APP_SECRET",
+                m2m.secret.clone().unwrap_or_default(),
+            ),
             (
                 "LOGTO_SCOPES",
                 "email phone custom_data identities roles read:members invite:members \
-                 manage:billing read:reports write:reports"
+                 manage:members manage:billing read:reports write:reports"
                     .to_owned(),
             ),
             ("PORTAL_BASE_URL", address.clone()),
