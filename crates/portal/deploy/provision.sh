@@ -14,9 +14,11 @@
 #     the freshly seeded Logto, through Logto's database (LOGTO_DATABASE_URL).
 # With credentials at hand, --bootstrap-m2m is dropped from the command.
 #
-# Writes $PORTAL_ENV_DIR/logto-app.env (LOGTO_APP_ID, LOGTO_APP_SECRET: the
-# portal replicas read it through PORTAL_ENV_FILE) and, after a bootstrap,
-# $SECRETS_DIR/logto-m2m.env (not visible to the replicas).
+# Writes $PORTAL_ENV_DIR/logto-app.env (LOGTO_APP_ID, LOGTO_APP_SECRET) and
+# $PORTAL_ENV_DIR/logto-m2m.env (the machine-to-machine app in use, for the
+# replicas' organization self-service): the portal replicas read both through
+# PORTAL_ENV_FILE. After a bootstrap, also $SECRETS_DIR/logto-m2m.env, for the
+# next run.
 set -eu
 
 secrets=${SECRETS_DIR:-/secrets}
@@ -84,5 +86,14 @@ if grep -Eq '^(export +)?LOGTO_M2M_APP_ID=' "$output"; then
     grep -E '^(export +)?LOGTO_M2M_APP_(ID|SECRET)=' "$output" >"$secrets/logto-m2m.env.new"
     mv "$secrets/logto-m2m.env.new" "$secrets/logto-m2m.env"
 fi
+# The machine-to-machine app in use, for the replicas: organization
+# self-service (members, invitations, roles) calls the Management API as it.
+if grep -Eq '^(export +)?LOGTO_M2M_APP_ID=' "$output"; then
+    grep -E '^(export +)?LOGTO_M2M_APP_(ID|SECRET)=' "$output" >"$portal_env/logto-m2m.env.new"
+else
+    printf "LOGTO_M2M_APP_ID='%s'\nLOGTO_M2M_APP_SECRET='%s'\n" \
+        "$LOGTO_M2M_APP_ID" "$LOGTO_M2M_APP_SECRET" >"$portal_env/logto-m2m.env.new"
+fi
+mv "$portal_env/logto-m2m.env.new" "$portal_env/logto-m2m.env"
 rm -f "$output"
 echo "provision: done; the portal replicas read the application's credentials from logto-app.env"

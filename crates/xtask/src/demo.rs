@@ -30,7 +30,7 @@ const LOGINS: [(&str, &str, &str); 4] = [
     (
         "alice",
         "alice-password",
-        "admin of Acme: opens /t/acme/ with every permission; refused at /t/globex/",
+        "admin of Acme: opens /t/acme/ with every permission, manages its members at /t/acme/members; refused at /t/globex/",
     ),
     (
         "bob",
@@ -108,8 +108,9 @@ fn serve(ws: &Path, pg: &Postgres, real_logto: Option<&crate::logto::Build>) -> 
     let seed = ws.join(crate::logto::DEMO_SEED);
     let mut children = Children(Vec::new());
     // The identity provider: its endpoint, the application's credentials,
-    // and (logto-dev) the tenants file; `_logto` keeps real Logto running.
-    let (idp_name, endpoint, app_id, app_secret, tenants_file, _logto) = match real_logto {
+    // the machine-to-machine app's (organization self-service), and
+    // (logto-dev) the tenants file; `_logto` keeps real Logto running.
+    let (idp_name, endpoint, app_id, app_secret, m2m, tenants_file, _logto) = match real_logto {
         Some(build) => {
             let dir = ws.join("target").join("xtask").join("logto");
             let logto = crate::logto::Logto::start(build, pg, "logto_demo", &dir)?;
@@ -129,6 +130,10 @@ fn serve(ws: &Path, pg: &Postgres, real_logto: Option<&crate::logto::Build>) -> 
                 logto.endpoint.clone(),
                 provisioned.var("LOGTO_APP_ID")?.to_owned(),
                 provisioned.var("LOGTO_APP_SECRET")?.to_owned(),
+                (
+                    provisioned.var("LOGTO_M2M_APP_ID")?.to_owned(),
+                    provisioned.var("LOGTO_M2M_APP_SECRET")?.to_owned(),
+                ),
                 None,
                 Some(logto),
             )
@@ -151,6 +156,7 @@ fn serve(ws: &Path, pg: &Postgres, real_logto: Option<&crate::logto::Build>) -> 
                 format!("http://127.0.0.1:{idp_port}"),
                 "portal-demo".to_owned(),
                 "portal-demo-secret".to_owned(),
+                ("portal-m2m".to_owned(), "portal-m2m-secret".to_owned()),
                 Some(seed.clone()),
                 None,
             )
@@ -162,9 +168,11 @@ fn serve(ws: &Path, pg: &Postgres, real_logto: Option<&crate::logto::Build>) -> 
         .env("LOGTO_ENDPOINT", &endpoint)
         .env("LOGTO_APP_ID", &app_id)
         .env("LOGTO_APP_SECRET", &app_secret)
+        .env("LOGTO_M2M_APP_ID", &m2m.0)
+        .env("LOGTO_M2M_APP_SECRET", &m2m.1)
         .env(
             "LOGTO_SCOPES",
-            "email phone custom_data identities roles read:members invite:members manage:billing read:reports write:reports",
+            "email phone custom_data identities roles read:members invite:members manage:members manage:billing read:reports write:reports",
         )
         .env("PORTAL_BASE_URL", &base_url)
         .env("PORTAL_BIND", format!("127.0.0.1:{port}"))

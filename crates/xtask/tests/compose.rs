@@ -100,7 +100,8 @@ const DESIGN_CONFIG_NAMES: &[&str] = &[
 const OPTIONAL_CONFIG_NAMES: &[&str] = &["PORTAL_TENANTS_FILE"];
 
 /// The portal replicas' files of generated values (PORTAL_ENV_FILE).
-const PORTAL_ENV_FILE: &str = "/portal-env/portal.env:/portal-env/logto-app.env";
+const PORTAL_ENV_FILE: &str =
+    "/portal-env/portal.env:/portal-env/logto-app.env:/portal-env/logto-m2m.env";
 
 type Problems = Vec<String>;
 
@@ -1613,9 +1614,15 @@ fn provision_bootstraps_once_then_reuses_its_app() {
     assert_eq!(
         app.keys().collect::<Vec<_>>(),
         ["LOGTO_APP_ID", "LOGTO_APP_SECRET"],
-        "the replicas never see the machine-to-machine app"
+        "the application's file holds the application only"
     );
     assert_eq!(app["LOGTO_APP_SECRET"], "provisioned-secret");
+    // The replicas get the machine-to-machine app for organization
+    // self-service, in a file of its own.
+    let m2m = volumes.env_file("portal-env/logto-m2m.env");
+    assert_eq!(m2m["LOGTO_M2M_APP_ID"], "bootstrapped-m2m");
+    assert_eq!(m2m["LOGTO_M2M_APP_SECRET"], "bootstrapped-m2m-secret");
+    assert_eq!(volumes.mode("portal-env/logto-m2m.env"), 0o600);
     assert_eq!(
         volumes.env_file("secrets/logto-m2m.env")["LOGTO_M2M_APP_ID"],
         "bootstrapped-m2m"
@@ -1681,6 +1688,9 @@ fn provision_in_production_uses_your_app_and_stops_without_one() {
         volumes.env_file("portal-env/logto-app.env")["LOGTO_APP_ID"],
         "provisioned-app"
     );
+    let m2m = volumes.env_file("portal-env/logto-m2m.env");
+    assert_eq!(m2m["LOGTO_M2M_APP_ID"], "yours");
+    assert_eq!(m2m["LOGTO_M2M_APP_SECRET"], "your-secret");
 }
 
 #[test]
@@ -1691,6 +1701,7 @@ fn a_failed_provisioning_stops_the_deployment_and_keeps_the_old_credentials() {
     let out = volumes.run("provision.sh", &command, &[("STUB_FAIL", "1")]);
     assert!(!out.status.success());
     assert!(!volumes.portal_env().join("logto-app.env").exists());
+    assert!(!volumes.portal_env().join("logto-m2m.env").exists());
 
     volumes.run_ok("provision.sh", &command, &[]);
     let before = volumes.env_file("portal-env/logto-app.env");
