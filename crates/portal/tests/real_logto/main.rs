@@ -22,4 +22,5 @@ mod provision;
 #[allow(dead_code)] // its `main` runs the example on its own
 #[path = "../../../logto-actix/examples/quickstart.rs"]
 mod quickstart;
+mod self_service;
 mod support;

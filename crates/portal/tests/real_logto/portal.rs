@@ -19,7 +19,7 @@ const SESSION_KEY_B64: &str = "dGVzdC1zZXNzaW9uLWtleS10aGF0LWlzLWxvbmctZW5vdWdoL
 const TOKEN_KEY_B64: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 /// The demo's scopes, as `cargo xtask demo` asks for them.
 pub const SCOPES: &str = "email phone custom_data identities roles read:members invite:members \
-                          manage:billing read:reports write:reports";
+                          manage:members manage:billing read:reports write:reports";
 
 pub struct RealPortal {
     pub address: Url,
@@ -59,7 +59,15 @@ impl RealPortal {
         .collect();
         let base = address.as_str().trim_end_matches('/').to_owned();
         let api_resource = provisioned["api_resource"].as_str().unwrap().to_owned();
+        // Organization self-service calls the Management API as the tier's
+        // machine-to-machine application.
+        let m2m = support::m2m();
         for (k, v) in [
+            ("LOGTO_M2M_APP_ID", m2m.app_id.clone()),
+            (
+                "LOGTO_M2M_APP_SECRET",
+                m2m.app_secret.expose_secret().to_owned(),
+            ),
             ("LOGTO_ENDPOINT", support::endpoint().to_string()),
             ("LOGTO_APP_ID", app.id.clone()),
             ("LOGTO_APP_SECRET", app.secret.expose_secret().to_owned()),
