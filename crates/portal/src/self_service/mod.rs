@@ -149,6 +149,27 @@ impl SelfService {
         Ok(roles)
     }
 
+    /// `actor` with only the permissions Logto grants them now. A bearer
+    /// token keeps its permissions for its lifetime (an hour) after its
+    /// holder lost a role or left; the API asks Logto (one call) before
+    /// acting on one. Pages need not: their stored token is dropped at
+    /// every change.
+    pub async fn confirmed(
+        &self,
+        organization_id: &str,
+        mut actor: Actor,
+    ) -> Result<Actor, SelfServiceError> {
+        let now: BTreeSet<String> = self
+            .management
+            .organization_member_scopes(organization_id, &actor.sub)
+            .await?
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        actor.permissions.retain(|p| now.contains(p));
+        Ok(actor)
+    }
+
     /// The organization's members with their roles (`read:members`): one
     /// Management API call once the template is known.
     pub async fn members(

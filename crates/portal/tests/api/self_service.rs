@@ -753,6 +753,19 @@ async fn the_api_lists_members_changes_roles_and_removes_with_the_tokens_permiss
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"], "conflict");
 
+    // Alice is gone: her token, valid for another hour, no longer opens
+    // the API.
+    let (status, body) = send(
+        Method::GET,
+        &app,
+        "/api/orgs/org-acme/members",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"], "insufficient_scope");
+
     // Audit trail as JSON, paged.
     let (status, body) = send(
         Method::GET,

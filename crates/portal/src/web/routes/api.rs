@@ -145,7 +145,8 @@ pub async fn reports(
 
 // ---- organization self-service (`/api/orgs/{organization_id}/…`) ------------------
 
-/// The actor of a bearer organization token for exactly `organization_id`.
+/// The actor of a bearer organization token for exactly `organization_id`,
+/// with the permissions Logto still grants its holder.
 async fn bearer_actor(
     state: &AppState,
     token: &BearerToken,
@@ -156,11 +157,15 @@ async fn bearer_actor(
         .verify_organization_token(token.as_str(), organization_id)
         .await
         .map_err(token_error)?;
-    Ok(crate::self_service::Actor {
+    let actor = crate::self_service::Actor {
         sub: claims.claims.sub.clone(),
         name: None,
         permissions: claims.scopes().map(str::to_owned).collect(),
-    })
+    };
+    super::members::service(state)?
+        .confirmed(organization_id, actor)
+        .await
+        .map_err(api_error)
 }
 
 /// A missing permission is the bearer's `insufficient_scope`; the rest as
