@@ -13,17 +13,8 @@ use crate::state::{AppState, now_millis};
 
 type Data = web::Data<Arc<AppState>>;
 
-pub(super) fn routes<T>(scope: actix_web::Scope<T>) -> actix_web::Scope<T>
-where
-    T: actix_web::dev::ServiceFactory<
-            actix_web::dev::ServiceRequest,
-            Config = (),
-            Error = actix_web::Error,
-            InitError = (),
-        >,
-{
-    scope
-        .route("/organization-invitations", web::get().to(list_invitations))
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/organization-invitations", web::get().to(list_invitations))
         .route("/organization-invitations", web::post().to(create))
         .route("/organization-invitations/{id}", web::get().to(get_one))
         .route("/organization-invitations/{id}", web::delete().to(delete))
@@ -34,7 +25,7 @@ where
         .route(
             "/organization-invitations/{id}/message",
             web::post().to(send_message),
-        )
+        );
 }
 
 /// `POST /api/organization-invitations/{id}/message` (a message payload, e.g.

@@ -117,11 +117,12 @@ pub(crate) fn scope() -> actix_web::Scope<
         InitError = (),
     >,
 > {
-    let scope = web::scope("/api").wrap(from_fn(require_management_token));
-    let scope = organizations::routes(scope);
-    let scope = invitations::routes(scope);
-    let scope = one_time_tokens::routes(scope);
-    users::routes(scope)
+    web::scope("/api")
+        .wrap(from_fn(require_management_token))
+        .configure(organizations::routes)
+        .configure(invitations::routes)
+        .configure(one_time_tokens::routes)
+        .configure(users::routes)
 }
 
 /// The auth gate of `/api/*`: a bearer token this instance issued for the Management API,

@@ -17,18 +17,9 @@ type Data = web::Data<Arc<AppState>>;
 /// Logto's default lifetime: 10 minutes.
 const DEFAULT_EXPIRES_IN_SECS: i64 = 600;
 
-pub(super) fn routes<T>(scope: actix_web::Scope<T>) -> actix_web::Scope<T>
-where
-    T: actix_web::dev::ServiceFactory<
-            actix_web::dev::ServiceRequest,
-            Config = (),
-            Error = actix_web::Error,
-            InitError = (),
-        >,
-{
-    scope
-        .route("/one-time-tokens", web::post().to(create))
-        .route("/one-time-tokens/{id}/status", web::put().to(set_status))
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/one-time-tokens", web::post().to(create))
+        .route("/one-time-tokens/{id}/status", web::put().to(set_status));
 }
 
 fn token_json(ott: &OneTimeToken) -> serde_json::Value {

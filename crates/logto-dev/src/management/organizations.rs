@@ -16,17 +16,8 @@ use crate::state::AppState;
 type Query = web::Query<Vec<(String, String)>>;
 type Data = web::Data<Arc<AppState>>;
 
-pub(super) fn routes<T>(scope: actix_web::Scope<T>) -> actix_web::Scope<T>
-where
-    T: actix_web::dev::ServiceFactory<
-            actix_web::dev::ServiceRequest,
-            Config = (),
-            Error = actix_web::Error,
-            InitError = (),
-        >,
-{
-    scope
-        .route("/organizations/{id}", web::get().to(get_organization))
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/organizations/{id}", web::get().to(get_organization))
         .route("/organizations/{id}/users", web::get().to(list_members))
         .route("/organizations/{id}/users", web::post().to(add_members))
         .route(
@@ -46,7 +37,7 @@ where
             web::get().to(member_scopes),
         )
         .route("/organization-roles", web::get().to(list_roles))
-        .route("/organization-scopes", web::get().to(list_scopes))
+        .route("/organization-scopes", web::get().to(list_scopes));
 }
 
 /// `GET /api/organizations/{id}`: 404 `entity.not_found` for an unknown id.

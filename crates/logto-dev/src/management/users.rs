@@ -10,18 +10,9 @@ use crate::state::AppState;
 
 type Data = web::Data<Arc<AppState>>;
 
-pub(super) fn routes<T>(scope: actix_web::Scope<T>) -> actix_web::Scope<T>
-where
-    T: actix_web::dev::ServiceFactory<
-            actix_web::dev::ServiceRequest,
-            Config = (),
-            Error = actix_web::Error,
-            InitError = (),
-        >,
-{
-    scope
-        .route("/users", web::get().to(list_users))
-        .route("/users/{id}", web::get().to(get_user))
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/users", web::get().to(list_users))
+        .route("/users/{id}", web::get().to(get_user));
 }
 
 /// The fields Logto searches (`userSearchKeys`).

@@ -343,6 +343,23 @@ pub async fn tokens_for(
     app: &TestApp,
     username: &str,
 ) -> (logto_client::LogtoClient, logto_client::InMemoryStorage) {
+    let scopes = [
+        "urn:logto:scope:organizations",
+        "urn:logto:scope:organization_roles",
+        "read:members",
+        "read:reports",
+    ];
+    signed_in_client(app, username, &scopes, &[API_RESOURCE]).await
+}
+
+/// A relying party of its own, signed in as `username` with these scopes
+/// and resources.
+pub async fn signed_in_client(
+    app: &TestApp,
+    username: &str,
+    scopes: &[&str],
+    resources: &[&str],
+) -> (logto_client::LogtoClient, logto_client::InMemoryStorage) {
     let config = logto_client::LogtoConfig::new(
         app.idp.endpoint().as_str(),
         "portal-demo",
@@ -351,13 +368,8 @@ pub async fn tokens_for(
         )),
     )
     .unwrap()
-    .with_scopes([
-        "urn:logto:scope:organizations",
-        "urn:logto:scope:organization_roles",
-        "read:members",
-        "read:reports",
-    ])
-    .with_resources([API_RESOURCE])
+    .with_scopes(scopes.iter().copied())
+    .with_resources(resources.iter().copied())
     .unwrap();
     let client = logto_client::LogtoClient::new(config).unwrap();
     let storage = logto_client::InMemoryStorage::new();

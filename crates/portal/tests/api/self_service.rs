@@ -592,31 +592,7 @@ async fn org_token(
         "urn:logto:scope:organization_roles",
     ];
     scopes.extend_from_slice(permissions);
-    let config = logto_client::LogtoConfig::new(
-        app.idp.endpoint().as_str(),
-        "portal-demo",
-        Some(logto_client::AppSecret::new(
-            "portal-demo-secret".to_owned(),
-        )),
-    )
-    .unwrap()
-    .with_scopes(scopes);
-    let client = logto_client::LogtoClient::new(config).unwrap();
-    let storage = logto_client::InMemoryStorage::new();
-    let url = client
-        .sign_in(
-            &storage,
-            logto_client::SignInOptions::new(app.url("/callback")),
-        )
-        .await
-        .unwrap();
-    let callback = logto_dev::testing::complete_sign_in(&url, username, &password(username))
-        .await
-        .unwrap();
-    client
-        .handle_sign_in_callback(&storage, callback.as_str())
-        .await
-        .unwrap();
+    let (client, storage) = signed_in_client(app, username, &scopes, &[]).await;
     client
         .get_organization_token(&storage, organization_id)
         .await
