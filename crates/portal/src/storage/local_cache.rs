@@ -326,6 +326,23 @@ impl LocalCache {
         inner.logins.remove(&id);
     }
 
+    /// Forgets every kept login `ended` says was just ended here (a
+    /// back-channel logout): at once, not when the notification comes back.
+    pub fn forget_logins_where(&self, ended: impl Fn(&LoginRecord) -> bool) {
+        let mut inner = self.inner();
+        inner.epoch += 1;
+        let gone: Vec<Uuid> = inner
+            .logins
+            .iter()
+            .filter(|(_, login)| ended(&login.record))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in gone {
+            inner.logins.remove(&id);
+            inner.tokens.remove(&id);
+        }
+    }
+
     /// Changes of these logins were heard (`None`: of any login).
     fn logins_changed(&self, which: Option<Vec<Uuid>>) {
         let mut inner = self.inner();

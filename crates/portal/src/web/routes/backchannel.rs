@@ -59,9 +59,17 @@ pub async fn receive(
         tracing::info!("back-channel logout token replayed; nothing to do");
         0
     } else if let Some(sid) = &claims.sid {
-        logins::delete_by_sid(&state.pool, &claims.iss, sid).await?
+        let n = logins::delete_by_sid(&state.pool, &claims.iss, sid).await?;
+        state.local_cache.forget_logins_where(|l| {
+            l.issuer == claims.iss && l.logto_sid.as_deref() == Some(sid.as_str())
+        });
+        n
     } else if let Some(sub) = &claims.sub {
-        logins::delete_by_sub(&state.pool, &claims.iss, sub).await?
+        let n = logins::delete_by_sub(&state.pool, &claims.iss, sub).await?;
+        state
+            .local_cache
+            .forget_logins_where(|l| l.issuer == claims.iss && &l.user_sub == sub);
+        n
     } else {
         0
     };
