@@ -188,15 +188,9 @@ async fn an_invited_newcomer_signs_up_through_the_link_and_lands_in_the_space(po
     let callback = follow_to_callback(&app, &auth).await;
     let back = erin.get(callback.as_str()).send().await.unwrap();
     assert_redirect_to(&back, link.path());
-    // Signed in, she accepts.
-    let res = post_form(
-        &app,
-        &erin,
-        link.path(),
-        &format!("{}/accept", link.path()),
-        &[],
-    )
-    .await;
+    // Back from the sign-in the link started in her browser, the
+    // invitation is accepted on return: to the space.
+    let res = erin.get(link.as_str()).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 303);
     assert_eq!(location(&res), "/t/acme/");
     let space = erin.get(app.url("/t/acme/")).send().await.unwrap();
@@ -253,6 +247,15 @@ async fn invitations_for_someone_else_withdrawn_or_expired_are_refused(pool: PgP
     let for_carol = invite("carol@example.test").await;
     let dave = browser();
     app.sign_in_as_in(&dave, "dave", "/").await;
+    // Signed in, not through the link's sign-in: the page and its button.
+    let page = dave.get(for_carol.as_str()).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("id=\"accept-invitation\"")
+    );
     let res = post_form(
         &app,
         &dave,

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use actix_session::SessionExt;
 use actix_web::{HttpRequest, HttpResponse, web};
 use logto_client::{Prompt, SignInOptions};
 use secrecy::ExposeSecret;
@@ -20,6 +21,10 @@ use crate::tenant::Tenant;
 use crate::web::auth::{Authenticated, MaybeAuthenticated, PortalAuth};
 use crate::web::error::AppError;
 use crate::web::views::{TenantRef, render_page};
+
+/// The session key of the invitation whose sign-in this browser started:
+/// back from it, the invitation is accepted without another click.
+const PENDING_INVITATION: &str = "portal.pending_invitation";
 
 /// Audit events per page.
 const AUDIT_PAGE: i64 = 50;
@@ -346,14 +351,28 @@ pub async fn audit(
 }
 
 /// `GET /invitations/{id}`: the invitation link. Signed out: a page that
-/// signs in (or up) as the invitee; signed in: the invitation and its
+/// signs in (or up) as the invitee; back from that sign-in, the invitation
+/// accepted and the space; signed in otherwise: the invitation and its
 /// Accept button.
 pub async fn landing(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: MaybeAuthenticated,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let service = service(&state)?;
+    // Back from the sign-in this link started in this browser: accepted on
+    // return. Anyone else (signed in already, or sent the link) clicks.
+    let session = req.get_session();
+    let started_here = session
+        .get::<String>(PENDING_INVITATION)
+        .ok()
+        .flatten()
+        .is_some_and(|pending| pending == *id);
+    if let (true, Some(auth)) = (started_here, auth.0.as_ref()) {
+        session.remove(PENDING_INVITATION);
+        return join(&state, auth, &id).await;
+    }
     let invitation = service.open_invitation(&id).await?;
     let tenant = tenants::find_by_organization(&state.pool, &invitation.organization_id).await?;
     let roles: Vec<&str> = invitation
@@ -389,6 +408,9 @@ pub async fn sign_in(
     if let Some(token) = service.sign_in_token(&invitation).await? {
         options = options.extra_param("one_time_token", token.expose_secret());
     }
+    req.get_session()
+        .insert(PENDING_INVITATION, &invitation.id)
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("session: {e}")))?;
     Ok(auth.start_sign_in(&req, options).await?)
 }
 
@@ -401,7 +423,12 @@ pub async fn accept(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     check_csrf(&auth, Form::parse(&body).one("csrf"))?;
-    let service = service(&state)?;
+    join(&state, &auth, &id).await
+}
+
+/// The signed-in user accepts invitation `id`; to their new space.
+async fn join(state: &AppState, auth: &Authenticated, id: &str) -> Result<HttpResponse, AppError> {
+    let service = service(state)?;
     let claims = auth.claims();
     let name = claims
         .name
@@ -409,7 +436,7 @@ pub async fn accept(
         .or_else(|| claims.username.clone())
         .or_else(|| claims.email.clone());
     let accepted = service
-        .accept(&state.pool, &id, &claims.sub, name.as_deref())
+        .accept(&state.pool, id, &claims.sub, name.as_deref())
         .await?;
     match tenants::find_by_organization(&state.pool, &accepted.organization_id).await? {
         Some(t) => Ok(see_other(&format!("/t/{}/", t.slug))),
