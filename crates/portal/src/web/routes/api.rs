@@ -1,10 +1,13 @@
 //! JSON API: `/api/me` (session) and bearer-token routes for resource servers.
 
+use std::sync::Arc;
+
 use actix_web::dev::Payload;
 use actix_web::http::{StatusCode, header};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use logto_client::ValidationError;
 
+use crate::self_service::{Actor, SelfService};
 use crate::state::AppState;
 use crate::web::auth::Authenticated;
 use crate::web::error::AppError;
@@ -145,27 +148,30 @@ pub async fn reports(
 
 // ---- organization self-service (`/api/orgs/{organization_id}/…`) ------------------
 
-/// The actor of a bearer organization token for exactly `organization_id`,
-/// with the permissions Logto still grants its holder.
+/// Self-service (503 when not configured) and the actor of a bearer
+/// organization token for exactly `organization_id`, with the permissions
+/// Logto still grants its holder.
 async fn bearer_actor(
     state: &AppState,
     token: &BearerToken,
     organization_id: &str,
-) -> Result<crate::self_service::Actor, AppError> {
+) -> Result<(Arc<SelfService>, Actor), AppError> {
+    let service = super::members::service(state)?;
     let claims = state
         .client
         .verify_organization_token(token.as_str(), organization_id)
         .await
         .map_err(token_error)?;
-    let actor = crate::self_service::Actor {
+    let actor = Actor {
         sub: claims.claims.sub.clone(),
         name: None,
         permissions: claims.scopes().map(str::to_owned).collect(),
     };
-    super::members::service(state)?
+    let actor = service
         .confirmed(organization_id, actor)
         .await
-        .map_err(api_error)
+        .map_err(api_error)?;
+    Ok((service, actor))
 }
 
 /// A missing permission is the bearer's `insufficient_scope`; the rest as
@@ -189,7 +195,7 @@ fn json_no_store(status: StatusCode, body: serde_json::Value) -> HttpResponse {
 }
 
 fn invitation_json(
-    service: &crate::self_service::SelfService,
+    service: &SelfService,
     i: &crate::management::OrganizationInvitation,
 ) -> serde_json::Value {
     serde_json::json!({
@@ -208,8 +214,7 @@ pub async fn org_members(
     state: web::Data<AppState>,
     organization_id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let service = super::members::service(&state)?;
-    let actor = bearer_actor(&state, &token, &organization_id).await?;
+    let (service, actor) = bearer_actor(&state, &token, &organization_id).await?;
     let members = service
         .members(&organization_id, &actor)
         .await
@@ -238,8 +243,7 @@ pub async fn org_invitations(
     state: web::Data<AppState>,
     organization_id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let service = super::members::service(&state)?;
-    let actor = bearer_actor(&state, &token, &organization_id).await?;
+    let (service, actor) = bearer_actor(&state, &token, &organization_id).await?;
     let pending = service
         .invitations(&organization_id, &actor)
         .await
@@ -270,8 +274,7 @@ pub async fn org_invite(
     organization_id: web::Path<String>,
     body: web::Json<InviteBody>,
 ) -> Result<HttpResponse, AppError> {
-    let service = super::members::service(&state)?;
-    let actor = bearer_actor(&state, &token, &organization_id).await?;
+    let (service, actor) = bearer_actor(&state, &token, &organization_id).await?;
     let invited = service
         .invite(
             &state.pool,
@@ -295,8 +298,7 @@ pub async fn org_revoke_invitation(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (organization_id, id) = path.into_inner();
-    let service = super::members::service(&state)?;
-    let actor = bearer_actor(&state, &token, &organization_id).await?;
+    let (service, actor) = bearer_actor(&state, &token, &organization_id).await?;
     service
         .revoke_invitation(&state.pool, &organization_id, &actor, &id)
         .await
@@ -318,8 +320,7 @@ pub async fn org_set_roles(
     body: web::Json<RolesBody>,
 ) -> Result<HttpResponse, AppError> {
     let (organization_id, user_id) = path.into_inner();
-    let service = super::members::service(&state)?;
-    let actor = bearer_actor(&state, &token, &organization_id).await?;
+    let (service, actor) = bearer_actor(&state, &token, &organization_id).await?;
     service
         .set_roles(&state.pool, &organization_id, &actor, &user_id, &body.roles)
         .await
@@ -334,8 +335,7 @@ pub async fn org_remove_member(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (organization_id, user_id) = path.into_inner();
-    let service = super::members::service(&state)?;
-    let actor = bearer_actor(&state, &token, &organization_id).await?;
+    let (service, actor) = bearer_actor(&state, &token, &organization_id).await?;
     service
         .remove(&state.pool, &organization_id, &actor, &user_id)
         .await
@@ -358,8 +358,7 @@ pub async fn org_audit(
     organization_id: web::Path<String>,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let service = super::members::service(&state)?;
-    let actor = bearer_actor(&state, &token, &organization_id).await?;
+    let (service, actor) = bearer_actor(&state, &token, &organization_id).await?;
     let limit = query.limit.unwrap_or(50).clamp(1, 100);
     let events = service
         .audit_page(&state.pool, &organization_id, &actor, query.before, limit)
